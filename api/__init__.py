@@ -1,0 +1,1 @@
+"""The tier-two counselling-room service (FastAPI)."""

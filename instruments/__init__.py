@@ -1,0 +1,1 @@
+"""Questionnaire instruments as data: spec models, TOML loader and compiler."""

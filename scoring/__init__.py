@@ -1,0 +1,1 @@
+"""Scoring kernels and psychometric checks (reliability, item statistics, careless responding, norms)."""

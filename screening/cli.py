@@ -1,0 +1,71 @@
+"""The ``screening`` command line: one click group, one module per command.
+
+Each module of ``screening.commands`` defines a click command (or group) named ``command``;
+they are imported lazily so that ``screening --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from screening import __version__
+from screening.errors import ScreeningError
+
+COMMANDS: dict[str, str] = {
+    "score": "screening.commands.score",
+    "demo": "screening.commands.demo",
+    "instruments": "screening.commands.instruments",
+    "reliability": "screening.commands.reliability",
+    "norms": "screening.commands.norms",
+    "report": "screening.commands.report",
+    "serve": "screening.commands.serve",
+    "users": "screening.commands.users",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, module in COMMANDS.items() if _available(module))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None or not _available(module):
+            return None
+        return importlib.import_module(module).command
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="screening")
+def cli() -> None:
+    """Annual psychological screening and triage of school students."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; a ScreeningError prints its message and exits with status 2."""
+    try:
+        cli.main(args=argv, prog_name="screening", standalone_mode=False)
+    except ScreeningError as error:
+        click.echo(f"error: {error}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``screening`` command line, one module each (see screening.cli)."""

@@ -1,0 +1,107 @@
+"""The errors of the toolkit: one base class, one message template.
+
+Every message says what is wrong, where (file, row, column, field path) and how to fix it.
+The command line prints the message and exits non-zero; the service answers 422 with the
+failure cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+FAILURE_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.Int64(),
+    "student_id": pl.String(),
+    "column": pl.String(),
+    "value": pl.String(),
+    "reason": pl.String(),
+}
+
+
+class ScreeningError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class InstrumentDefinitionError(ScreeningError, ValueError):
+    """An instrument or battery file is not valid.
+
+    Parameters
+    ----------
+    path
+        The file that holds the definition (or its bundled id).
+    field
+        The field path inside the file, e.g. ``scales[0].bands.cuts``.
+    problem
+        What is wrong and how to fix it.
+    """
+
+    def __init__(self, path: str | Path, field: str, problem: str) -> None:
+        self.path = str(path)
+        self.field = field
+        self.problem = problem
+        where = f"{self.path}: {field}" if field else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+class RuleSyntaxError(ScreeningError, ValueError):
+    """A triage rule of a battery cannot be parsed or names something unknown."""
+
+    def __init__(self, rule: str, position: int, problem: str) -> None:
+        self.rule = rule
+        self.position = position
+        self.problem = problem
+        pointer = " " * position + "^"
+        super().__init__(f"Rule {rule!r}: {problem}\n    {rule}\n    {pointer}")
+
+
+class InputFileError(ScreeningError, ValueError):
+    """A response file cannot be read at all (encoding, shape, missing columns, duplicates)."""
+
+    def __init__(self, path: str | Path | None, problem: str) -> None:
+        self.path = None if path is None else str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class ResponseValidationError(ScreeningError, ValueError):
+    """Some answers are out of range or not numbers.
+
+    Attributes
+    ----------
+    failure_cases : polars.DataFrame
+        One row per bad cell with columns ``row`` (1-based data row of the input file),
+        ``student_id``, ``column``, ``value`` and ``reason``.
+    """
+
+    def __init__(self, message: str, failure_cases: pl.DataFrame) -> None:
+        self.failure_cases = failure_cases
+        super().__init__(message)
+
+    @classmethod
+    def from_cases(cls, cases: pl.DataFrame, hint: str = "") -> ResponseValidationError:
+        """Build the error whose message summarises ``cases`` column by column."""
+        lines = []
+        for (column, reason), group in cases.group_by(["column", "reason"], maintain_order=True):
+            first = group.row(0, named=True)
+            student = f", student {first['student_id']!r}" if first["student_id"] else ""
+            values = group["value"].unique(maintain_order=True).head(3).to_list()
+            shown = ", ".join(repr(v) for v in values)
+            lines.append(
+                f"{reason}. Got {shown} in {group.height} rows "
+                f"(first: row {first['row']}{student})."
+            )
+        head = f"{cases.height} invalid answers in {cases['row'].n_unique()} rows."
+        fix = hint or (
+            "Correct the answers in the file, map the columns with --map, "
+            "or keep the rows flagged with --on-invalid flag."
+        )
+        return cls("\n".join([head, *lines[:20], fix]), cases)
+
+
+def failure_frame(rows: Sequence[dict[str, Any]] | None = None) -> pl.DataFrame:
+    """A failure-case table with the standard schema (empty when ``rows`` is None)."""
+    return pl.DataFrame(rows or [], schema=FAILURE_SCHEMA)
