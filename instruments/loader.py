@@ -1,0 +1,156 @@
+"""Load instrument and battery files: bundled ids or paths, TOML, validated, hashed.
+
+Errors name the file and the field path (``scales[1].bands.cuts``) and say how to fix it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from screening.errors import InstrumentDefinitionError
+from screening.instruments.models import Battery, Instrument
+
+Model = TypeVar("Model", bound=BaseModel)
+DATA = "screening.instruments.data"
+
+
+@dataclass(frozen=True)
+class LoadedBattery:
+    """A battery together with its loaded instruments, in battery order."""
+
+    battery: Battery
+    instruments: tuple[Instrument, ...]
+
+    def item_columns(self) -> list[str]:
+        """Input column names of every item of every instrument, in order."""
+        return [column for inst in self.instruments for column in inst.item_columns()]
+
+    @property
+    def queue_due_hours(self) -> dict[int, int]:
+        """Hours until a case of each tier is due."""
+        return self.battery.queue_due_hours
+
+    @property
+    def has_tiers(self) -> bool:
+        """False for a single instrument scored with bands but no triage."""
+        return bool(self.battery.tier) or self.battery.critical_tier is not None
+
+
+def bundled_instruments() -> list[str]:
+    """Ids of the instruments shipped with the toolkit."""
+    return sorted(p.name[:-5] for p in resources.files(DATA).iterdir() if p.name.endswith(".toml"))
+
+
+def bundled_batteries() -> list[str]:
+    """Ids of the batteries shipped with the toolkit."""
+    folder = resources.files(DATA) / "batteries"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _looks_like_path(ref: str | Path) -> bool:
+    return isinstance(ref, Path) or ref.endswith(".toml") or "/" in ref or "\\" in ref
+
+
+def _read(ref: str | Path, bundled_folder: str, kind: str, known: list[str]) -> tuple[str, bytes]:
+    if _looks_like_path(ref):
+        path = Path(ref)
+        if not path.is_file():
+            raise InstrumentDefinitionError(path, "", f"no such {kind} file")
+        return str(path), path.read_bytes()
+    resource = resources.files(DATA)
+    if bundled_folder:
+        resource = resource / bundled_folder
+    resource = resource / f"{ref}.toml"
+    if not resource.is_file():
+        raise InstrumentDefinitionError(
+            ref, "", f"unknown {kind} id; bundled: {', '.join(known)}, or give a path to a .toml"
+        )
+    return f"bundled:{ref}", resource.read_bytes()
+
+
+def _field_path(location: tuple) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_model(model: type[Model], source: str, content: bytes) -> Model:
+    """Parse TOML bytes into ``model``, turning every failure into InstrumentDefinitionError."""
+    try:
+        data = tomllib.loads(content.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InstrumentDefinitionError(source, "", "the file must be UTF-8 encoded") from error
+    except tomllib.TOMLDecodeError as error:
+        raise InstrumentDefinitionError(source, "", f"not valid TOML: {error}") from error
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise InstrumentDefinitionError(source, _field_path(first["loc"]), message + more) from None
+    parsed._source = source
+    parsed._sha256 = hashlib.sha256(content).hexdigest()
+    return parsed
+
+
+@lru_cache(maxsize=64)
+def _load_instrument_cached(ref: str) -> Instrument:
+    source, content = _read(ref, "", "instrument", bundled_instruments())
+    return parse_model(Instrument, source, content)
+
+
+def load_instrument(ref: str | Path) -> Instrument:
+    """Load an instrument by bundled id (``"phq9"``) or path to a TOML file.
+
+    Raises
+    ------
+    InstrumentDefinitionError
+        When the file is missing, not TOML, or not a valid instrument (names the field).
+    """
+    if _looks_like_path(ref):
+        return _load_instrument_cached.__wrapped__(str(ref))
+    return _load_instrument_cached(str(ref))
+
+
+def load_battery(ref: str | Path) -> LoadedBattery:
+    """Load a battery by bundled id (``"default"``) or path, with its instruments.
+
+    Instruments are named by bundled id or by a path relative to the battery file.
+    """
+    source, content = _read(ref, "batteries", "battery", bundled_batteries())
+    battery = parse_model(Battery, source, content)
+    base = Path(source).parent if not source.startswith("bundled:") else None
+    instruments = []
+    for position, name in enumerate(battery.instruments):
+        ref_path = base / name if base is not None and _looks_like_path(name) else name
+        try:
+            instruments.append(load_instrument(ref_path))
+        except InstrumentDefinitionError as error:
+            raise InstrumentDefinitionError(
+                source, f"instruments[{position}]", f"cannot load {name!r}: {error}"
+            ) from error
+    ids = [inst.id for inst in instruments]
+    if len(set(ids)) != len(ids):
+        raise InstrumentDefinitionError(
+            source, "instruments", f"two instruments share an id: {ids}"
+        )
+    return LoadedBattery(battery, tuple(instruments))
+
+
+def single_instrument_battery(ref: str | Path) -> LoadedBattery:
+    """A battery that scores one instrument with bands and critical flags but no tiers."""
+    instrument = load_instrument(ref)
+    battery = Battery(id=instrument.id, instruments=[instrument.id], critical_tier=None)
+    battery._source = instrument.source
+    battery._sha256 = instrument.sha256
+    return LoadedBattery(battery, (instrument,))

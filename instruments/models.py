@@ -1,0 +1,357 @@
+"""Pydantic models of instrument and battery files.
+
+An instrument file declares a questionnaire: its response scale, items, scales with their
+scoring method and bands, critical items, validity rules and golden test vectors. A battery
+file names the instruments given together and the triage rules. Both are data: they are
+validated here and never executed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+LOCALES: tuple[str, ...] = ("zh-CN", "en")
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+ITEM_ID = r"^[A-Za-z0-9_]+$"
+COMPARISONS: tuple[str, ...] = (">=", ">", "<=", "<", "==", "!=")
+
+Localized = dict[str, str]
+LocalizedList = dict[str, list[str]]
+
+
+def _require_locales(value: dict, what: str) -> dict:
+    missing = [locale for locale in LOCALES if locale not in value]
+    if missing:
+        raise ValueError(f"{what} needs a text for every locale; add {', '.join(missing)}")
+    return value
+
+
+class Spec(BaseModel):
+    """Base of every spec model: unknown fields are errors, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ResponseScale(Spec):
+    """The answers an item accepts: consecutive integers with a label each."""
+
+    values: list[int] = Field(min_length=2)
+    labels: LocalizedList
+
+    @field_validator("values")
+    @classmethod
+    def _consecutive(cls, values: list[int]) -> list[int]:
+        if values != list(range(values[0], values[0] + len(values))):
+            raise ValueError(f"values must be consecutive integers in order, got {values}")
+        if values[0] < 0 or values[-1] > 100:
+            raise ValueError("values must lie in [0, 100]")
+        return values
+
+    @model_validator(mode="after")
+    def _labels_match(self) -> ResponseScale:
+        _require_locales(self.labels, "labels")
+        for locale, labels in self.labels.items():
+            if len(labels) != len(self.values):
+                raise ValueError(
+                    f"labels.{locale} has {len(labels)} labels for {len(self.values)} values"
+                )
+        return self
+
+
+class Item(Spec):
+    """One question. ``label`` is our own short wording; ``text`` may be supplied by a user."""
+
+    id: Annotated[str, Field(pattern=ITEM_ID)]
+    label: Localized
+    text: Localized | None = None
+    reverse: bool = False
+    missing_means: int | None = Field(
+        default=None,
+        description="What a missing answer counts as (e.g. a refusal counted as 'yes'); "
+        "None keeps it missing.",
+    )
+
+    @field_validator("label")
+    @classmethod
+    def _label_locales(cls, value: Localized) -> Localized:
+        return _require_locales(value, "label")
+
+
+class Bands(Spec):
+    """Cut-offs of a scale: band ``k`` holds scores ``cuts[k-1] <= score < cuts[k]``."""
+
+    cuts: list[float] = Field(min_length=1)
+    labels: LocalizedList
+    risk: Literal["high", "low"] = "high"
+
+    @field_validator("cuts")
+    @classmethod
+    def _ascending(cls, cuts: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
+            raise ValueError(f"cuts must be strictly ascending, got {cuts}")
+        return cuts
+
+    @model_validator(mode="after")
+    def _labels_match(self) -> Bands:
+        _require_locales(self.labels, "labels")
+        for locale, labels in self.labels.items():
+            if len(labels) != len(self.cuts) + 1:
+                raise ValueError(
+                    f"labels.{locale} needs {len(self.cuts) + 1} labels for "
+                    f"{len(self.cuts)} cuts, got {len(labels)}"
+                )
+        return self
+
+
+class Scale(Spec):
+    """A score computed from items.
+
+    ``sum`` adds the answers; when fewer than all but at least ``min_answered`` items are
+    answered and ``prorate`` is true, the score is the mean of the answered items times the
+    number of items (not rounded). ``mean`` averages the answered items and ``max`` takes the
+    largest answer. The result is multiplied by ``multiplier``.
+    """
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    name: Localized
+    items: list[str] = Field(min_length=1)
+    method: Literal["sum", "mean", "max"] = "sum"
+    multiplier: float = 1.0
+    min_answered: int | None = None
+    prorate: bool = False
+    bands: Bands | None = None
+
+    @model_validator(mode="after")
+    def _answered_rule(self) -> Scale:
+        _require_locales(self.name, "name")
+        n = len(self.items)
+        if len(set(self.items)) != n:
+            raise ValueError("items lists an item twice")
+        if self.min_answered is not None and not 1 <= self.min_answered <= n:
+            raise ValueError(f"min_answered must lie in [1, {n}], got {self.min_answered}")
+        if self.method == "sum" and self.required_answers < n and not self.prorate:
+            raise ValueError(
+                "a sum over fewer than all items needs prorate = true "
+                "(or set min_answered to the number of items)"
+            )
+        return self
+
+    @property
+    def required_answers(self) -> int:
+        """How many answered items the scale needs to be scorable."""
+        return len(self.items) if self.min_answered is None else self.min_answered
+
+
+class Critical(Spec):
+    """An item whose endorsement is flagged at once, whatever the total."""
+
+    item: str
+    threshold: int = Field(description="The item is critical when the answer is >= threshold.")
+    acuity: Literal["urgent", "high"] = "urgent"
+
+
+class Validity(Spec):
+    """A rule that marks a protocol invalid, e.g. a lie scale over its cut-off."""
+
+    scale: str
+    op: Literal[">=", ">", "<=", "<", "==", "!="]
+    value: float
+    reason: Localized
+
+
+class Careless(Spec):
+    """Careless-responding limits of an instrument (unset limits only report)."""
+
+    max_longstring: int | None = Field(default=None, ge=2)
+
+
+class GoldenVector(Spec):
+    """A response pattern with its expected scores, run as a test.
+
+    ``responses`` lists the answers in item order, -1 for a missing answer (TOML has no
+    null). ``scores`` maps scale ids to the expected score, or "NA" when not scorable.
+    """
+
+    name: str
+    responses: list[int]
+    scores: dict[str, float | Literal["NA"]]
+    bands: dict[str, str] = Field(default_factory=dict)
+    critical: bool | None = None
+    valid: bool | None = None
+
+
+class Instrument(Spec):
+    """A questionnaire instrument, validated from its TOML file."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    version: str
+    name: Localized
+    licence: str
+    citation: str
+    loinc: str | None = None
+    notes: str | None = None
+    response_scale: ResponseScale
+    items: list[Item] = Field(min_length=1)
+    scales: list[Scale] = Field(min_length=1)
+    critical: list[Critical] = Field(default_factory=list)
+    validity: list[Validity] = Field(default_factory=list)
+    careless: Careless = Careless()
+    golden: list[GoldenVector] = Field(default_factory=list)
+
+    _source: str = PrivateAttr(default="")
+    _sha256: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Instrument:
+        _require_locales(self.name, "name")
+        item_ids = [item.id for item in self.items]
+        duplicates = sorted({i for i in item_ids if item_ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"item ids must be unique; repeated: {duplicates}")
+        known = set(item_ids)
+        scale_ids = [scale.id for scale in self.scales]
+        if len(set(scale_ids)) != len(scale_ids):
+            raise ValueError(f"scale ids must be unique, got {scale_ids}")
+        low, high = self.response_scale.values[0], self.response_scale.values[-1]
+        for item in self.items:
+            if item.missing_means is not None and not low <= item.missing_means <= high:
+                raise ValueError(f"item {item.id}: missing_means must lie in [{low}, {high}]")
+        for scale in self.scales:
+            unknown = [i for i in scale.items if i not in known]
+            if unknown:
+                raise ValueError(f"scale {scale.id} names unknown items {unknown}")
+        for critical in self.critical:
+            if critical.item not in known:
+                raise ValueError(f"critical item {critical.item!r} is not an item")
+        for rule in self.validity:
+            if rule.scale not in scale_ids:
+                raise ValueError(f"validity rule names unknown scale {rule.scale!r}")
+        for vector in self.golden:
+            if len(vector.responses) != len(self.items):
+                raise ValueError(
+                    f"golden vector {vector.name!r} has {len(vector.responses)} answers "
+                    f"for {len(self.items)} items"
+                )
+            bad = [v for v in vector.responses if v != -1 and not low <= v <= high]
+            if bad:
+                raise ValueError(f"golden vector {vector.name!r} has answers {bad} out of range")
+            unknown = [s for s in [*vector.scores, *vector.bands] if s not in scale_ids]
+            if unknown:
+                raise ValueError(f"golden vector {vector.name!r} names unknown scales {unknown}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file the instrument was loaded from (bundled files as ``bundled:<id>``)."""
+        return self._source
+
+    @property
+    def sha256(self) -> str:
+        """Content hash of the instrument file."""
+        return self._sha256
+
+    def item_columns(self) -> list[str]:
+        """Input column names of the items, ``{instrument}_{item}``."""
+        return [f"{self.id}_{item.id}" for item in self.items]
+
+    def item_index(self, item_id: str) -> int:
+        """Position of an item in the instrument."""
+        for position, item in enumerate(self.items):
+            if item.id == item_id:
+                return position
+        raise KeyError(item_id)
+
+    def scale(self, scale_id: str) -> Scale:
+        """The scale with this id."""
+        for scale in self.scales:
+            if scale.id == scale_id:
+                return scale
+        raise KeyError(scale_id)
+
+    def reverse_mask(self) -> np.ndarray:
+        """Boolean array, true for reverse-keyed items."""
+        return np.array([item.reverse for item in self.items], dtype=bool)
+
+    def item_min(self) -> np.ndarray:
+        """Smallest valid answer per item."""
+        return np.full(len(self.items), self.response_scale.values[0], dtype=np.int8)
+
+    def item_max(self) -> np.ndarray:
+        """Largest valid answer per item."""
+        return np.full(len(self.items), self.response_scale.values[-1], dtype=np.int8)
+
+
+class TierRule(Spec):
+    """A triage level and the conditions that raise a student to it."""
+
+    level: int = Field(ge=1, le=3)
+    any: list[str] = Field(default_factory=list)
+    all: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_conditions(self) -> TierRule:
+        if not self.any and not self.all:
+            raise ValueError("a tier needs conditions in `any` or `all`")
+        return self
+
+
+class Queue(Spec):
+    """How long the counselling room has for a case of each tier, in hours."""
+
+    due_hours: dict[str, int] = Field(default_factory=lambda: {"3": 24, "2": 168})
+
+    @field_validator("due_hours")
+    @classmethod
+    def _tiers(cls, value: dict[str, int]) -> dict[str, int]:
+        for tier, hours in value.items():
+            if tier not in {"1", "2", "3"} or hours <= 0:
+                raise ValueError(f"due_hours maps tiers 1-3 to positive hours, got {tier}={hours}")
+        return value
+
+
+class Battery(Spec):
+    """Instruments given together and the triage rules that turn scores into tiers."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    version: str = "1"
+    name: Localized = Field(default_factory=lambda: {"zh-CN": "", "en": ""})
+    instruments: list[str] = Field(min_length=1)
+    critical_tier: int | None = Field(
+        default=3,
+        ge=1,
+        le=3,
+        description="Tier given to any endorsed critical item of an instrument; "
+        "None leaves critical items to the rules.",
+    )
+    tier: list[TierRule] = Field(default_factory=list)
+    queue: Queue = Queue()
+
+    _source: str = PrivateAttr(default="")
+    _sha256: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _unique(self) -> Battery:
+        if len(set(self.instruments)) != len(self.instruments):
+            raise ValueError(f"instruments lists one twice: {self.instruments}")
+        levels = [rule.level for rule in self.tier]
+        if len(set(levels)) != len(levels):
+            raise ValueError(f"each tier level may appear once, got {levels}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file the battery was loaded from."""
+        return self._source
+
+    @property
+    def sha256(self) -> str:
+        """Content hash of the battery file."""
+        return self._sha256
+
+    @property
+    def queue_due_hours(self) -> dict[int, int]:
+        """Hours until a case of each tier is due."""
+        return {int(tier): hours for tier, hours in self.queue.due_hours.items()}
