@@ -8,6 +8,7 @@ validated here and never executed.
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Literal
 
 import numpy as np
@@ -90,7 +91,7 @@ class Bands(Spec):
     @field_validator("cuts")
     @classmethod
     def _ascending(cls, cuts: list[float]) -> list[float]:
-        if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(cuts)):
             raise ValueError(f"cuts must be strictly ascending, got {cuts}")
         return cuts
 

@@ -85,7 +85,7 @@ class ResponseValidationError(ScreeningError, ValueError):
     def from_cases(cls, cases: pl.DataFrame, hint: str = "") -> ResponseValidationError:
         """Build the error whose message summarises ``cases`` column by column."""
         lines = []
-        for (column, reason), group in cases.group_by(["column", "reason"], maintain_order=True):
+        for (_, reason), group in cases.group_by(["column", "reason"], maintain_order=True):
             first = group.row(0, named=True)
             student = f", student {first['student_id']!r}" if first["student_id"] else ""
             values = group["value"].unique(maintain_order=True).head(3).to_list()
