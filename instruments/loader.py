@@ -147,9 +147,9 @@ def load_battery(ref: str | Path) -> LoadedBattery:
     return LoadedBattery(battery, tuple(instruments))
 
 
-def single_instrument_battery(ref: str | Path) -> LoadedBattery:
+def single_instrument_battery(ref: str | Path | Instrument) -> LoadedBattery:
     """A battery that scores one instrument with bands and critical flags but no tiers."""
-    instrument = load_instrument(ref)
+    instrument = ref if isinstance(ref, Instrument) else load_instrument(ref)
     battery = Battery(id=instrument.id, instruments=[instrument.id], critical_tier=None)
     battery._source = instrument.source
     battery._sha256 = instrument.sha256

@@ -1,1 +1,1 @@
-"""Scoring kernels and psychometric checks (reliability, item statistics, careless responding, norms)."""
+"""Scoring kernels and psychometric checks: reliability, items, careless responding, norms."""

@@ -1,0 +1,338 @@
+"""Score a frame of responses: validate once, one kernel pass, triage, one results frame.
+
+``score_frame`` is the one entry point used by the batch command, the service and the
+golden-vector runner. Output row count always equals input row count, in input order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from screening.errors import InputFileError, ResponseValidationError, failure_frame
+from screening.instruments.compiler import CompiledBattery, compile_battery
+from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
+from screening.scoring._kernels import score_rows
+from screening.triage import (
+    STATUS_DTYPE,
+    STATUSES,
+    TriagePlan,
+    assign_tiers,
+    evaluate_conditions,
+    plan_triage,
+    row_status,
+    triage_columns,
+)
+
+PASSTHROUGH: tuple[str, ...] = ("student_id", "school_id", "class_id", "grade", "sex")
+OUT_OF_RANGE = np.int8(127)  # never a valid answer: item ranges lie in [0, 100]
+OnInvalid = Literal["raise", "flag"]
+
+
+@dataclass(frozen=True, eq=False)
+class Scorer:
+    """A battery loaded, compiled and its rules planned: reusable across frames and chunks."""
+
+    loaded: LoadedBattery
+    compiled: CompiledBattery
+    plan: TriagePlan | None
+
+    @classmethod
+    def for_battery(cls, battery: str | Path | LoadedBattery) -> Scorer:
+        """Prepare a battery (bundled id, path, or already loaded)."""
+        loaded = battery if isinstance(battery, LoadedBattery) else load_battery(battery)
+        compiled = compile_battery(loaded)
+        plan = plan_triage(loaded, compiled) if loaded.has_tiers else None
+        return cls(loaded, compiled, plan)
+
+    @classmethod
+    def for_instrument(cls, instrument: str | Path) -> Scorer:
+        """Score one instrument with bands and critical flags but no tiers."""
+        return cls.for_battery(single_instrument_battery(instrument))
+
+    @cached_property
+    def instrument_of_column(self) -> dict[str, str]:
+        """Instrument id of every item column."""
+        ids = self.compiled.instrument_ids
+        ptr = self.compiled.inst_ptr
+        return {
+            column: ids[m]
+            for m in range(len(ids))
+            for column in self.compiled.columns[ptr[m] : ptr[m + 1]]
+        }
+
+
+@dataclass
+class ScoreResult:
+    """Results of scoring one frame.
+
+    Attributes
+    ----------
+    results : polars.DataFrame
+        One row per input row (see DESIGN.md, "Results").
+    failure_cases : polars.DataFrame
+        Invalid answers (row, student_id, column, value, reason); empty when all were valid.
+    timings : dict
+        Seconds spent in each stage.
+    """
+
+    results: pl.DataFrame
+    failure_cases: pl.DataFrame
+    scorer: Scorer
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def battery(self) -> LoadedBattery:
+        """The battery that produced the results."""
+        return self.scorer.loaded
+
+
+def _item_reason(column: str, instrument: str, low: int, high: int) -> str:
+    return f"Item '{column}' of instrument '{instrument}' must be an integer in [{low}, {high}]"
+
+
+def _column_answers(series: pl.Series, low: int, high: int) -> tuple[np.ndarray, pl.Series | None]:
+    """Convert one item column to int8 answers (-1 missing) and a mask of bad cells (or None).
+
+    Clean integer columns take the fast path: min/max checked, nulls filled, one copy.
+    """
+    if series.dtype.is_integer():
+        lowest, highest = series.min(), series.max()
+        if lowest is None or (lowest >= low and highest <= high):
+            return series.cast(pl.Int8).fill_null(-1).to_numpy(), None
+        parsed = series.cast(pl.Int64)
+        bad = (parsed < low) | (parsed > high)
+    else:
+        if series.dtype == pl.String:
+            text = series.str.strip_chars()
+            text = text.set(text == "", None)
+            number = text.cast(pl.Float64, strict=False)
+            bad = number.is_null() & text.is_not_null()
+        elif series.dtype.is_float():
+            number = series.fill_nan(None)
+            bad = pl.Series([False] * series.len())
+        elif series.dtype == pl.Null:
+            return np.full(series.len(), -1, dtype=np.int8), None
+        else:
+            number = series.cast(pl.Float64, strict=False)
+            bad = number.is_null() & series.is_not_null()
+        integral = number.is_not_null() & (number == number.floor())
+        bad = bad | (number.is_not_null() & ~integral) | (number < low) | (number > high)
+        parsed = number.cast(pl.Int64, strict=False)
+    bad = bad.fill_null(False)
+    answers = parsed.set(bad, None).cast(pl.Int8).fill_null(-1).to_numpy().copy()
+    bad_numpy = bad.to_numpy()
+    answers[bad_numpy] = OUT_OF_RANGE
+    return answers, bad if bad_numpy.any() else None
+
+
+def response_matrix(
+    frame: pl.DataFrame, scorer: Scorer, *, row_offset: int = 0, id_column: str = "student_id"
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """The int8 response matrix (missing = -1, invalid = 127) and the failure-case table.
+
+    Raises
+    ------
+    InputFileError
+        When item columns are missing from the frame.
+    """
+    compiled = scorer.compiled
+    missing = [c for c in compiled.columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        raise InputFileError(
+            None,
+            f"missing item columns {shown}. Name the columns {{instrument}}_{{item}} "
+            "(e.g. phq9_1) or map your headers with --map mapping.toml.",
+        )
+    matrix = np.empty((frame.height, compiled.n_items), dtype=np.int8, order="F")
+    problems: list[pl.DataFrame] = []
+    ids = frame.get_column(id_column).cast(pl.String) if id_column in frame.columns else None
+    for j, column in enumerate(compiled.columns):
+        low, high = int(compiled.item_min[j]), int(compiled.item_max[j])
+        series = frame.get_column(column)
+        matrix[:, j], bad = _column_answers(series, low, high)
+        if bad is not None:
+            rows = bad.arg_true()
+            reason = _item_reason(column, scorer.instrument_of_column[column], low, high)
+            problems.append(
+                pl.DataFrame(
+                    {
+                        "row": (rows + row_offset + 1).cast(pl.Int64),
+                        "student_id": ids.gather(rows) if ids is not None else None,
+                        "column": column,
+                        "value": series.gather(rows).cast(pl.String),
+                        "reason": reason,
+                    },
+                    schema=failure_frame().schema,
+                )
+            )
+    cases = pl.concat(problems).sort("row", maintain_order=True) if problems else failure_frame()
+    return matrix, cases
+
+
+def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Allocate the outputs and run the scoring kernel over the matrix."""
+    c = scorer.compiled
+    n = matrix.shape[0]
+    n_inst, n_scales, n_crit = len(c.instrument_ids), len(c.scale_names), len(c.crit_names)
+    out = {
+        "scores": np.empty((n, n_scales), dtype=np.float64, order="F"),
+        "bands": np.empty((n, n_scales), dtype=np.int8, order="F"),
+        "answered": np.empty((n, n_inst), dtype=np.int16, order="F"),
+        "longstring": np.empty((n, n_inst), dtype=np.int16, order="F"),
+        "irv": np.empty((n, n_inst), dtype=np.float64, order="F"),
+        "critical": np.empty((n, n_crit), dtype=np.bool_, order="F"),
+        "invalid": np.empty((n, n_inst), dtype=np.bool_, order="F"),
+        "out_of_range": np.empty(n, dtype=np.int16),
+    }
+    score_rows(
+        matrix,
+        c.item_min,
+        c.item_max,
+        c.reverse,
+        c.missing_means,
+        c.inst_ptr,
+        c.scale_ptr,
+        c.scale_idx,
+        c.scale_method,
+        c.scale_required,
+        c.scale_prorate,
+        c.scale_multiplier,
+        c.band_ptr,
+        c.band_cuts,
+        c.crit_col,
+        c.crit_threshold,
+        c.valid_scale,
+        c.valid_op,
+        c.valid_value,
+        c.scale_inst,
+        c.max_longstring,
+        out["scores"],
+        out["bands"],
+        out["answered"],
+        out["longstring"],
+        out["irv"],
+        out["critical"],
+        out["invalid"],
+        out["out_of_range"],
+    )
+    return out
+
+
+def _band_series(name: str, bands: np.ndarray, labels: tuple[str, ...]) -> pl.Series:
+    codes = pl.Series(name, bands, dtype=pl.Int8)
+    return codes.replace_strict(dict(enumerate(labels)), default=None, return_dtype=pl.Enum(labels))
+
+
+def score_columns(scorer: Scorer, out: dict[str, np.ndarray]) -> list[pl.Series]:
+    """The per-instrument result columns, in battery order."""
+    c = scorer.compiled
+    columns: list[pl.Series] = []
+    for m, instrument in enumerate(c.instrument_ids):
+        for s in np.flatnonzero(c.scale_inst == m):
+            name = c.scale_names[s]
+            columns.append(pl.Series(name, out["scores"][:, s], nan_to_null=True))
+            if c.band_labels[s]:
+                columns.append(_band_series(f"{name}.band", out["bands"][:, s], c.band_labels[s]))
+        columns.append(pl.Series(f"{instrument}.answered", out["answered"][:, m]))
+        criticals = np.flatnonzero(c.crit_inst == m)
+        if criticals.size:
+            flags = out["critical"][:, criticals].any(axis=1)
+            columns.append(pl.Series(f"{instrument}.critical", flags))
+        columns.append(pl.Series(f"{instrument}.longstring", out["longstring"][:, m]))
+        columns.append(pl.Series(f"{instrument}.irv", out["irv"][:, m], nan_to_null=True))
+    return columns
+
+
+def _invalid_reasons(cases: pl.DataFrame, row_offset: int, n: int) -> pl.Series:
+    """Per row, the list of invalid-answer reasons (empty for clean rows)."""
+    texts = (
+        cases.with_columns(
+            (pl.col("row") - row_offset - 1).alias("_index"),
+            pl.format("invalid answer {} = '{}'", "column", "value").alias("_text"),
+        )
+        .group_by("_index")
+        .agg(pl.col("_text"))
+    )
+    index = pl.DataFrame({"_index": pl.int_range(n, eager=True, dtype=pl.Int64)})
+    joined = index.join(texts, on="_index", how="left", maintain_order="left")
+    return joined.get_column("_text").fill_null([]).alias("_invalid")
+
+
+def score_frame(
+    frame: pl.DataFrame,
+    battery: str | Path | LoadedBattery | Scorer,
+    *,
+    on_invalid: OnInvalid = "raise",
+    row_offset: int = 0,
+) -> ScoreResult:
+    """Score every row of ``frame`` with a battery.
+
+    Parameters
+    ----------
+    frame
+        One row per student; item columns named ``{instrument}_{item}`` (integers, floats
+        or strings), passthrough columns ``student_id``, ``school_id``, ``class_id``,
+        ``grade``, ``sex`` when present.
+    battery
+        A bundled battery id, a path to a battery TOML, a loaded battery or a prepared
+        :class:`Scorer` (use ``Scorer.for_instrument`` to score one instrument).
+    on_invalid
+        ``"raise"``: invalid answers raise :class:`ResponseValidationError` listing every
+        bad cell. ``"flag"``: such rows are kept with ``status = "invalid"`` and the reason
+        in ``reasons``; their bad answers count as missing.
+    row_offset
+        Rows before this frame in its file (for row numbers of chunked input).
+
+    Returns
+    -------
+    ScoreResult
+        The results frame (same row count and order as ``frame``) and failure cases.
+    """
+    if on_invalid not in ("raise", "flag"):
+        raise ValueError(f"on_invalid must be 'raise' or 'flag', got {on_invalid!r}")
+    scorer = battery if isinstance(battery, Scorer) else Scorer.for_battery(battery)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    matrix, cases = response_matrix(frame, scorer, row_offset=row_offset)
+    if cases.height and on_invalid == "raise":
+        raise ResponseValidationError.from_cases(cases)
+    timings["validate"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    out = run_kernel(scorer, matrix)
+    timings["kernel"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    passthrough = [frame.get_column(c).cast(pl.String) for c in PASSTHROUGH if c in frame.columns]
+    status = row_status(scorer.compiled, out["scores"], out["invalid"], out["out_of_range"])
+    if scorer.plan is not None:
+        fired = evaluate_conditions(scorer.plan, scorer.compiled, out["scores"], matrix)
+        tier, reasons = assign_tiers(scorer.plan, fired, status)
+        triage = triage_columns(scorer.plan, tier, status, reasons)
+    else:
+        triage = pl.DataFrame(
+            {
+                "status": pl.Series(status, dtype=pl.UInt32).replace_strict(
+                    dict(enumerate(STATUSES)), return_dtype=STATUS_DTYPE
+                )
+            }
+        )
+    results = pl.DataFrame([*passthrough, *score_columns(scorer, out)]).hstack(triage)
+    if cases.height:
+        extra = _invalid_reasons(cases, row_offset, frame.height)
+        if "reasons" in results.columns:
+            results = results.with_columns(pl.col("reasons").list.concat(extra))
+        else:
+            results = results.with_columns(extra.alias("reasons"))
+    timings["triage"] = time.perf_counter() - started
+    return ScoreResult(results, cases, scorer, timings)

@@ -1,0 +1,193 @@
+"""Triage: battery rules and critical items turn scores into tiers.
+
+The tier is the highest level whose rule fires: positive evidence always counts, so a
+critical answer makes a student red even when the protocol is incomplete or invalid. When
+no rule fires the tier is 0 (green) only if every instrument was scorable and valid;
+otherwise it is null and ``status`` says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from screening.instruments.compiler import CompiledBattery
+from screening.instruments.loader import LoadedBattery
+from screening.rules import ITEM, ResolvedCondition, parse_condition, resolve
+
+TIER_LABELS: tuple[str, ...] = ("green", "yellow", "orange", "red")
+STATUSES: tuple[str, ...] = ("scored", "incomplete", "invalid")
+TIER_LABEL_DTYPE = pl.Enum(TIER_LABELS)
+STATUS_DTYPE = pl.Enum(STATUSES)
+
+
+@dataclass(frozen=True)
+class TierPlan:
+    """One tier rule bound to condition positions."""
+
+    level: int
+    any: tuple[int, ...]
+    all: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TriagePlan:
+    """The battery's rules parsed once: unique conditions and the tiers that use them."""
+
+    conditions: tuple[ResolvedCondition, ...]
+    tiers: tuple[TierPlan, ...]
+
+    @property
+    def texts(self) -> list[str]:
+        """The canonical text of each condition, as written in ``reasons``."""
+        return [c.condition.text for c in self.conditions]
+
+
+def plan_triage(loaded: LoadedBattery, compiled: CompiledBattery) -> TriagePlan:
+    """Parse and resolve every rule of the battery, adding critical items at ``critical_tier``.
+
+    Raises
+    ------
+    RuleSyntaxError
+        For a rule that does not parse or names an unknown instrument, scale or item.
+    """
+    conditions: list[ResolvedCondition] = []
+    positions: dict[str, int] = {}
+
+    def add(rule: str) -> int:
+        resolved = resolve(parse_condition(rule), compiled, rule)
+        text = resolved.condition.text
+        if text not in positions:
+            positions[text] = len(conditions)
+            conditions.append(resolved)
+        return positions[text]
+
+    tiers = [
+        TierPlan(
+            rule.level,
+            tuple(add(text) for text in rule.any),
+            tuple(add(text) for text in rule.all),
+        )
+        for rule in loaded.battery.tier
+    ]
+    critical_level = loaded.battery.critical_tier
+    if critical_level is not None and compiled.crit_names:
+        critical = tuple(add(text) for text in compiled.crit_names)
+        tiers.append(TierPlan(critical_level, critical, ()))
+    tiers.sort(key=lambda tier: -tier.level)
+    return TriagePlan(tuple(conditions), tuple(tiers))
+
+
+def _compare(values: np.ndarray, op: str, threshold: float) -> np.ndarray:
+    match op:
+        case ">=":
+            return values >= threshold
+        case ">":
+            return values > threshold
+        case "<=":
+            return values <= threshold
+        case "<":
+            return values < threshold
+        case "==":
+            return values == threshold
+        case _:
+            return values != threshold
+
+
+def evaluate_conditions(
+    plan: TriagePlan, compiled: CompiledBattery, scores: np.ndarray, responses: np.ndarray
+) -> np.ndarray:
+    """Boolean matrix (rows × conditions): which conditions hold.
+
+    A condition on a score that could not be computed, or on an item that is missing or out
+    of range, is false.
+    """
+    fired = np.zeros((scores.shape[0], len(plan.conditions)), dtype=bool)
+    for k, resolved in enumerate(plan.conditions):
+        condition = resolved.condition
+        if resolved.kind == ITEM:
+            j = resolved.index
+            answers = responses[:, j]
+            known = (answers >= compiled.item_min[j]) & (answers <= compiled.item_max[j])
+            fired[:, k] = known & _compare(answers, condition.op, condition.value)
+        else:
+            values = scores[:, resolved.index]
+            fired[:, k] = ~np.isnan(values) & _compare(values, condition.op, condition.value)
+    return fired
+
+
+def row_status(
+    compiled: CompiledBattery,
+    scores: np.ndarray,
+    invalid: np.ndarray,
+    out_of_range: np.ndarray,
+    row_invalid: np.ndarray | None = None,
+) -> np.ndarray:
+    """Status code per row: 0 scored, 1 incomplete (a scale not scorable), 2 invalid."""
+    status = np.zeros(scores.shape[0], dtype=np.int8)
+    status[np.isnan(scores).any(axis=1)] = 1
+    bad = invalid.any(axis=1) | (out_of_range > 0)
+    if row_invalid is not None:
+        bad |= row_invalid
+    status[bad] = 2
+    return status
+
+
+def assign_tiers(
+    plan: TriagePlan, fired: np.ndarray, status: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tier per row (-1 for null) and the matrix of conditions that count as reasons."""
+    n = fired.shape[0]
+    tier = np.full(n, -1, dtype=np.int8)
+    reasons = np.zeros_like(fired)
+    for rule in plan.tiers:
+        hits = np.ones(n, dtype=bool)
+        if rule.any:
+            hits &= fired[:, list(rule.any)].any(axis=1)
+        if rule.all:
+            hits &= fired[:, list(rule.all)].all(axis=1)
+        members = list(rule.any + rule.all)
+        reasons[:, members] |= fired[:, members] & hits[:, None]
+        tier = np.where(hits & (tier < rule.level), np.int8(rule.level), tier)
+    tier[(tier < 0) & (status == 0)] = 0
+    return tier, reasons
+
+
+def triage_columns(
+    plan: TriagePlan, tier: np.ndarray, status: np.ndarray, reasons: np.ndarray
+) -> pl.DataFrame:
+    """The ``tier``, ``tier_label``, ``status`` and ``reasons`` columns of the results."""
+    tier_series = pl.Series("tier", tier, dtype=pl.Int8)
+    tier_series = tier_series.set(tier_series < 0, None) if (tier < 0).any() else tier_series
+    frame = pl.DataFrame(
+        {
+            "tier": tier_series,
+            "tier_label": tier_series.cast(pl.UInt32).replace_strict(
+                dict(enumerate(TIER_LABELS)), default=None, return_dtype=TIER_LABEL_DTYPE
+            ),
+            "status": pl.Series(status, dtype=pl.UInt32).replace_strict(
+                dict(enumerate(STATUSES)), return_dtype=STATUS_DTYPE
+            ),
+        }
+    )
+    texts = plan.texts
+    if not texts:
+        return frame.with_columns(reasons=pl.lit([], dtype=pl.List(pl.String)))
+    flags = pl.DataFrame({f"_r{k}": reasons[:, k] for k in range(len(texts))})
+    order = _reason_order(plan)
+    reason_list = pl.concat_list(
+        [pl.when(pl.col(f"_r{k}")).then(pl.lit(texts[k])) for k in order]
+    ).list.drop_nulls()
+    return frame.with_columns(flags.select(reason_list.alias("reasons")))
+
+
+def _reason_order(plan: TriagePlan) -> list[int]:
+    """Conditions ordered by the highest tier that uses them, then as written."""
+    order: list[int] = []
+    for rule in plan.tiers:
+        for k in (*rule.any, *rule.all):
+            if k not in order:
+                order.append(k)
+    return order
