@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 LOCALES: tuple[str, ...] = ("zh-CN", "en")
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+BATTERY_ID = r"^[a-z][a-z0-9_-]*$"
 ITEM_ID = r"^[A-Za-z0-9_]+$"
 COMPARISONS: tuple[str, ...] = (">=", ">", "<=", "<", "==", "!=")
 
@@ -316,7 +317,7 @@ class Queue(Spec):
 class Battery(Spec):
     """Instruments given together and the triage rules that turn scores into tiers."""
 
-    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    id: Annotated[str, Field(pattern=BATTERY_ID)]
     version: str = "1"
     name: Localized = Field(default_factory=lambda: {"zh-CN": "", "en": ""})
     instruments: list[str] = Field(min_length=1)
