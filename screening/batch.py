@@ -1,0 +1,338 @@
+"""The batch run behind ``screening score``: files in, ``scores.parquet`` and ``run.json`` out.
+
+Inputs are read whole or in row batches (for files larger than memory), scored with one
+prepared :class:`~screening.pipeline.Scorer`, and streamed to a temporary file beside the
+destination. Only when every input has been scored are the outputs renamed into place, so a
+failed run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import numba
+import polars as pl
+import pyarrow.parquet as pq
+
+from screening import __version__
+from screening.io import iter_response_batches, read_responses, sha256_file
+from screening.mapping import ColumnMapping
+from screening.pipeline import OnInvalid, Scorer, score_frame
+from screening.triage import STATUSES
+
+Format = Literal["parquet", "csv"]
+
+
+@dataclass
+class RunSummary:
+    """What a batch run wrote and counted (the content of ``run.json``)."""
+
+    out_dir: Path
+    results_path: Path
+    run_path: Path
+    rows: int
+    by_status: dict[str, int]
+    by_tier: dict[str, int]
+    failures: int
+    record: dict = field(repr=False, default_factory=dict)
+
+
+class _Sink:
+    """Writes result frames one after another to a temporary file (Parquet or CSV)."""
+
+    def __init__(self, path: Path, fmt: Format) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.schema: pl.Schema | None = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if self.schema is None:
+            self.schema = frame.schema
+        else:
+            frame = frame.select(
+                pl.col(name) if name in frame.columns else pl.lit(None, dtype).alias(name)
+                for name, dtype in self.schema.items()
+            )
+        if self.fmt == "parquet":
+            table = frame.to_arrow()
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        else:
+            flat = frame.with_columns(pl.col(pl.List(pl.String)).list.join("; "))
+            if self._csv is None:
+                self._csv = self.path.open("wb")
+                flat.write_csv(self._csv, include_header=True)
+            else:
+                flat.write_csv(self._csv, include_header=False)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._csv is not None:
+            self._csv.flush()
+            os.fsync(self._csv.fileno())
+            self._csv.close()
+
+
+def _frames(
+    path: Path, item_columns: list[str], mapping: ColumnMapping | None, chunk_rows: int | None
+) -> Iterator[pl.DataFrame]:
+    if chunk_rows:
+        yield from iter_response_batches(
+            path, item_columns=item_columns, mapping=mapping, batch_rows=chunk_rows
+        )
+    else:
+        yield read_responses(path, item_columns=item_columns, mapping=mapping)
+
+
+def _machine() -> dict[str, object]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "polars": pl.__version__,
+        "numba": numba.__version__,
+    }
+
+
+def score_files(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    battery: str | Path | None = None,
+    instrument: str | Path | None = None,
+    fmt: Format = "parquet",
+    mapping: ColumnMapping | None = None,
+    on_invalid: OnInvalid = "raise",
+    chunk_rows: int | None = None,
+    progress: bool = False,
+) -> RunSummary:
+    """Score response files and write ``scores.<fmt>`` and ``run.json`` into ``out_dir``.
+
+    Parameters
+    ----------
+    inputs
+        CSV, Excel (.xlsx) or Parquet files; results keep their order, file after file.
+    out_dir
+        Output folder (created when missing). Existing outputs are replaced only when the
+        whole run succeeds.
+    battery, instrument
+        A battery (bundled id or path) with triage, or one instrument scored with bands but
+        no tiers. Exactly one of them.
+    fmt
+        ``"parquet"`` (default) or ``"csv"`` (UTF-8, ``reasons`` joined with ``"; "``).
+    mapping
+        Column mapping applied to every input.
+    on_invalid
+        ``"raise"`` stops at invalid answers; ``"flag"`` keeps such rows as invalid and
+        writes ``failures.csv`` beside the results.
+    chunk_rows
+        Process inputs in batches of this many rows (files larger than memory); the
+        results are identical to the in-memory run.
+    progress
+        Show a progress bar.
+    """
+    if (battery is None) == (instrument is None):
+        raise ValueError("give exactly one of battery or instrument")
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"fmt must be 'parquet' or 'csv', got {fmt!r}")
+    started = time.perf_counter()
+    scorer = (
+        Scorer.for_battery(battery) if battery is not None else Scorer.for_instrument(instrument)
+    )
+    item_columns = list(scorer.compiled.columns)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / f"scores.{fmt}"
+    failures_path = out / "failures.csv"
+    run_path = out / "run.json"
+    staged = {
+        p: p.with_name(f".{p.name}.{os.getpid()}.partial")
+        for p in (results_path, failures_path, run_path)
+    }
+
+    timings: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    by_tier: Counter[str] = Counter()
+    school_parts: list[pl.DataFrame] = []
+    failures: list[pl.DataFrame] = []
+    files: list[dict[str, object]] = []
+    rows = 0
+    sink = _Sink(staged[results_path], fmt)
+    try:
+        with ExitStack() as stack:
+            stack.callback(sink.close)
+            bar = _progress_bar(stack, progress, len(inputs))
+            for path in map(Path, inputs):
+                file_rows = 0
+                clock = time.perf_counter()
+                for frame in _frames(path, item_columns, mapping, chunk_rows):
+                    timings["read"] += time.perf_counter() - clock
+                    result = score_frame(frame, scorer, on_invalid=on_invalid, row_offset=file_rows)
+                    for stage, seconds in result.timings.items():
+                        timings[stage] += seconds
+                    clock = time.perf_counter()
+                    if result.failure_cases.height:
+                        failures.append(result.failure_cases.with_columns(file=pl.lit(str(path))))
+                    _count(result.results, by_status, by_tier)
+                    school_parts.append(school_counts(result.results, scorer))
+                    sink.write(result.results)
+                    file_rows += frame.height
+                    timings["write"] += time.perf_counter() - clock
+                    if bar is not None:
+                        bar.advance(frame.height)
+                    clock = time.perf_counter()
+                files.append({"path": str(path), "sha256": sha256_file(path), "rows": file_rows})
+                rows += file_rows
+        timings["total"] = time.perf_counter() - started
+        record = _record(scorer, files, rows, by_status, by_tier, failures, school_parts, timings)
+        record["outputs"] = {"results": results_path.name, "format": fmt, "on_invalid": on_invalid}
+        if failures:
+            pl.concat(failures).write_csv(staged[failures_path])
+            record["outputs"]["failures"] = failures_path.name
+        staged[run_path].write_text(json.dumps(record, ensure_ascii=False, indent=2), "utf-8")
+        _fsync(staged[run_path])
+        for final, temporary in staged.items():
+            if temporary.exists():
+                os.replace(temporary, final)
+            elif final.exists():
+                final.unlink()  # an old failures.csv does not belong to this run
+    finally:
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
+    return RunSummary(
+        out,
+        results_path,
+        run_path,
+        rows,
+        record["counts"]["status"],
+        record["counts"]["tier"],
+        record["counts"]["invalid_answers"],
+        record,
+    )
+
+
+def _progress_bar(stack: ExitStack, enabled: bool, files: int):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = stack.enter_context(
+        Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+    )
+    task = progress.add_task("score", total=None)
+
+    class _Bar:
+        def advance(self, n: int) -> None:
+            progress.advance(task, n)
+
+    return _Bar()
+
+
+def school_counts(results: pl.DataFrame, scorer: Scorer) -> pl.DataFrame:
+    """Mergeable per-school counts of one results frame: rows, statuses, tiers, straight-lining.
+
+    A straight-liner gave the same answer to every item of an instrument (longstring equal
+    to the number of items); such protocols are counted per school, since a school with
+    many of them may have run the screening carelessly.
+    """
+    if "school_id" not in results.columns:
+        results = results.with_columns(school_id=pl.lit(None, pl.String))
+    c = scorer.compiled
+    lengths = {i: int(c.inst_ptr[m + 1] - c.inst_ptr[m]) for m, i in enumerate(c.instrument_ids)}
+    straight = (
+        pl.any_horizontal((pl.col(f"{i}.longstring") >= n) for i, n in lengths.items() if n >= 3)
+        if any(n >= 3 for n in lengths.values())
+        else pl.lit(False)
+    )
+    counts = [
+        pl.len().alias("students"),
+        *((pl.col("status") == s).sum().alias(s) for s in STATUSES),
+        straight.sum().alias("straight_lining"),
+    ]
+    if "tier" in results.columns:
+        counts += [(pl.col("tier") == t).sum().alias(f"tier_{t}") for t in range(4)]
+    return results.group_by("school_id").agg(counts)
+
+
+def merge_school_counts(parts: pl.DataFrame) -> pl.DataFrame:
+    """Add up per-school counts of several chunks and derive the shares."""
+    merged = parts.group_by("school_id").agg(pl.all().sum()).sort("school_id", nulls_last=True)
+    return merged.with_columns(
+        (pl.col("straight_lining") / pl.col("students")).round(4).alias("straight_lining_rate"),
+        (pl.col("invalid") / pl.col("students")).round(4).alias("invalid_rate"),
+        (pl.col("incomplete") / pl.col("students")).round(4).alias("incomplete_rate"),
+    )
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _count(results: pl.DataFrame, by_status: Counter[str], by_tier: Counter[str]) -> None:
+    for status, n in results.group_by("status").len().iter_rows():
+        by_status[str(status)] += n
+    if "tier_label" in results.columns:
+        for label, n in results.group_by("tier_label").len().iter_rows():
+            by_tier["none" if label is None else str(label)] += n
+
+
+def _record(
+    scorer: Scorer,
+    files: list[dict[str, object]],
+    rows: int,
+    by_status: Counter[str],
+    by_tier: Counter[str],
+    failures: list[pl.DataFrame],
+    school_parts: list[pl.DataFrame],
+    timings: Counter[str],
+) -> dict:
+    loaded = scorer.loaded
+    quality = pl.concat(school_parts) if school_parts else None
+    return {
+        "toolkit": {"name": "screening", "version": __version__},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "battery": {
+            "id": loaded.battery.id,
+            "version": loaded.battery.version,
+            "source": loaded.battery.source,
+            "sha256": loaded.battery.sha256,
+        },
+        "instruments": [
+            {"id": i.id, "version": i.version, "source": i.source, "sha256": i.sha256}
+            for i in loaded.instruments
+        ],
+        "inputs": files,
+        "counts": {
+            "rows_in": rows,
+            "rows_out": rows,
+            "status": dict(sorted(by_status.items())),
+            "tier": dict(sorted(by_tier.items())),
+            "invalid_answers": sum(f.height for f in failures),
+        },
+        "quality_by_school": [] if quality is None else merge_school_counts(quality).to_dicts(),
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        "machine": _machine(),
+    }
