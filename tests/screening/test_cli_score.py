@@ -1,0 +1,216 @@
+"""``screening score`` end to end: outputs, atomicity, chunking, encodings, mapping, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from screening.cli import main
+
+PHQ = [f"phq9_{i}" for i in range(1, 10)]
+GAD = [f"gad7_{i}" for i in range(1, 8)]
+
+
+def city(n: int = 300, seed: int = 3) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {
+        "student_id": [f"学{i:05d}" for i in range(n)],
+        "school_id": [f"S{i % 4:03d}" for i in range(n)],
+        "grade": [str(4 + i % 9) for i in range(n)],
+        "sex": rng.choice(["男", "女"], n).tolist(),
+    }
+    level = rng.integers(0, 4, n)
+    for column in PHQ + GAD:
+        answers = np.clip(level + rng.integers(-1, 2, n), 0, 3).astype(float)
+        answers[rng.random(n) < 0.03] = np.nan
+        data[column] = answers
+    frame = pl.DataFrame(data).with_columns(pl.col(PHQ + GAD).fill_nan(None).cast(pl.Int8))
+    return frame
+
+
+def run(*args: str | Path) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "responses.csv"
+    city().write_csv(path)
+    return path
+
+
+def test_score_writes_results_and_run_record(csv_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("score", csv_file, "--battery", "default", "--out", out, "-q") == 0
+    results = pl.read_parquet(out / "scores.parquet")
+    assert results.height == 300
+    assert results["student_id"].to_list() == city()["student_id"].to_list()
+    record = json.loads((out / "run.json").read_text("utf-8"))
+    assert record["counts"]["rows_in"] == record["counts"]["rows_out"] == 300
+    assert sum(record["counts"]["status"].values()) == 300
+    assert sum(record["counts"]["tier"].values()) == 300
+    assert len(record["inputs"][0]["sha256"]) == 64
+    assert [i["id"] for i in record["instruments"]] == ["phq9", "gad7"]
+    assert all(len(i["sha256"]) == 64 for i in record["instruments"])
+    assert {row["school_id"] for row in record["quality_by_school"]} == {
+        "S000",
+        "S001",
+        "S002",
+        "S003",
+    }
+    assert set(results.columns) >= {
+        "phq9.total",
+        "phq9.total.band",
+        "gad7.total",
+        "tier",
+        "tier_label",
+        "status",
+        "reasons",
+    }
+
+
+def test_chunked_equals_in_memory(csv_file: Path, tmp_path: Path) -> None:
+    assert run("score", csv_file, "--out", tmp_path / "a", "-q") == 0
+    assert run("score", csv_file, "--out", tmp_path / "b", "--chunk-rows", "1000", "-q") == 0
+    big = tmp_path / "big.csv"
+    pl.concat(
+        [city(1500, seed=s).with_columns(pl.col("student_id") + str(s)) for s in range(3)]
+    ).write_csv(big)
+    assert run("score", big, "--out", tmp_path / "c", "-q") == 0
+    assert run("score", big, "--out", tmp_path / "d", "--chunk-rows", "1000", "-q") == 0
+    a, b = (pl.read_parquet(tmp_path / x / "scores.parquet") for x in "ab")
+    c, d = (pl.read_parquet(tmp_path / x / "scores.parquet") for x in "cd")
+    assert a.equals(b)
+    assert c.equals(d) and c.height == 4500
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_encodings_give_identical_results(csv_file: Path, tmp_path: Path, encoding: str) -> None:
+    text = csv_file.read_text("utf-8")
+    encoded = tmp_path / f"{encoding}.csv"
+    encoded.write_bytes(text.encode(encoding))
+    assert run("score", csv_file, "--out", tmp_path / "ref", "-q") == 0
+    assert run("score", encoded, "--out", tmp_path / encoding, "-q") == 0
+    reference = pl.read_parquet(tmp_path / "ref" / "scores.parquet")
+    assert pl.read_parquet(tmp_path / encoding / "scores.parquet").equals(reference)
+
+
+def test_mapping_of_chinese_headers_and_excel(tmp_path: Path) -> None:
+    frame = city(50)
+    renamed = frame.rename(
+        {"student_id": "学号", "school_id": "学校", **{c: f"题{i + 1}" for i, c in enumerate(PHQ)}}
+    )
+    xlsx = tmp_path / "answers.xlsx"
+    renamed.write_excel(xlsx)
+    mapping = tmp_path / "mapping.toml"
+    lines = ['"学号" = "student_id"', '"学校" = "school_id"'] + [
+        f'"题{i + 1}" = "{c}"' for i, c in enumerate(PHQ)
+    ]
+    mapping.write_text("[columns]\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    assert run("score", xlsx, "--map", mapping, "--out", tmp_path / "x", "-q") == 0
+    csv = tmp_path / "plain.csv"
+    frame.write_csv(csv)
+    assert run("score", csv, "--out", tmp_path / "y", "-q") == 0
+    x, y = (pl.read_parquet(tmp_path / d / "scores.parquet") for d in "xy")
+    assert x.drop("grade", "sex").equals(y.drop("grade", "sex"))
+
+
+def test_invalid_answer_fails_and_leaves_no_output(tmp_path: Path, capsys) -> None:
+    frame = city(40).with_columns(pl.col("phq9_3").cast(pl.String))
+    frame = frame.with_columns(frame["phq9_3"].scatter([5, 9], ["7", "often"]))
+    path = tmp_path / "bad.csv"
+    frame.write_csv(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scores.parquet").write_bytes(b"previous run")
+    assert run("score", path, "--out", out, "-q") == 2
+    error = capsys.readouterr().err
+    assert "Item 'phq9_3' of instrument 'phq9' must be an integer in [0, 3]" in error
+    assert "row 6" in error and "学00005" in error and "'often'" in error
+    assert (out / "scores.parquet").read_bytes() == b"previous run"
+    assert sorted(p.name for p in out.iterdir()) == ["scores.parquet"]
+
+
+def test_on_invalid_flag_keeps_every_row(tmp_path: Path) -> None:
+    frame = city(40).with_columns(pl.col("gad7_1").cast(pl.String))
+    frame = frame.with_columns(frame["gad7_1"].scatter([0], ["9"]))
+    path = tmp_path / "bad.csv"
+    frame.write_csv(path)
+    out = tmp_path / "out"
+    assert run("score", path, "--out", out, "--on-invalid", "flag", "--format", "csv", "-q") == 0
+    results = pl.read_csv(out / "scores.csv", infer_schema=False)
+    assert results.height == 40
+    assert results["status"][0] == "invalid"
+    assert "invalid answer gad7_1 = '9'" in results["reasons"][0]
+    failures = pl.read_csv(out / "failures.csv")
+    assert failures.select("row", "column", "value").row(0) == (1, "gad7_1", 9)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "empty"),
+        (b"student_id," + ",".join(PHQ + GAD).encode() + b"\n", "no data rows"),
+        (b"student_id,phq9_1\nA,1\n", "missing item columns"),
+        (
+            b"student_id,"
+            + ",".join(PHQ + GAD).encode()
+            + b"\nA,"
+            + b"0," * 15
+            + b"0\nA,"
+            + b"1," * 15
+            + b"1\n",
+            "duplicate",
+        ),
+        (b"student_id," + ",".join(PHQ + GAD).encode() + b"\nA," + b"0," * 15 + b"0,9\n", "line 2"),
+        (b"student_id," + ",".join(PHQ + GAD).encode() + b"\nA\x00," + b"0," * 15 + b"0\n", "NUL"),
+    ],
+    ids=["empty", "header-only", "missing-columns", "duplicate-ids", "ragged", "nul-bytes"],
+)
+def test_malformed_files_fail_clearly_without_output(
+    tmp_path: Path, capsys, content: bytes, fragment: str
+) -> None:
+    path = tmp_path / "input.csv"
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    assert run("score", path, "--out", out, "-q") == 2
+    assert fragment.lower() in capsys.readouterr().err.lower()
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_single_instrument_has_bands_but_no_tiers(tmp_path: Path) -> None:
+    path = tmp_path / "who5.csv"
+    pl.DataFrame(
+        {"student_id": ["a", "b"], **{f"who5_{i}": [5, 1] for i in range(1, 6)}}
+    ).write_csv(path)
+    assert run("score", path, "--instrument", "who5", "--out", tmp_path / "o", "-q") == 0
+    results = pl.read_parquet(tmp_path / "o" / "scores.parquet")
+    assert "tier" not in results.columns
+    assert results["who5.raw"].to_list() == [25.0, 5.0]
+    assert results["who5.percentage"].to_list() == [100.0, 20.0]
+
+
+def test_console_script_runs_from_outside_the_repository(csv_file: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "screening.cli",
+            "score",
+            str(csv_file),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "300" in done.stdout and "scores.parquet" in done.stdout
