@@ -1,0 +1,399 @@
+"""The counselling room's queue and the work on a case: claim, notes, follow-up, escalation,
+hospital referral and closing. Every change is a case event and an audit row.
+
+A claim is one conditional ``UPDATE ... WHERE claimed_by IS NULL`` checked by its row
+count: of any number of concurrent claimers exactly one wins, the others get
+:class:`Conflict`. Urgent cases left unclaimed past their due time are escalated
+automatically by :func:`escalate_overdue` (run on every queue read and by the service's
+background sweep).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, aliased
+
+from screening.api import audit
+from screening.api.models import (
+    TIER_LABELS,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Disposition,
+    Result,
+    Student,
+    User,
+)
+from screening.api.schemas import (
+    CaseBrief,
+    CaseEventOut,
+    CaseOut,
+    CloseIn,
+    EscalateIn,
+    FollowUpIn,
+    NoteIn,
+    Queue,
+    QueueItem,
+    ReferIn,
+    ResultOut,
+)
+from screening.api.security import SYSTEM, Actor
+from screening.api.services.access import CASEWORKERS, check_school, require_role, target_school
+from screening.api.services.errors import Conflict, NotFound
+
+log = logging.getLogger("screening.api.cases")
+
+AUTO_ESCALATION = "urgent case unclaimed past its due time"
+
+
+def tier_label(tier: int | None) -> str:
+    """``green`` ... ``red``, or ``retest`` for a student without a tier."""
+    return "retest" if tier is None else TIER_LABELS[tier]
+
+
+def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None = None) -> list[int]:
+    """Escalate urgent cases left unclaimed past their due time (each once).
+
+    Parameters
+    ----------
+    session
+        The unit of work (the caller commits).
+    now
+        The current time.
+    school_id
+        Limit the sweep to one school (None: every school).
+
+    Returns
+    -------
+    list of int
+        Ids of the cases escalated now.
+    """
+    stmt = (
+        update(Case)
+        .where(
+            Case.status == CaseStatus.open.value,
+            Case.urgent.is_(True),
+            Case.claimed_by.is_(None),
+            Case.escalated_at.is_(None),
+            Case.due_at < now,
+        )
+        .values(escalated_at=now)
+        .returning(Case.id, Case.school_id)
+        .execution_options(synchronize_session=False)
+    )
+    if school_id is not None:
+        stmt = stmt.where(Case.school_id == school_id)
+    escalated = session.execute(stmt).all()
+    if not escalated:
+        return []
+    session.execute(
+        CaseEvent.__table__.insert(),
+        [
+            {
+                "case_id": case_id,
+                "at": now,
+                "actor_id": None,
+                "kind": "escalated",
+                "detail": {"reason": AUTO_ESCALATION, "automatic": True},
+            }
+            for case_id, _ in escalated
+        ],
+    )
+    for case_id, school in escalated:
+        audit.record(session, SYSTEM, "case.escalate.auto", "case", case_id, school, now)
+    log.warning("%d overdue urgent cases escalated", len(escalated))
+    return [case_id for case_id, _ in escalated]
+
+
+def _claimer() -> Any:
+    return aliased(User, name="claimer")
+
+
+def _queue_select() -> Any:
+    claimer = _claimer()
+    return (
+        select(
+            Case,
+            Student.student_id,
+            Student.name,
+            Result.grade,
+            Result.class_id,
+            Result.sex,
+            Result.reasons,
+            claimer.name.label("claimer_name"),
+        )
+        .join(Student, Student.id == Case.student_pk)
+        .outerjoin(Result, Result.id == Case.result_id)
+        .outerjoin(claimer, claimer.id == Case.claimed_by)
+    )
+
+
+def _item_fields(row: Any, now: dt.datetime) -> dict[str, Any]:
+    case: Case = row[0]
+    return {
+        "case_id": case.id,
+        "student_id": row.student_id,
+        "name": row.name,
+        "grade": row.grade,
+        "class_id": row.class_id,
+        "sex": row.sex,
+        "tier": case.tier,
+        "tier_label": tier_label(case.tier),
+        "urgent": case.urgent,
+        "source": case.source,
+        "status": case.status,
+        "opened_at": case.opened_at,
+        "due_at": case.due_at,
+        "overdue": case.status == CaseStatus.open.value and case.due_at < now,
+        "claimed_by": row.claimer_name,
+        "claimed_at": case.claimed_at,
+        "follow_up_on": case.follow_up_on,
+        "escalated": case.escalated_at is not None,
+        "reasons": list(row.reasons or []),
+    }
+
+
+def list_queue(
+    session: Session,
+    actor: Actor,
+    now: dt.datetime,
+    *,
+    school_id: str | None = None,
+    mine: bool = False,
+) -> Queue:
+    """The open cases of the counsellor's school.
+
+    Urgent first, then due time, then tier (highest first), then waiting time; overdue
+    cases are marked. Overdue urgent cases are escalated first.
+    """
+    require_role(actor, CASEWORKERS, "read the queue")
+    school = target_school(actor, school_id)
+    escalate_overdue(session, now, school)
+    stmt = _queue_select().where(Case.school_id == school, Case.status == CaseStatus.open.value)
+    if mine:
+        stmt = stmt.where(Case.claimed_by == actor.user_id)
+    stmt = stmt.order_by(Case.urgent.desc(), Case.due_at, Case.tier.desc(), Case.opened_at, Case.id)
+    items = [QueueItem(**_item_fields(row, now)) for row in session.execute(stmt)]
+    audit.record(session, actor, "queue.read", "queue", school, school, now)
+    return Queue(
+        school_id=school,
+        as_of=now,
+        count=len(items),
+        overdue=sum(item.overdue for item in items),
+        items=items,
+    )
+
+
+def _load(session: Session, actor: Actor, case_id: int, *, for_update: bool = False) -> Case:
+    require_role(actor, CASEWORKERS, "work on cases")
+    stmt = select(Case).where(Case.id == case_id)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    case = session.scalar(stmt)
+    if case is None:
+        raise NotFound("No such case.")
+    check_school(actor, case.school_id)
+    return case
+
+
+def get_case(session: Session, actor: Actor, case_id: int, now: dt.datetime) -> CaseOut:
+    """A case with the student's whole file (events, every screening, other cases)."""
+    case = _load(session, actor, case_id)
+    escalate_overdue(session, now, case.school_id)
+    audit.record(session, actor, "case.read", "case", case.id, case.school_id, now)
+    return _case_out(session, case.id, now)
+
+
+def _case_out(session: Session, case_id: int, now: dt.datetime) -> CaseOut:
+    session.flush()
+    stmt = _queue_select().where(Case.id == case_id)
+    row = session.execute(stmt.execution_options(populate_existing=True)).one()
+    case: Case = row[0]
+    actor_user = aliased(User, name="actor")
+    events = [
+        CaseEventOut(id=e.id, at=e.at, kind=e.kind, actor=name, detail=e.detail or {})
+        for e, name in session.execute(
+            select(CaseEvent, actor_user.name)
+            .outerjoin(actor_user, actor_user.id == CaseEvent.actor_id)
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.at, CaseEvent.id)
+        )
+    ]
+    results = [
+        ResultOut(
+            window=r.window,
+            battery=r.battery,
+            status=r.status,
+            tier=r.tier,
+            tier_label=tier_label(r.tier),
+            grade=r.grade,
+            sex=r.sex,
+            class_id=r.class_id,
+            scores=r.scores or {},
+            reasons=list(r.reasons or []),
+            screened_at=r.updated_at,
+        )
+        for r in session.scalars(
+            select(Result).where(Result.student_pk == case.student_pk).order_by(Result.created_at)
+        )
+    ]
+    others = [
+        CaseBrief(
+            case_id=c.id,
+            status=c.status,
+            source=c.source,
+            tier=c.tier,
+            opened_at=c.opened_at,
+            closed_at=c.closed_at,
+            disposition=c.disposition,
+        )
+        for c in session.scalars(
+            select(Case)
+            .where(Case.student_pk == case.student_pk, Case.id != case.id)
+            .order_by(Case.opened_at)
+        )
+    ]
+    return CaseOut(
+        **_item_fields(row, now),
+        referred_at=case.referred_at,
+        closed_at=case.closed_at,
+        disposition=case.disposition,
+        events=events,
+        results=results,
+        other_cases=others,
+    )
+
+
+def _event(
+    session: Session, case: Case, actor: Actor, kind: str, detail: dict[str, Any], now: dt.datetime
+) -> None:
+    session.add(
+        CaseEvent(case_id=case.id, at=now, actor_id=actor.user_id, kind=kind, detail=detail)
+    )
+    audit.record(session, actor, f"case.{kind}", "case", case.id, case.school_id, now)
+
+
+def _require_open(case: Case) -> None:
+    if case.status != CaseStatus.open.value:
+        raise Conflict("The case is closed.")
+
+
+def _require_claim(case: Case, actor: Actor) -> None:
+    _require_open(case)
+    if case.claimed_by != actor.user_id:
+        raise Conflict(f"Claim the case first (POST /api/v1/cases/{case.id}/claim).")
+
+
+def claim(session: Session, actor: Actor, case_id: int, now: dt.datetime) -> CaseOut:
+    """Claim an open, unclaimed case: exactly one concurrent claimer wins.
+
+    Raises
+    ------
+    Conflict
+        The case is closed or someone (this actor included) has claimed it already.
+    """
+    case = _load(session, actor, case_id)
+    _require_open(case)
+    won = session.execute(
+        update(Case)
+        .where(
+            Case.id == case.id,
+            Case.claimed_by.is_(None),
+            Case.status == CaseStatus.open.value,
+        )
+        .values(claimed_by=actor.user_id, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise Conflict("The case has already been claimed.")
+    _event(session, case, actor, "claimed", {}, now)
+    return _case_out(session, case.id, now)
+
+
+def release(session: Session, actor: Actor, case_id: int, now: dt.datetime) -> CaseOut:
+    """Give a claimed case back to the queue (only its claimer can)."""
+    case = _load(session, actor, case_id)
+    _require_open(case)
+    done = session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.claimed_by == actor.user_id)
+        .values(claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        raise Conflict("Only the counsellor who claimed the case can release it.")
+    _event(session, case, actor, "released", {}, now)
+    return _case_out(session, case.id, now)
+
+
+def add_note(
+    session: Session, actor: Actor, case_id: int, body: NoteIn, now: dt.datetime
+) -> CaseOut:
+    """Record an interview or counselling note."""
+    case = _load(session, actor, case_id, for_update=True)
+    _require_claim(case, actor)
+    _event(session, case, actor, "note", {"text": body.text}, now)
+    return _case_out(session, case.id, now)
+
+
+def set_follow_up(
+    session: Session, actor: Actor, case_id: int, body: FollowUpIn, now: dt.datetime
+) -> CaseOut:
+    """Set the next follow-up date (跟踪回访)."""
+    case = _load(session, actor, case_id, for_update=True)
+    _require_claim(case, actor)
+    case.follow_up_on = body.on
+    _event(session, case, actor, "follow_up", {"on": body.on.isoformat(), "note": body.note}, now)
+    return _case_out(session, case.id, now)
+
+
+def escalate(
+    session: Session, actor: Actor, case_id: int, body: EscalateIn, now: dt.datetime
+) -> CaseOut:
+    """Hand the case to the level-3 group with a reason (any counsellor of the school)."""
+    case = _load(session, actor, case_id, for_update=True)
+    _require_open(case)
+    if case.escalated_at is None:
+        case.escalated_at = now
+    _event(session, case, actor, "escalated", {"reason": body.reason, "automatic": False}, now)
+    return _case_out(session, case.id, now)
+
+
+def refer(session: Session, actor: Actor, case_id: int, body: ReferIn, now: dt.datetime) -> CaseOut:
+    """Record a hospital referral (green channel) with its target and date."""
+    case = _load(session, actor, case_id, for_update=True)
+    _require_claim(case, actor)
+    case.referred_at = now
+    detail = {"target": body.target, "on": body.on.isoformat(), "note": body.note}
+    _event(session, case, actor, "referred", detail, now)
+    return _case_out(session, case.id, now)
+
+
+def close(session: Session, actor: Actor, case_id: int, body: CloseIn, now: dt.datetime) -> CaseOut:
+    """Close a case with a disposition.
+
+    An urgent case closes only after a hospital referral or with a note recording why;
+    the disposition ``hospital_referral`` needs the referral recorded first.
+    """
+    case = _load(session, actor, case_id, for_update=True)
+    _require_claim(case, actor)
+    if body.disposition is Disposition.hospital_referral and case.referred_at is None:
+        raise Conflict(
+            f"Record the referral first (POST /api/v1/cases/{case.id}/refer), then close."
+        )
+    if case.urgent and case.referred_at is None and not body.note:
+        raise Conflict(
+            "An urgent case closes only after a hospital referral or with a note "
+            "recording the disposition: add a note."
+        )
+    case.status = CaseStatus.closed.value
+    case.closed_at = now
+    case.disposition = body.disposition.value
+    _event(
+        session, case, actor, "closed", {"disposition": case.disposition, "note": body.note}, now
+    )
+    return _case_out(session, case.id, now)

@@ -1,0 +1,163 @@
+"""Aggregate reports: counts by tier, grade, sex (and school), with small cells suppressed.
+
+Suppression: a count of 1 to ``min_cell - 1`` students is hidden (primary). Every
+published total (the number of students, and each tier's count, which is the margin of the
+grade and sex tables) could give a single hidden cell away by subtraction, so when a line
+has exactly one hidden cell the smallest other non-zero cell of that line is hidden too
+(secondary). Zero counts are shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Hashable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from screening.api import audit
+from screening.api.models import Result, Upload
+from screening.api.schemas import Cell, Report
+from screening.api.security import Actor
+from screening.api.services.access import (
+    REPORT_READERS,
+    require_district,
+    require_role,
+    target_school,
+)
+
+LABELS = ("green", "yellow", "orange", "red", "retest")
+TIER_OF_LABEL = {"green": 0, "yellow": 1, "orange": 2, "red": 3, "retest": None}
+
+
+def suppress_line(counts: list[int], min_cell: int) -> list[bool]:
+    """Which cells of one line (counts with a published total) to hide.
+
+    Examples
+    --------
+    >>> suppress_line([40, 3, 0, 12], 10)
+    [False, True, False, True]
+    """
+    hidden = [0 < c < min_cell for c in counts]
+    if sum(hidden) == 1:
+        candidates = [(c, i) for i, c in enumerate(counts) if c > 0 and not hidden[i]]
+        if candidates:
+            hidden[min(candidates)[1]] = True
+    return hidden
+
+
+def _table(
+    counts: dict[tuple[Hashable, str], int], groups: list[Hashable], min_cell: int
+) -> list[Cell]:
+    """Cells of a group x tier table, suppressed per tier column."""
+    hidden: dict[tuple[Hashable, str], bool] = {}
+    for label in LABELS:
+        column = [counts.get((g, label), 0) for g in groups]
+        for g, h in zip(groups, suppress_line(column, min_cell), strict=True):
+            hidden[(g, label)] = h
+    cells = []
+    for g in groups:
+        for label in LABELS:
+            n = counts.get((g, label), 0)
+            h = hidden[(g, label)]
+            cells.append(
+                Cell(
+                    group=None if g is None else str(g),
+                    tier_label=label,
+                    count=None if h else n,
+                    suppressed=h,
+                )
+            )
+    return cells
+
+
+def _latest_window(session: Session, school_id: str | None) -> str | None:
+    stmt = select(Upload.window).order_by(Upload.created_at.desc(), Upload.id.desc()).limit(1)
+    if school_id is not None:
+        stmt = stmt.where(Upload.school_id == school_id)
+    return session.scalar(stmt)
+
+
+def _build(
+    session: Session,
+    scope: str,
+    school_id: str | None,
+    window: str | None,
+    min_cell: int,
+    by_school: bool,
+) -> Report:
+    window = window or _latest_window(session, school_id)
+    stmt = select(Result.school_id, Result.grade, Result.sex, Result.tier, func.count()).where(
+        Result.window == window
+    )
+    if school_id is not None:
+        stmt = stmt.where(Result.school_id == school_id)
+    stmt = stmt.group_by(Result.school_id, Result.grade, Result.sex, Result.tier)
+    tiers: dict[tuple[None, str], int] = defaultdict(int)
+    grades: dict[tuple[str | None, str], int] = defaultdict(int)
+    sexes: dict[tuple[str | None, str], int] = defaultdict(int)
+    schools: dict[tuple[str, str], int] = defaultdict(int)
+    for school, grade, sex, tier, n in session.execute(stmt):
+        label = LABELS[tier] if tier is not None else "retest"
+        tiers[(None, label)] += n
+        grades[(grade, label)] += n
+        sexes[(sex, label)] += n
+        schools[(school, label)] += n
+    total = sum(tiers.values())
+    line = [tiers.get((None, label), 0) for label in LABELS]
+    hidden = suppress_line(line, min_cell)
+    by_tier = [
+        Cell(group=None, tier_label=label, count=None if h else n, suppressed=h)
+        for label, n, h in zip(LABELS, line, hidden, strict=True)
+    ]
+
+    def order(keys: set) -> list:
+        return sorted(keys, key=lambda k: (k is None, str(k)))
+
+    return Report(
+        scope=scope,
+        school_id=school_id,
+        window=window,
+        min_cell=min_cell,
+        students=None if 0 < total < min_cell else total,
+        by_tier=by_tier,
+        by_grade=_table(grades, order({g for g, _ in grades}), min_cell),
+        by_sex=_table(sexes, order({s for s, _ in sexes}), min_cell),
+        by_school=_table(schools, order({s for s, _ in schools}), min_cell) if by_school else None,
+    )
+
+
+def school_report(
+    session: Session,
+    actor: Actor,
+    school_id: str,
+    now: dt.datetime,
+    *,
+    window: str | None = None,
+    min_cell: int = 10,
+) -> Report:
+    """Counts by tier, grade and sex of one school's window (default: its latest upload)."""
+    require_role(actor, REPORT_READERS, "read reports")
+    school = target_school(actor, school_id)
+    report = _build(session, "school", school, window, min_cell, by_school=False)
+    audit.record(session, actor, "report.school", "school", school, school, now)
+    return report
+
+
+def district_report(
+    session: Session,
+    actor: Actor,
+    now: dt.datetime,
+    *,
+    window: str | None = None,
+    min_cell: int = 10,
+) -> Report:
+    """Counts by tier, school, grade and sex over the district (district-wide accounts)."""
+    require_district(actor)
+    report = _build(session, "district", None, window, min_cell, by_school=True)
+    audit.record(session, actor, "report.district", "district", None, None, now)
+    return report
+
+
+__all__ = ["TIER_OF_LABEL", "district_report", "school_report", "suppress_line"]

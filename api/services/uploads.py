@@ -1,0 +1,601 @@
+"""School uploads: read and score a response file, then store results and open cases.
+
+Two steps keep the slow part out of the transaction: :func:`prepare_upload` (or
+:func:`prepare_frame`) reads and scores without touching the database;
+:func:`store_upload` writes everything in the caller's one transaction, so an upload is
+stored whole or not at all.
+
+Idempotency: the content hash is taken over the parsed rows, sorted, so the same answers
+re-encoded (GBK / UTF-8) or re-ordered hash the same. The same content for the same school
+and window is stored once (a unique constraint); results are unique per student and window
+and a student has at most one open case (a partial unique index), so even different files
+never duplicate a result or a case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from screening.api import audit
+from screening.api.models import (
+    TIER_LABELS,
+    Case,
+    CaseEvent,
+    CaseSource,
+    CaseStatus,
+    Result,
+    Student,
+    Upload,
+)
+from screening.api.schemas import FailureCase, RejectedRow, UploadSummary
+from screening.api.security import Actor
+from screening.api.services.access import UPLOADERS, require_role, target_school
+from screening.api.services.dialect import insert_for
+from screening.api.services.errors import Unprocessable
+from screening.errors import ScreeningError
+
+log = logging.getLogger("screening.api.uploads")
+
+PASSTHROUGH_LIMITS = {"student_id": 64, "school_id": 32, "grade": 16, "sex": 16, "class_id": 32}
+NAME_COLUMNS = ("name", "student_name", "姓名")
+NAME_LIMIT = 100
+RESULT_META = ("student_id", "school_id", "grade", "sex", "class_id", "tier", "tier_label")
+RESULT_META += ("status", "reasons")
+MAX_FAILURE_CASES = 1000
+MAX_REASON = 300
+BATTERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+WINDOW = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class PreparedUpload:
+    """A scored file, ready to store.
+
+    Attributes
+    ----------
+    battery
+        The bundled battery id.
+    results
+        The results frame with ``_row`` (1-based file row) and ``_name`` columns added.
+    failure_cases
+        Invalid answers (row, student_id, column, value, reason).
+    due_hours
+        Hours until a case of each tier is due (the battery's ``[queue]``).
+    content_hash
+        SHA-256 of the parsed rows, sorted (same answers, any encoding or order).
+    """
+
+    battery: str
+    results: pl.DataFrame
+    failure_cases: pl.DataFrame
+    due_hours: dict[int, int]
+    content_hash: str
+
+
+@lru_cache(maxsize=16)
+def _scorer(battery: str) -> Any:
+    from screening.pipeline import Scorer
+
+    return Scorer.for_battery(battery)
+
+
+def check_battery(battery: str) -> Any:
+    """The prepared scorer of a bundled battery id; 422 for anything else (never a path)."""
+    from screening.instruments.loader import bundled_batteries
+
+    if not BATTERY_ID.match(battery or "") or battery not in bundled_batteries():
+        known = ", ".join(bundled_batteries())
+        raise Unprocessable(f"Unknown battery {battery[:64]!r}: use one of {known}.")
+    return _scorer(battery)
+
+
+def check_window(window: str) -> str:
+    """A screening window label such as ``2026-autumn``; 422 when it is not one."""
+    if not WINDOW.match(window or ""):
+        raise Unprocessable(
+            "The screening window must be 1-32 letters, digits, '.', '_' or '-' (e.g. 2026-autumn)."
+        )
+    return window
+
+
+def content_hash(frame: pl.DataFrame, battery: str) -> str:
+    """SHA-256 of the frame's rows as text, sorted, with the battery id."""
+    columns = sorted(frame.columns)
+    text = frame.select(pl.col(c).cast(pl.String) for c in columns)
+    text = text.sort(columns, nulls_last=True)
+    digest = hashlib.sha256(f"{battery}\n".encode())
+    digest.update(text.write_csv(include_header=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def prepare_frame(frame: pl.DataFrame, battery: str) -> PreparedUpload:
+    """Score a parsed frame (one row per student) with a bundled battery."""
+    from screening.pipeline import score_frame
+
+    scorer = check_battery(battery)
+    name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
+    try:
+        scored = score_frame(frame, scorer, on_invalid="flag")
+    except ScreeningError as error:
+        raise Unprocessable(str(error)) from error
+    results = scored.results.with_columns(
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64, eager=True).alias("_row"),
+        (
+            frame.get_column(name_column).cast(pl.String)
+            if name_column
+            else pl.Series([None] * frame.height, dtype=pl.String)
+        ).alias("_name"),
+    )
+    return PreparedUpload(
+        battery=battery,
+        results=results,
+        failure_cases=scored.failure_cases,
+        due_hours=dict(scored.battery.queue_due_hours),
+        content_hash=content_hash(frame, battery),
+    )
+
+
+def prepare_upload(data: bytes, filename: str, battery: str) -> PreparedUpload:
+    """Read an uploaded CSV or Excel file and score it.
+
+    Raises
+    ------
+    Unprocessable
+        When the battery is unknown or the file cannot be used at all (encoding, shape,
+        missing columns, an Excel bomb).
+    """
+    from screening.io import read_upload
+
+    scorer = check_battery(battery)
+    try:
+        frame = read_upload(data, filename, item_columns=scorer.loaded.item_columns())
+    except ScreeningError as error:
+        raise Unprocessable(str(error)) from error
+    return prepare_frame(frame, battery)
+
+
+def _clean(value: Any, limit: int = MAX_REASON) -> str | None:
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "\ufffd")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_rows(results: pl.DataFrame, school_id: str) -> tuple[pl.DataFrame, list[RejectedRow]]:
+    """Split rows into accepted and rejected (with reasons); every row lands in one of them."""
+    rejected: list[RejectedRow] = []
+    keep = []
+    columns = set(results.columns)
+    for row in results.iter_rows(named=True):
+        reason = _row_problem(row, columns, school_id)
+        if reason:
+            rejected.append(RejectedRow(row=row["_row"], reason=reason))
+        else:
+            keep.append(row["_row"])
+    accepted = results.filter(pl.col("_row").is_in(keep)).with_columns(
+        pl.col("student_id").str.strip_chars()
+    )
+    # A student twice in one file: keep the highest tier (positive evidence counts), then first.
+    ranked = accepted.with_columns(pl.col("tier").fill_null(-1).alias("_rank")).sort(
+        ["_rank", "_row"], descending=[True, False]
+    )
+    first = ranked.unique("student_id", keep="first", maintain_order=True)
+    if first.height < accepted.height:
+        kept = dict(zip(first["student_id"], first["_row"], strict=True))
+        dropped = ranked.join(first.select("_row"), on="_row", how="anti")
+        for student, row in zip(dropped["student_id"], dropped["_row"], strict=True):
+            rejected.append(
+                RejectedRow(
+                    row=row,
+                    reason=f"the student_id appears more than once in the file; row "
+                    f"{kept[student]} (the highest tier) was kept",
+                )
+            )
+    rejected.sort(key=lambda r: r.row)
+    return first.drop("_rank").sort("_row"), rejected
+
+
+def _row_problem(row: dict[str, Any], columns: set[str], school_id: str) -> str | None:
+    student = row.get("student_id")
+    if student is None or not str(student).strip():
+        return "student_id is empty: every row needs the school's student id"
+    for column, limit in PASSTHROUGH_LIMITS.items():
+        value = row.get(column)
+        if value is None:
+            continue
+        if "\x00" in value:
+            return f"{column} contains a NUL byte: save the file again as plain text"
+        if len(value) > limit:
+            return f"{column} is longer than {limit} characters"
+    name = row.get("_name")
+    if name is not None and ("\x00" in name or len(name) > NAME_LIMIT):
+        return f"the name is longer than {NAME_LIMIT} characters or contains a NUL byte"
+    if "school_id" in columns:
+        school = row.get("school_id")
+        if school is None or school.strip() != school_id:
+            return (
+                f"school_id {_clean(school, 32)!r} is not the school of this upload "
+                f"({school_id}): upload each school's rows under that school"
+            )
+    return None
+
+
+def _scores(row: dict[str, Any]) -> dict[str, Any]:
+    scores = {}
+    for key, value in row.items():
+        if key in RESULT_META or key.startswith("_"):
+            continue
+        scores[key] = value
+    return scores
+
+
+def _tier_key(tier: int | None) -> str:
+    return "retest" if tier is None else TIER_LABELS[tier]
+
+
+def _failure_cases(prepared: PreparedUpload) -> list[FailureCase]:
+    cases = prepared.failure_cases.head(MAX_FAILURE_CASES)
+    return [
+        FailureCase(
+            row=row["row"],
+            student_id=_clean(row["student_id"], 64),
+            column=_clean(row["column"], 64) or "",
+            value=_clean(row["value"], 100),
+            reason=_clean(row["reason"]) or "",
+        )
+        for row in cases.iter_rows(named=True)
+    ]
+
+
+def store_upload(
+    session: Session,
+    actor: Actor,
+    prepared: PreparedUpload,
+    *,
+    school_id: str | None,
+    window: str,
+    now: dt.datetime,
+) -> UploadSummary:
+    """Store a prepared upload in the caller's transaction and open cases for tier >= 2.
+
+    Parameters
+    ----------
+    session
+        The unit of work (the caller commits; all of the upload or none of it).
+    actor
+        A counsellor (own school) or a district admin (names the school).
+    prepared
+        From :func:`prepare_upload` or :func:`prepare_frame`.
+    school_id
+        The school the file belongs to (counsellors may leave it out).
+    window
+        The screening window, e.g. ``2026-autumn``.
+    now
+        Time of the upload (cases are due from it).
+
+    Returns
+    -------
+    UploadSummary
+        With ``duplicate=True`` and the first upload's counts when the same content was
+        already stored for this school and window.
+    """
+    require_role(actor, UPLOADERS, "upload response files")
+    school = target_school(actor, school_id)
+    window = check_window(window)
+    existing = _find_upload(session, school, window, prepared.content_hash)
+    if existing is not None:
+        return _duplicate(session, actor, existing, now)
+
+    accepted, rejected = _check_rows(prepared.results, school)
+    upload = Upload(
+        school_id=school,
+        window=window,
+        battery=prepared.battery,
+        content_hash=prepared.content_hash,
+        rows=prepared.results.height,
+        accepted=accepted.height,
+        rejected=len(rejected),
+        summary={},
+        uploaded_by=actor.user_id,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(upload)
+            session.flush()
+    except IntegrityError:
+        # The same content committed by a concurrent upload while this one was scoring.
+        existing = _find_upload(session, school, window, prepared.content_hash)
+        if existing is None:
+            raise
+        return _duplicate(session, actor, existing, now)
+
+    student_pks = _upsert_students(session, school, accepted, now)
+    result_ids = _upsert_results(session, upload, accepted, student_pks, now)
+    opened, updated = _open_cases(
+        session, upload, accepted, student_pks, result_ids, prepared.due_hours, now
+    )
+    by_status = Counter(accepted["status"].cast(pl.String).to_list())
+    by_tier = Counter(_tier_key(t) for t in accepted["tier"].to_list())
+    counts = {
+        "by_status": {s: by_status.get(s, 0) for s in ("scored", "incomplete", "invalid")},
+        "by_tier": {label: by_tier.get(label, 0) for label in (*TIER_LABELS.values(), "retest")},
+        "cases_opened": opened,
+        "cases_updated": updated,
+    }
+    upload.summary = counts
+    audit.record(session, actor, "upload", "upload", upload.id, school, now)
+    session.flush()
+    log.info(
+        "upload %s stored: %d rows, %d accepted, %d rejected, %d cases opened",
+        upload.id,
+        upload.rows,
+        upload.accepted,
+        upload.rejected,
+        opened,
+    )
+    return UploadSummary(
+        **_summary_fields(upload),
+        duplicate=False,
+        rejected_rows=rejected,
+        failure_cases=_failure_cases(prepared),
+        failure_cases_total=prepared.failure_cases.height,
+    )
+
+
+def _find_upload(session: Session, school: str, window: str, digest: str) -> Upload | None:
+    return session.scalar(
+        select(Upload).where(
+            Upload.school_id == school, Upload.window == window, Upload.content_hash == digest
+        )
+    )
+
+
+def _summary_fields(upload: Upload) -> dict[str, Any]:
+    summary = upload.summary or {}
+    return {
+        "upload_id": upload.id,
+        "school_id": upload.school_id,
+        "window": upload.window,
+        "battery": upload.battery,
+        "rows": upload.rows,
+        "accepted": upload.accepted,
+        "rejected": upload.rejected,
+        "by_status": summary.get("by_status", {}),
+        "by_tier": summary.get("by_tier", {}),
+        "cases_opened": summary.get("cases_opened", 0),
+        "cases_updated": summary.get("cases_updated", 0),
+        "uploaded_at": upload.created_at,
+    }
+
+
+def _duplicate(session: Session, actor: Actor, upload: Upload, now: dt.datetime) -> UploadSummary:
+    audit.record(session, actor, "upload.duplicate", "upload", upload.id, upload.school_id, now)
+    log.info("upload %s received again: nothing stored", upload.id)
+    return UploadSummary(**_summary_fields(upload), duplicate=True)
+
+
+def get_upload(session: Session, actor: Actor, upload_id: int, now: dt.datetime) -> UploadSummary:
+    """The stored summary of an upload (own school only; 404 otherwise)."""
+    from screening.api.services.access import check_school
+    from screening.api.services.errors import NotFound
+
+    require_role(actor, UPLOADERS, "read uploads")
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        raise NotFound()
+    check_school(actor, upload.school_id)
+    audit.record(session, actor, "upload.read", "upload", upload.id, upload.school_id, now)
+    return UploadSummary(**_summary_fields(upload), duplicate=False)
+
+
+def list_uploads(
+    session: Session, actor: Actor, school_id: str | None, now: dt.datetime
+) -> list[UploadSummary]:
+    """The uploads of a school, newest first."""
+    require_role(actor, UPLOADERS, "read uploads")
+    school = target_school(actor, school_id)
+    uploads = session.scalars(
+        select(Upload).where(Upload.school_id == school).order_by(Upload.id.desc())
+    ).all()
+    audit.record(session, actor, "upload.list", "school", school, school, now)
+    return [UploadSummary(**_summary_fields(u), duplicate=False) for u in uploads]
+
+
+def _chunks(values: list[Any], size: int = CHUNK) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _upsert_students(
+    session: Session, school: str, accepted: pl.DataFrame, now: dt.datetime
+) -> dict[str, int]:
+    """Insert new students, update changed names; map student id -> primary key."""
+    rows = [
+        {"school_id": school, "student_id": sid, "name": name, "created_at": now}
+        for sid, name in zip(accepted["student_id"], accepted["_name"], strict=True)
+    ]
+    if not rows:
+        return {}
+    insert = insert_for(session, Student)
+    session.execute(insert.on_conflict_do_nothing(index_elements=["school_id", "student_id"]), rows)
+    wanted = {r["student_id"]: r["name"] for r in rows}
+    pks: dict[str, int] = {}
+    renames = []
+    for chunk in _chunks(list(wanted)):
+        found = session.execute(
+            select(Student.id, Student.student_id, Student.name).where(
+                Student.school_id == school, Student.student_id.in_(chunk)
+            )
+        )
+        for pk, sid, name in found:
+            pks[sid] = pk
+            if wanted[sid] is not None and wanted[sid] != name:
+                renames.append({"id": pk, "name": wanted[sid]})
+    if renames:
+        session.execute(update(Student), renames)
+    return pks
+
+
+def _upsert_results(
+    session: Session,
+    upload: Upload,
+    accepted: pl.DataFrame,
+    pks: dict[str, int],
+    now: dt.datetime,
+) -> dict[int, int]:
+    """Insert or replace the result of each student in this window; map student pk -> result id."""
+    rows = []
+    for row in accepted.iter_rows(named=True):
+        rows.append(
+            {
+                "student_pk": pks[row["student_id"]],
+                "school_id": upload.school_id,
+                "screening_window": upload.window,
+                "upload_id": upload.id,
+                "battery": upload.battery,
+                "grade": row.get("grade"),
+                "sex": row.get("sex"),
+                "class_id": row.get("class_id"),
+                "status": str(row["status"]),
+                "tier": row["tier"],
+                "scores": _scores(row),
+                "reasons": [_clean(r) for r in row["reasons"] or []],
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if not rows:
+        return {}
+    table = Result.__table__
+    insert = insert_for(session, table)
+    replaced = ("upload_id", "battery", "grade", "sex", "class_id", "status", "tier")
+    stmt = insert.on_conflict_do_update(
+        index_elements=["student_pk", "screening_window"],
+        set_={
+            **{c: insert.excluded[c] for c in (*replaced, "scores", "reasons")},
+            "updated_at": insert.excluded.updated_at,
+        },
+    ).returning(table.c.id, table.c.student_pk)
+    ids: dict[int, int] = {}
+    for chunk in _chunks(rows, 500):
+        for result_id, student_pk in session.execute(stmt, chunk):
+            ids[student_pk] = result_id
+    return ids
+
+
+def _open_cases(
+    session: Session,
+    upload: Upload,
+    accepted: pl.DataFrame,
+    pks: dict[str, int],
+    result_ids: dict[int, int],
+    due_hours: dict[int, int],
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Open a case for every student at tier >= 2 without one; update the open ones."""
+    flagged = accepted.filter(pl.col("tier") >= 2)
+    tiers = {pks[s]: int(t) for s, t in zip(flagged["student_id"], flagged["tier"], strict=True)}
+    if not tiers:
+        return 0, 0
+
+    def due(tier: int) -> dt.datetime:
+        hours = due_hours.get(tier) or (24 if tier >= 3 else 168)
+        return now + dt.timedelta(hours=hours)
+
+    rows = [
+        {
+            "school_id": upload.school_id,
+            "student_pk": pk,
+            "result_id": result_ids.get(pk),
+            "source": CaseSource.screening.value,
+            "tier": tier,
+            "urgent": tier >= 3,
+            "status": CaseStatus.open.value,
+            "opened_at": now,
+            "due_at": due(tier),
+        }
+        for pk, tier in tiers.items()
+    ]
+    table = Case.__table__
+    stmt = (
+        insert_for(session, table)
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.student_pk)
+    )
+    created: dict[int, int] = {}
+    for chunk in _chunks(rows, 500):
+        for case_id, student_pk in session.execute(stmt, chunk):
+            created[student_pk] = case_id
+    events = [
+        {
+            "case_id": case_id,
+            "at": now,
+            "actor_id": None,
+            "kind": "opened",
+            "detail": {
+                "source": "screening",
+                "window": upload.window,
+                "tier": tiers[pk],
+                "upload_id": upload.id,
+            },
+        }
+        for pk, case_id in created.items()
+    ]
+    # Students who already had an open case: record the new screening, raise the tier.
+    others = [pk for pk in tiers if pk not in created]
+    updated = 0
+    for chunk in _chunks(others):
+        cases = session.scalars(
+            select(Case).where(Case.student_pk.in_(chunk), Case.status == CaseStatus.open.value)
+        ).all()
+        for case in cases:
+            tier = tiers[case.student_pk]
+            raised = tier > case.tier
+            if raised:
+                case.tier = tier
+                case.urgent = tier >= 3
+                case.due_at = min(case.due_at, due(tier))
+            updated += 1
+            events.append(
+                {
+                    "case_id": case.id,
+                    "at": now,
+                    "actor_id": None,
+                    "kind": "rescreened",
+                    "detail": {
+                        "window": upload.window,
+                        "tier": tier,
+                        "raised": raised,
+                        "upload_id": upload.id,
+                    },
+                }
+            )
+    if events:
+        session.execute(CaseEvent.__table__.insert(), events)
+    return len(created), updated
+
+
+__all__ = [
+    "PreparedUpload",
+    "check_battery",
+    "check_window",
+    "content_hash",
+    "get_upload",
+    "list_uploads",
+    "prepare_frame",
+    "prepare_upload",
+    "store_upload",
+]

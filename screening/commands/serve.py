@@ -1,0 +1,38 @@
+"""``screening serve``: migrate the database and run the counselling-room service."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--no-migrate", is_flag=True, help="Do not apply database migrations before starting."
+)
+def command(host: str, port: int, workers: int, no_migrate: bool) -> None:
+    """Run the service (SCREENING_DATABASE_URL picks the database; SQLite file by default)."""
+    import logging
+
+    import uvicorn
+
+    from screening.api.db import make_engine, migrate
+    from screening.config import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    if not no_migrate:
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+        engine.dispose()
+    uvicorn.run(
+        "screening.api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the app logs route templates, never query strings
+        proxy_headers=False,
+    )

@@ -1,0 +1,86 @@
+"""Settings of the toolkit and its service, read from ``SCREENING_*`` environment variables.
+
+Examples
+--------
+>>> from screening.config import Settings
+>>> Settings(environment="development").min_cell
+10
+
+``SCREENING_DATABASE_URL=postgresql+psycopg://user@host/db`` switches the service to
+PostgreSQL; the default is a SQLite file in the working directory. Outside development a
+secret or pseudonym key left at its default refuses to start.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "development-secret-change-me"
+DEFAULT_PSEUDONYM_KEY = "development-pseudonym-key-change-me"
+
+
+class Settings(BaseSettings):
+    """Configuration of the service (environment variables with the ``SCREENING_`` prefix).
+
+    Attributes
+    ----------
+    environment
+        ``development``, ``test`` or ``production``. Only ``development`` accepts the
+        default secret and pseudonym key.
+    database_url
+        SQLAlchemy URL: ``sqlite:///path.db`` (default ``sqlite:///screening.db``) or
+        ``postgresql+psycopg://user:password@host:5432/db``.
+    secret_key
+        Secret of the service (sessions of the web pages).
+    pseudonym_key
+        Key of the HMAC-SHA256 pseudonyms that analysts see instead of student ids.
+    max_upload_mb
+        Largest request body accepted, in MiB; larger bodies get 413 before they are read.
+    min_cell
+        Aggregate cells counting fewer students than this are suppressed.
+    escalation_interval_s
+        How often the running service escalates overdue urgent cases (0 turns the
+        background sweep off; the queue still sweeps on every read).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SCREENING_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///screening.db"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    pseudonym_key: SecretStr = SecretStr(DEFAULT_PSEUDONYM_KEY)
+    max_upload_mb: float = Field(50, gt=0)
+    min_cell: int = Field(10, ge=1)
+    escalation_interval_s: float = Field(60, ge=0)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name, default in (
+            ("secret_key", DEFAULT_SECRET),
+            ("pseudonym_key", DEFAULT_PSEUDONYM_KEY),
+        ):
+            if getattr(self, name).get_secret_value() == default:
+                variable = f"SCREENING_{name.upper()}"
+                raise ValueError(
+                    f"{variable} is left at its default in environment "
+                    f"{self.environment!r}. Set {variable} to a long random value "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+                )
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The upload limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()
