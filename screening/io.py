@@ -1,0 +1,905 @@
+"""Read response files (CSV, Excel, Parquet) into polars frames with one contract.
+
+Contract of every reader here
+-----------------------------
+- One row per data row of the file, in file order; nothing is dropped except blank lines
+  (CSV) or empty rows (Excel) *after* the last data row. An empty row before the last
+  data row is an error (it is almost always a pasting accident; delete it).
+- Passthrough columns (``student_id``, ``school_id``, ``class_id``, ``grade``, ``sex``
+  and any other non-item column) are ``pl.String``.
+- Each item column is ``pl.Int8`` (missing = null) when every non-empty cell is an
+  integer in [-128, 127]; the range of the instrument is checked later by the pipeline.
+  Otherwise the column is ``pl.String``: the integers written in canonical form ("2") and
+  every other cell as its text with surrounding whitespace removed, so that the pipeline
+  can report each bad cell with its row and value.
+- A cell is missing when it is empty or whitespace only (full-width spaces included).
+- A cell counts as an integer when it reads ``[+-]digits`` with an optional decimal point
+  followed only by zeros ("2", "+2", "02", "2.0", "2."). Values such as "2.5", "1e0",
+  "２" (full-width) or "two" are not integers: the column stays String and the pipeline
+  reports them. Excel numbers are floats; 2.0 counts as the integer 2.
+- Concatenating the batches of :func:`iter_response_batches` with
+  ``pl.concat(batches, how="vertical_relaxed")`` equals :func:`read_responses` exactly
+  (a batch whose item column is clean is Int8 while another batch's is String; relaxed
+  concatenation casts the Int8 to the same canonical text).
+
+CSV fast path
+-------------
+The file is memory-mapped once; a BOM, NUL bytes, quotes and the field counts of every
+line are checked with vectorised byte counts (no decoding in Python), then polars parses
+the file with a schema that makes every item column Int8. Only when polars rejects a cell
+is the file parsed again with item columns as text. Encoding: a UTF-8 BOM means UTF-8;
+otherwise UTF-8 is tried first (polars validates it while parsing) and a file that is not
+valid UTF-8 is transcoded from GB18030 (a superset of GBK, what Chinese Excel writes).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import hashlib
+import io
+import logging
+import mmap
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import polars as pl
+
+from screening.errors import InputFileError
+from screening.mapping import PASSTHROUGH_COLUMNS, ColumnMapping
+
+logger = logging.getLogger(__name__)
+
+#: File extensions read, and the reader of each.
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+#: Excel (.xlsx) safety limits, checked on the zip members before any parsing.
+MAX_XLSX_UNCOMPRESSED = 2 << 30  # bytes, all members together
+MAX_XLSX_RATIO = 200  # uncompressed / compressed size of one member above 1 MiB
+MAX_XLSX_MEMBERS = 10_000
+
+_CHUNK = 1 << 24  # bytes per step of the vectorised scans
+_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
+_INTEGRAL = r"^[+-]?[0-9]+(?:\.0*)?$"
+_NEWLINE, _COMMA, _QUOTE = 10, 44, 34
+_FIX_ENCODING = 'In Excel use "Save as" > "CSV UTF-8", or save it as GBK/GB18030 text.'
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_responses(
+    path: str | os.PathLike[str],
+    *,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None = None,
+    id_column: str | None = "student_id",
+) -> pl.DataFrame:
+    """Read one response file (CSV, Excel .xlsx or Parquet) into a typed frame.
+
+    Parameters
+    ----------
+    path
+        The file; its extension (``.csv``, ``.xlsx``, ``.parquet``) picks the reader.
+    item_columns
+        Columns that hold answers (after mapping). All must be present.
+    mapping
+        Renaming of headers applied before typing (``--map``).
+    id_column
+        Column of student ids: must be present and unique within the file; None to skip.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns in file order; see the module docstring for the types.
+
+    Raises
+    ------
+    InputFileError
+        When the file cannot be read as a table of responses: unknown extension, empty
+        file, header only, encoding, NUL bytes, ragged rows, empty rows, missing item or id
+        columns, duplicate columns, duplicate ids, unsafe or unreadable Excel.
+    """
+    path = Path(path)
+    kind = _kind(path.name)
+    _exists(path)
+    if kind == "csv":
+        with _mapped(path) as buffer:
+            return _read_csv(buffer, path, path, item_columns, mapping, id_column)
+    if kind == "excel":
+        return _read_excel(path, path, item_columns, mapping, id_column)
+    return _read_parquet(path, path, item_columns, mapping, id_column)
+
+
+def iter_response_batches(
+    path: str | os.PathLike[str],
+    *,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None = None,
+    batch_rows: int = 250_000,
+    id_column: str | None = "student_id",
+) -> Iterator[pl.DataFrame]:
+    """Read a response file in batches of at most ``batch_rows`` rows (bounded memory).
+
+    The checks of :func:`read_responses` run before the first batch, except two that
+    need every row: empty rows and duplicate ids within a batch raise at that batch, and
+    duplicate ids across batches raise after the last batch. Treat a run as failed when
+    the iterator raises at any point (atomic outputs make that automatic).
+
+    Row numbers in errors count from 1 at the first data row of the file, not the batch.
+    A GB18030 CSV is first transcoded to a temporary UTF-8 file, removed at the end.
+    """
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
+    path = Path(path)
+    kind = _kind(path.name)
+    _exists(path)
+    ids: list[pl.Series] = []
+    if kind == "csv":
+        batches = _csv_batches(path, item_columns, mapping, id_column, batch_rows)
+    elif kind == "excel":
+        frame = _read_excel(path, path, item_columns, mapping, id_column)
+        batches = (frame.slice(i, batch_rows) for i in range(0, frame.height, batch_rows))
+    else:
+        batches = _parquet_batches(path, item_columns, mapping, id_column, batch_rows)
+    for batch in batches:
+        if id_column is not None:
+            ids.append(batch.get_column(id_column))
+        yield batch
+    if len(ids) > 1:
+        _check_unique_ids(pl.concat(ids), path, id_column, 0)
+
+
+def read_upload(
+    data: bytes,
+    filename: str,
+    *,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None = None,
+    id_column: str | None = "student_id",
+) -> pl.DataFrame:
+    """Read an uploaded response file from its bytes; ``filename`` picks the reader.
+
+    Same contract and errors as :func:`read_responses`; messages name ``filename``.
+    """
+    kind = _kind(filename)
+    if kind == "csv":
+        return _read_csv(data, data, filename, item_columns, mapping, id_column)
+    if kind == "excel":
+        return _read_excel(data, filename, item_columns, mapping, id_column)
+    return _read_parquet(io.BytesIO(data), filename, item_columns, mapping, id_column)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in blocks."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+# ------------------------------------------------------------------------ shared helpers
+
+
+def _kind(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    kind = FORMATS.get(suffix)
+    if kind is None:
+        hint = " Save an old .xls workbook as .xlsx." if suffix == ".xls" else ""
+        raise InputFileError(
+            filename,
+            f"unknown file type {suffix or '(no extension)'!r}: responses are read from "
+            f".csv, .xlsx or .parquet files.{hint}",
+        )
+    return kind
+
+
+def _exists(path: Path) -> None:
+    if not path.is_file():
+        raise InputFileError(path, "no such file (check the path).")
+
+
+def _column_label(index: int) -> str:
+    """'column 3 (C)' for the 0-based ``index``."""
+    letters, n = "", index + 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"column {index + 1} ({letters})"
+
+
+def _listed(values: Iterable[Any], limit: int = 10) -> str:
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _unnamed(index: int) -> str:
+    return f"\x00unnamed{index}"
+
+
+def _resolve_header(
+    raw: Sequence[str | None],
+    label: str | Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+) -> list[str]:
+    """Final column names: stripped, checked for duplicates, mapped, checked for presence.
+
+    An empty header becomes a placeholder name; its column must be empty (checked later).
+    """
+    names = [(name or "").strip().lstrip("\ufeff").strip() for name in raw]
+    names = [name or _unnamed(i) for i, name in enumerate(names)]
+    repeated = sorted({n for n in names if names.count(n) > 1}, key=names.index)
+    if repeated:
+        where = "; ".join(
+            f"{name!r} in " + ", ".join(_column_label(i) for i, n in enumerate(names) if n == name)
+            for name in repeated[:10]
+        )
+        raise InputFileError(
+            label, f"duplicate column names: {where}. Rename or delete the repeated columns."
+        )
+    if mapping is not None:
+        known = [*item_columns, *PASSTHROUGH_COLUMNS, *([id_column] if id_column else [])]
+        mapping.check_targets(known, path=label)
+        names = mapping.rename(names, path=label)
+    required = [*([id_column] if id_column else []), *item_columns]
+    missing = [column for column in required if column not in names]
+    if missing:
+        kind = "item columns" if set(missing) - {id_column} else "the id column"
+        problem = f"missing {kind} {_listed(missing, 12)}."
+        present = [n for n in names if not n.startswith("\x00")]
+        problem += f" The file has {_listed(present, 12)}."
+        if mapping is not None:
+            unused = mapping.missing_sources(raw_name.strip() for raw_name in map(str, raw))
+            if unused:
+                problem += f" Headers named in the mapping but not in the file: {_listed(unused)}."
+            problem += " Fix the mapping file or the headers."
+        else:
+            problem += (
+                " Name the columns {instrument}_{item} (e.g. phq9_1) and student_id, "
+                "or map your headers with --map mapping.toml."
+            )
+        raise InputFileError(label, problem)
+    return names
+
+
+def _coerce_item(series: pl.Series) -> pl.Series:
+    """An item column as Int8 when every cell is a clean integer, else canonical text."""
+    dtype = series.dtype
+    if dtype == pl.Int8:
+        return series
+    if dtype == pl.Null:
+        return series.cast(pl.Int8)
+    if dtype.is_integer():
+        low, high = series.min(), series.max()
+        if low is None or (low >= -128 and high <= 127):
+            return series.cast(pl.Int8)
+        return series.cast(pl.String)
+    if dtype.is_float():
+        series = series.fill_nan(None)
+    text = series.cast(pl.String).str.strip_chars()
+    text = text.set(text == "", None)
+    number = text.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+    clean = text.str.contains(_INTEGRAL) & number.is_between(-128, 127)
+    if (clean | text.is_null()).all():
+        return number.cast(pl.Int8)
+    canonical = pl.select(
+        pl.when(clean).then(number.cast(pl.String)).otherwise(text).alias(series.name)
+    )
+    return canonical.to_series()
+
+
+def _coerce_passthrough(series: pl.Series) -> pl.Series:
+    """A passthrough column as String (integral floats without their '.0')."""
+    if series.dtype == pl.String:
+        return series
+    if series.dtype.is_float():
+        finite = series.fill_nan(None)
+        if (finite.is_null() | (finite == finite.floor())).all():
+            series = finite.cast(pl.Int64, strict=False)
+    try:
+        return series.cast(pl.String)
+    except pl.exceptions.PolarsError:
+        return pl.Series(series.name, [None if v is None else str(v) for v in series], pl.String)
+
+
+def _finish(
+    frame: pl.DataFrame,
+    label: str | Path,
+    item_columns: Sequence[str],
+    id_column: str | None,
+    row_offset: int,
+) -> pl.DataFrame:
+    """Drop empty unnamed columns, type the columns, check empty rows and duplicate ids."""
+    unnamed = [c for c in frame.columns if c.startswith("\x00unnamed")]
+    for column in unnamed:
+        if frame.get_column(column).null_count() < frame.height:
+            index = int(column.removeprefix("\x00unnamed"))
+            raise InputFileError(
+                label,
+                f"{_column_label(index)} has values but no header. Give it a name or delete it.",
+            )
+    if unnamed:
+        frame = frame.drop(unnamed)
+    items = set(item_columns)
+    frame = frame.with_columns(
+        [
+            _coerce_item(frame.get_column(c)) if c in items else _coerce_passthrough(frame[c])
+            for c in frame.columns
+            if frame.schema[c] != (pl.Int8 if c in items else pl.String)
+        ]
+    )
+    _check_empty_rows(frame, label, id_column, row_offset)
+    if id_column is not None:
+        _check_unique_ids(frame.get_column(id_column), label, id_column, row_offset)
+    return frame
+
+
+def _check_empty_rows(
+    frame: pl.DataFrame, label: str | Path, id_column: str | None, row_offset: int
+) -> None:
+    if id_column is not None and frame.get_column(id_column).null_count() == 0:
+        return
+    empty = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    if empty.any():
+        rows = (empty.arg_true() + row_offset + 1).to_list()
+        raise InputFileError(
+            label,
+            f"empty row(s) {_listed(rows)} (rows counted from 1 after the header): every "
+            "cell is empty. Delete the empty rows.",
+        )
+
+
+def _check_unique_ids(ids: pl.Series, label: str | Path, id_column: str, row_offset: int) -> None:
+    repeated = ids.is_duplicated() & ids.is_not_null()
+    if not repeated.any():
+        return
+    groups = (
+        pl.DataFrame({"id": ids, "row": pl.int_range(1, ids.len() + 1, eager=True) + row_offset})
+        .filter(repeated)
+        .group_by("id", maintain_order=True)
+        .agg(pl.col("row"))
+    )
+    shown = "; ".join(
+        f"{sid!r} in rows {', '.join(map(str, rows[:5]))}{' …' if len(rows) > 5 else ''}"
+        for sid, rows in groups.head(10).iter_rows()
+    )
+    more = f" ({groups.height} ids in all)" if groups.height > 10 else ""
+    raise InputFileError(
+        label,
+        f"duplicate student ids in column {id_column!r}: {shown}{more} (rows counted from 1 "
+        "after the header). Each student must appear once per file: remove the repeated "
+        "rows or correct the ids.",
+    )
+
+
+def _drop_trailing_empty(frame: pl.DataFrame) -> pl.DataFrame:
+    if frame.height == 0 or frame.width == 0:
+        return frame
+    empty = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    if not empty[-1]:
+        return frame
+    trailing = empty.height if empty.all() else int(empty.reverse().arg_min())
+    return frame.head(frame.height - trailing)
+
+
+# ----------------------------------------------------------------------------------- CSV
+
+
+@contextlib.contextmanager
+def _mapped(path: Path) -> Iterator[mmap.mmap | bytes]:
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            yield b""
+            return
+        buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            yield buffer
+        finally:
+            with contextlib.suppress(BufferError):  # a view still alive: closed when collected
+                buffer.close()
+
+
+@dataclass
+class _Layout:
+    """A CSV whose structure has been checked; ``buffer`` is UTF-8."""
+
+    buffer: mmap.mmap | bytes
+    names: list[str]
+    data_start: int  # offset of the first data record
+    data_end: int  # offset after the last record, trailing line breaks excluded
+    n_records: int
+    quoted: bool  # the file holds quote characters
+    parity_ok: bool  # newline positions outside quotes are reliable for cutting
+
+
+def _lines_before(buffer: mmap.mmap | bytes, offset: int) -> int:
+    array = np.frombuffer(buffer, dtype=np.uint8, count=offset)
+    return int(
+        sum(np.count_nonzero(array[i : i + _CHUNK] == _NEWLINE) for i in range(0, offset, _CHUNK))
+    )
+
+
+def _first_invalid_utf8(buffer: mmap.mmap | bytes, start: int) -> int | None:
+    """Offset of the first byte that is not valid UTF-8, or None (bounded memory)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    pending = 0
+    for lo in range(start, len(buffer), _CHUNK):
+        try:
+            decoder.decode(buffer[lo : lo + _CHUNK], final=lo + _CHUNK >= len(buffer))
+        except UnicodeDecodeError as error:
+            return lo - pending + error.start
+        pending = len(decoder.getstate()[0])
+    return None
+
+
+def _transcode(buffer: mmap.mmap | bytes, label: str | Path, out: IO[bytes]) -> None:
+    """Write ``buffer`` decoded as GB18030 to ``out`` as UTF-8 (bounded memory)."""
+    decoder = codecs.getincrementaldecoder("gb18030")("strict")
+    for lo in range(0, len(buffer), _CHUNK):
+        pending = len(decoder.getstate()[0])
+        chunk = buffer[lo : lo + _CHUNK]
+        try:
+            out.write(decoder.decode(chunk, final=lo + _CHUNK >= len(buffer)).encode("utf-8"))
+        except UnicodeDecodeError as error:
+            offset = max(lo - pending + error.start, 0)
+            line = _lines_before(buffer, offset) + 1
+            raise InputFileError(
+                label,
+                f"the file is neither UTF-8 nor GB18030/GBK text: byte {offset} (line {line}) "
+                f"cannot be decoded. {_FIX_ENCODING}",
+            ) from None
+
+
+def _content_end(buffer: mmap.mmap | bytes) -> int:
+    end = len(buffer)
+    while end > 0 and buffer[end - 1] in (_NEWLINE, 13):
+        end -= 1
+    return end
+
+
+def _scan(
+    buffer: mmap.mmap | bytes, start: int, end: int, quoted: bool
+) -> Iterator[tuple[int, np.ndarray, int]]:
+    """Per chunk of ``buffer[start:end]``: (chunk start, newline positions, separators),
+    counting only line breaks and separators outside quoted fields."""
+    array = np.frombuffer(buffer, dtype=np.uint8)
+    inside = False
+    for lo in range(start, end, _CHUNK):
+        chunk = array[lo : min(lo + _CHUNK, end)]
+        newline = chunk == _NEWLINE
+        comma = chunk == _COMMA
+        if quoted:
+            quotes = chunk == _QUOTE
+            outside = (np.cumsum(quotes, dtype=np.int64) & 1) == int(inside)
+            newline &= outside
+            comma &= outside
+            inside ^= bool(np.count_nonzero(quotes) & 1)
+        yield lo, np.flatnonzero(newline), int(np.count_nonzero(comma))
+
+
+def _exact_records(
+    buffer: mmap.mmap | bytes, start: int, end: int, n_fields: int
+) -> tuple[list[int], list[str]]:
+    """Parse ``buffer[start:end]`` with the csv module (slow; used only when needed).
+
+    Returns the offset after each record and descriptions of lines whose field count is
+    not ``n_fields`` (at most 10).
+    """
+    position = start
+
+    def lines() -> Iterator[str]:
+        nonlocal position
+        while position < end:
+            stop = buffer.find(b"\n", position, end)
+            stop = end if stop == -1 else stop + 1
+            line = buffer[position:stop].decode("utf-8", errors="replace")
+            position = stop
+            yield line
+
+    reader = csv.reader(lines(), strict=False)
+    ends: list[int] = []
+    problems: list[str] = []
+    line_of_previous = 1  # the header is line 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            problems.append(f"line {line_of_previous + 1}: {error}")
+            break
+        first_line = line_of_previous + 1
+        line_of_previous = 1 + reader.line_num
+        ends.append(position)
+        if len(record) != n_fields and len(problems) < 10:
+            if not record:
+                problems.append(f"line {first_line} is blank")
+            else:
+                problems.append(f"line {first_line} has {len(record)} fields")
+    return ends, problems
+
+
+def _layout(
+    buffer: mmap.mmap | bytes,
+    label: str | Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+) -> _Layout | None:
+    """Check a CSV's encoding and structure; None means: not UTF-8, transcode it."""
+    if len(buffer) == 0 or _content_end(buffer) == 0:
+        raise InputFileError(label, "the file is empty. Export the responses again.")
+    for bom, name in _BOMS.items():
+        if buffer[: len(bom)] == bom:
+            raise InputFileError(label, f"the file is {name} text. {_FIX_ENCODING}")
+    start = 3 if buffer[:3] == codecs.BOM_UTF8 else 0
+    nul = buffer.find(b"\x00")
+    if nul != -1:
+        line = _lines_before(buffer, nul) + 1
+        raise InputFileError(
+            label,
+            f"NUL byte at line {line} (byte {nul}): this is not a plain text CSV (it may be "
+            f"UTF-16 or a binary file). {_FIX_ENCODING}",
+        )
+    header_end = buffer.find(b"\n", start)
+    header_end = len(buffer) if header_end == -1 else header_end
+    try:
+        header_text = buffer[start:header_end].decode("utf-8")
+    except UnicodeDecodeError:
+        if start:
+            offset = _first_invalid_utf8(buffer, start)
+            raise InputFileError(
+                label,
+                f"the file starts with a UTF-8 mark but line 1 (byte {offset}) is not UTF-8. "
+                f"{_FIX_ENCODING}",
+            ) from None
+        return None
+    raw = next(csv.reader([header_text.rstrip("\r")]), [])
+    names = _resolve_header(raw, label, item_columns, mapping, id_column)
+    data_start, data_end = header_end + 1, _content_end(buffer)
+    if data_start >= data_end:
+        raise InputFileError(
+            label, "the file has a header but no data rows. Export the responses again."
+        )
+    quoted = buffer.find(b'"', start) != -1
+    newlines = separators = 0
+    for _, positions, commas in _scan(buffer, data_start, data_end, quoted):
+        newlines += len(positions)
+        separators += commas
+    n_records = newlines + 1
+    if separators == n_records * (len(names) - 1):
+        return _Layout(buffer, names, data_start, data_end, n_records, quoted, True)
+    ends, problems = _exact_records(buffer, data_start, data_end, len(names))
+    if problems:
+        raise InputFileError(
+            label,
+            f"rows with a different number of fields than the header ({len(names)}): "
+            + "; ".join(problems)
+            + ". Each line must have one value (possibly empty) per column: fix or delete "
+            "those lines, or quote values that contain commas.",
+        )
+    return _Layout(buffer, names, data_start, data_end, len(ends), quoted, False)
+
+
+def _parse(
+    source: bytes | Path,
+    names: list[str],
+    item_columns: Sequence[str],
+    *,
+    has_header: bool,
+    typed: bool,
+) -> pl.DataFrame:
+    items = set(item_columns)
+    overrides = {c: pl.Int8 for c in names if c in items} if typed else None
+    return pl.read_csv(
+        source,
+        has_header=has_header,
+        new_columns=names,
+        infer_schema=False,
+        schema_overrides=overrides,
+        raise_if_empty=False,
+    )
+
+
+def _parse_region(
+    layout: _Layout,
+    source: bytes | Path,
+    label: str | Path,
+    item_columns: Sequence[str],
+    has_header: bool,
+) -> pl.DataFrame:
+    """Parse with Int8 item columns; when polars rejects a cell, parse as text."""
+    try:
+        return _parse(source, layout.names, item_columns, has_header=has_header, typed=True)
+    except pl.exceptions.PolarsError:
+        pass
+    try:
+        return _parse(source, layout.names, item_columns, has_header=has_header, typed=False)
+    except pl.exceptions.PolarsError as error:
+        if "utf-8" in str(error).lower():
+            raise _NotUtf8 from None
+        raise InputFileError(label, f"cannot parse the CSV: {str(error).splitlines()[0]}") from None
+
+
+class _NotUtf8(Exception):
+    """The body of a CSV whose header is UTF-8 is not UTF-8."""
+
+
+def _read_csv(
+    buffer: mmap.mmap | bytes,
+    source: Path | bytes,
+    label: str | Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+) -> pl.DataFrame:
+    layout = _layout(buffer, label, item_columns, mapping, id_column)
+    if layout is not None:
+        try:
+            frame = _parse_region(layout, source, label, item_columns, has_header=True)
+        except _NotUtf8:
+            layout = _utf8_body_or_fail(buffer, layout, label)
+    if layout is None:
+        out = io.BytesIO()
+        _transcode(buffer, label, out)
+        logger.info("read a GB18030 CSV (transcoded to UTF-8)")
+        utf8 = out.getvalue()
+        layout = _layout(utf8, label, item_columns, mapping, id_column)
+        if layout is None:  # pragma: no cover - transcoded text is UTF-8
+            raise InputFileError(label, "cannot decode the header.")
+        frame = _parse_region(layout, utf8, label, item_columns, has_header=True)
+    if frame.height > layout.n_records:
+        extra = frame.slice(layout.n_records)
+        if extra.null_count().sum_horizontal().item() != extra.height * extra.width:
+            raise InputFileError(label, "cannot parse the CSV: unexpected extra rows.")
+        frame = frame.head(layout.n_records)
+    elif frame.height < layout.n_records:
+        raise InputFileError(
+            label,
+            f"cannot parse the CSV: found {frame.height} rows where {layout.n_records} "
+            "lines were counted (check quotes in the file).",
+        )
+    return _finish(frame, label, item_columns, id_column, 0)
+
+
+def _utf8_body_or_fail(buffer: mmap.mmap | bytes, layout: _Layout, label: str | Path) -> None:
+    """The body is not UTF-8: return None (transcode from GB18030) when that is safe, that
+    is when neither a UTF-8 mark nor a non-ASCII UTF-8 header says the file is UTF-8."""
+    offset = _first_invalid_utf8(buffer, 0)
+    if offset is None:
+        raise InputFileError(label, "cannot parse the CSV: polars reports invalid UTF-8.")
+    if buffer[:3] != codecs.BOM_UTF8 and buffer[: layout.data_start].isascii():
+        return None
+    line = _lines_before(buffer, offset) + 1
+    raise InputFileError(
+        label,
+        f"line {line} (byte {offset}) is not UTF-8 although the file starts as UTF-8: it "
+        f"mixes encodings. {_FIX_ENCODING}",
+    )
+
+
+def _csv_batches(
+    path: Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+    batch_rows: int,
+) -> Iterator[pl.DataFrame]:
+    with contextlib.ExitStack() as stack:
+        buffer = stack.enter_context(_mapped(path))
+        layout = _layout(buffer, path, item_columns, mapping, id_column)
+        if layout is None or _first_invalid_utf8(buffer, layout.data_start) is not None:
+            if layout is not None:
+                _utf8_body_or_fail(buffer, layout, path)
+            handle = stack.enter_context(tempfile.TemporaryFile(suffix=".csv"))
+            _transcode(buffer, path, handle)
+            handle.flush()
+            buffer = stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+            layout = _layout(buffer, path, item_columns, mapping, id_column)
+            if layout is None:  # pragma: no cover - transcoded text is UTF-8
+                raise InputFileError(path, "cannot decode the header.")
+        cuts = _cut_points(layout, batch_rows)
+        start, row = layout.data_start, 0
+        for stop in [*cuts, layout.data_end]:
+            if stop <= start:
+                continue
+            region = buffer[start:stop]
+            frame = _parse_region(layout, region, path, item_columns, has_header=False)
+            yield _finish(frame, path, item_columns, id_column, row)
+            row += frame.height
+            start = stop
+
+
+def _cut_points(layout: _Layout, batch_rows: int) -> list[int]:
+    """Offsets (just after a record's line break) where the batches start."""
+    if not layout.parity_ok:
+        ends, _ = _exact_records(
+            layout.buffer, layout.data_start, layout.data_end, len(layout.names)
+        )
+        return ends[batch_rows - 1 : -1 : batch_rows]
+    cuts: list[int] = []
+    seen = 0  # records finished since the start of the data
+    for lo, positions, _ in _scan(layout.buffer, layout.data_start, layout.data_end, layout.quoted):
+        # the k-th record ends at the k-th newline; cut after records batch_rows, 2*batch_rows...
+        first = (-seen) % batch_rows or batch_rows
+        picks = positions[first - 1 :: batch_rows]
+        cuts.extend(int(p) + lo + 1 for p in picks)
+        seen += len(positions)
+    return cuts
+
+
+# --------------------------------------------------------------------------------- Excel
+
+
+def _check_xlsx(data: bytes | Path, label: str | Path) -> None:
+    """Refuse zip bombs and XML with DTDs or entities before the workbook is parsed.
+
+    Every member is decompressed once in a stream (never held in memory): its real size
+    is counted against :data:`MAX_XLSX_UNCOMPRESSED`, its compression ratio against
+    :data:`MAX_XLSX_RATIO`, its CRC is verified, and the prolog of every XML member is
+    parsed with defusedxml (DTDs, entities and external references forbidden).
+    """
+    import defusedxml
+    import defusedxml.ElementTree as SafeET
+
+    unreadable = (
+        "cannot read the Excel file: it is not a valid .xlsx workbook ({}). "
+        "Open it in Excel and save it again as .xlsx, or export CSV UTF-8."
+    )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputFileError(label, unreadable.format(error)) from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_XLSX_MEMBERS:
+            raise InputFileError(label, f"refused: the workbook holds {len(members)} parts.")
+        total = 0
+        for member in members:
+            declared, packed = member.file_size, max(member.compress_size, 1)
+            if declared > (1 << 20) and declared > MAX_XLSX_RATIO * packed:
+                raise InputFileError(
+                    label,
+                    f"refused: part {member.filename!r} expands {declared // packed}-fold "
+                    f"(limit {MAX_XLSX_RATIO}); this looks like a zip bomb. "
+                    "Export the responses again as .xlsx or CSV.",
+                )
+            total += declared
+            if total > MAX_XLSX_UNCOMPRESSED:
+                raise InputFileError(
+                    label,
+                    f"refused: the workbook expands to more than {MAX_XLSX_UNCOMPRESSED >> 20} MiB."
+                    " Split it or export CSV.",
+                )
+            try:
+                with archive.open(member) as stream:
+                    if member.filename.lower().endswith((".xml", ".rels", ".vml")):
+                        for _ in SafeET.iterparse(
+                            stream, events=("start",), forbid_dtd=True, forbid_entities=True
+                        ):
+                            break
+                    while stream.read(1 << 20):
+                        pass
+            except defusedxml.DefusedXmlException:
+                raise InputFileError(
+                    label,
+                    f"refused: part {member.filename!r} declares a DTD or XML entities, which "
+                    "real workbooks never do. Export the responses again from Excel.",
+                ) from None
+            except (zipfile.BadZipFile, SafeET.ParseError, OSError, EOFError) as error:
+                detail = f"part {member.filename!r}: {error}"
+                raise InputFileError(label, unreadable.format(detail)) from None
+            except NotImplementedError as error:
+                raise InputFileError(label, unreadable.format(error)) from None
+
+
+def _read_excel(
+    data: bytes | Path,
+    label: str | Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+) -> pl.DataFrame:
+    _check_xlsx(data, label)
+    try:
+        sheet = pl.read_excel(
+            data,
+            engine="calamine",
+            has_header=False,
+            drop_empty_rows=False,
+            drop_empty_cols=False,
+            read_options={"dtypes": "string"},
+        )
+    except Exception as error:  # fastexcel raises its own exception types
+        raise InputFileError(
+            label,
+            f"cannot read the Excel file ({type(error).__name__}: {str(error)[:200]}). "
+            "Open it in Excel and save it again as .xlsx, or export CSV UTF-8.",
+        ) from None
+    sheet = _drop_trailing_empty(sheet)
+    if sheet.height == 0:
+        raise InputFileError(label, "the first sheet is empty. Put the responses on sheet 1.")
+    if sheet.height == 1:
+        raise InputFileError(
+            label, "the first sheet has a header but no data rows. Put the responses on sheet 1."
+        )
+    names = _resolve_header(sheet.row(0), label, item_columns, mapping, id_column)
+    frame = sheet.slice(1)
+    frame.columns = names
+    return _finish(frame, label, item_columns, id_column, 0)
+
+
+# ------------------------------------------------------------------------------- Parquet
+
+
+def _prepare_parquet(
+    frame: pl.DataFrame,
+    label: str | Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+    row_offset: int,
+) -> pl.DataFrame:
+    names = _resolve_header(frame.columns, label, item_columns, mapping, id_column)
+    frame.columns = names
+    return _finish(frame, label, item_columns, id_column, row_offset)
+
+
+def _read_parquet(
+    source: Path | IO[bytes],
+    label: str | Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(source)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        raise InputFileError(
+            label, f"cannot read the Parquet file: {str(error).splitlines()[0]}"
+        ) from None
+    if frame.height == 0:
+        raise InputFileError(label, "the Parquet file has no rows.")
+    return _prepare_parquet(frame, label, item_columns, mapping, id_column, 0)
+
+
+def _parquet_batches(
+    path: Path,
+    item_columns: Sequence[str],
+    mapping: ColumnMapping | None,
+    id_column: str | None,
+    batch_rows: int,
+) -> Iterator[pl.DataFrame]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as error:  # pyarrow raises ArrowInvalid and OSError subclasses
+        raise InputFileError(path, f"cannot read the Parquet file: {error}") from None
+    if parquet.metadata.num_rows == 0:
+        raise InputFileError(path, "the Parquet file has no rows.")
+    row = 0
+    with parquet:
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            frame = pl.from_arrow(batch)
+            yield _prepare_parquet(frame, path, item_columns, mapping, id_column, row)
+            row += frame.height

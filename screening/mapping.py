@@ -1,0 +1,190 @@
+"""Column mapping: rename the headers of a response file before it is typed.
+
+Survey tools and school spreadsheets name their columns in their own words (``学号``,
+``题1``). A mapping file, given with ``--map mapping.toml``, renames them to the names the
+toolkit reads (``student_id``, ``phq9_1``)::
+
+    [columns]
+    "学号" = "student_id"
+    "学校" = "school_id"
+    "题1" = "phq9_1"
+    "题2" = "phq9_2"
+
+Columns that the mapping does not name keep their own names. A mapping may name headers
+that a file does not have (one mapping can serve several exports); a required column that
+is still missing after mapping is reported by the reader.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import polars as pl
+
+from screening.errors import InputFileError
+
+#: Columns passed through to the results unchanged (besides any other non-item column).
+PASSTHROUGH_COLUMNS: tuple[str, ...] = ("student_id", "school_id", "class_id", "grade", "sex")
+
+
+def _listed(names: Iterable[str], limit: int = 10) -> str:
+    names = list(names)
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """A renaming of input headers (source name -> target name).
+
+    Parameters
+    ----------
+    columns
+        Source header -> target column name. Two sources may not share a target.
+    source
+        Where the mapping came from (a file path), used in error messages.
+    """
+
+    columns: Mapping[str, str]
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        columns = dict(self.columns)
+        for name, target in columns.items():
+            if not isinstance(name, str) or not isinstance(target, str):
+                raise InputFileError(
+                    self.source,
+                    f"[columns] {name!r} = {target!r}: both the header and the target must "
+                    'be strings, e.g. "题1" = "phq9_1".',
+                )
+            if not name.strip() or not target.strip():
+                raise InputFileError(
+                    self.source,
+                    f"[columns] {name!r} = {target!r}: empty names are not allowed. "
+                    "Remove the line or write the header and the target name.",
+                )
+        shared = [target for target, n in Counter(columns.values()).items() if n > 1]
+        if shared:
+            lines = [
+                f"{target!r} <- {_listed(s for s, t in columns.items() if t == target)}"
+                for target in shared
+            ]
+            raise InputFileError(
+                self.source,
+                "several headers are mapped to the same column: "
+                + "; ".join(lines)
+                + ". Map exactly one header to each column.",
+            )
+        object.__setattr__(self, "columns", MappingProxyType(columns))
+
+    def check_targets(self, known: Iterable[str], *, path: str | Path | None = None) -> None:
+        """Raise if a target is not a column the toolkit reads.
+
+        Parameters
+        ----------
+        known
+            The valid targets: the item columns of the battery and the passthrough columns.
+        path
+            The response file, named in the message when the mapping has no ``source``.
+
+        Raises
+        ------
+        InputFileError
+            Naming each unknown target, its header, and the valid choices.
+        """
+        known = list(dict.fromkeys(known))
+        allowed = set(known)
+        unknown = [(s, t) for s, t in self.columns.items() if t not in allowed]
+        if unknown:
+            pairs = ", ".join(f"{s!r} -> {t!r}" for s, t in unknown[:10])
+            raise InputFileError(
+                self.source or path,
+                f"unknown target column(s): {pairs}. A target must be an item column of "
+                f"the battery ({_listed(known, 12)}) or a passthrough column "
+                f"({', '.join(PASSTHROUGH_COLUMNS)}). Fix the target name, or remove the "
+                "line: unmapped columns pass through under their own names.",
+            )
+
+    def rename(self, names: Sequence[str], *, path: str | Path | None = None) -> list[str]:
+        """The header ``names`` after mapping.
+
+        Raises
+        ------
+        InputFileError
+            When two columns would share a name after mapping (e.g. the file has both
+            ``学号``, mapped to ``student_id``, and a ``student_id`` column).
+        """
+        renamed = [self.columns.get(name, name) for name in names]
+        clashes = [name for name, n in Counter(renamed).items() if n > 1]
+        if clashes:
+            lines = []
+            for clash in clashes:
+                sources = [names[i] for i, name in enumerate(renamed) if name == clash]
+                lines.append(f"{clash!r} <- columns {_listed(sources)}")
+            raise InputFileError(
+                path,
+                "duplicate column names after applying the column mapping"
+                + (f" {self.source}" if self.source else "")
+                + ": "
+                + "; ".join(lines)
+                + ". Remove or rename one of the columns, or change the mapping.",
+            )
+        return renamed
+
+    def apply(self, frame: pl.DataFrame, *, path: str | Path | None = None) -> pl.DataFrame:
+        """Rename the columns of ``frame`` (values untouched)."""
+        renamed = self.rename(frame.columns, path=path)
+        return frame.rename(dict(zip(frame.columns, renamed, strict=True)))
+
+    def missing_sources(self, names: Iterable[str]) -> list[str]:
+        """Headers named by the mapping that ``names`` does not contain."""
+        present = set(names)
+        return [name for name in self.columns if name not in present]
+
+
+def load_mapping(path: str | Path) -> ColumnMapping:
+    """Read a column mapping from a TOML file with one ``[columns]`` table.
+
+    Raises
+    ------
+    InputFileError
+        When the file cannot be read, is not TOML, has no ``[columns]`` table, holds a
+        non-string entry or maps two headers to one column.
+    """
+    path = Path(path)
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise InputFileError(path, f"cannot read the column mapping: {error.strerror}.") from None
+    try:
+        document = tomllib.loads(content.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputFileError(
+            path, "the column mapping is not UTF-8 text. Save it as UTF-8."
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputFileError(
+            path,
+            f"the column mapping is not valid TOML: {error}. "
+            'Write one line per column, e.g. "题1" = "phq9_1", under [columns].',
+        ) from None
+    extra = sorted(set(document) - {"columns"})
+    if extra:
+        raise InputFileError(
+            path,
+            f"unexpected key(s) {_listed(extra)} in the column mapping; "
+            "only a [columns] table is allowed.",
+        )
+    columns = document.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise InputFileError(
+            path,
+            'the column mapping needs a non-empty [columns] table, e.g.\n[columns]\n"学号" = '
+            '"student_id"\n"题1" = "phq9_1"',
+        )
+    return ColumnMapping(columns, source=str(path))

@@ -1,0 +1,467 @@
+"""Reading response files: types, encodings, malformed files, Excel safety, batches."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+
+import polars as pl
+import pytest
+import xlsxwriter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from screening.errors import InputFileError
+from screening.io import iter_response_batches, read_responses, read_upload, sha256_file
+from screening.mapping import ColumnMapping
+
+ITEMS = ["phq9_1", "phq9_2", "phq9_3"]
+HEADER = "student_id,school_id,sex,phq9_1,phq9_2,phq9_3"
+
+
+def _csv(tmp_path, text: str | bytes, name: str = "responses.csv", encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
+    return path
+
+
+def _read(path, **kwargs):
+    return read_responses(path, item_columns=kwargs.pop("item_columns", ITEMS), **kwargs)
+
+
+def _error(path, **kwargs) -> str:
+    with pytest.raises(InputFileError) as info:
+        _read(path, **kwargs)
+    assert str(path.name) in str(info.value)
+    return str(info.value)
+
+
+# ------------------------------------------------------------------------------ contract
+
+
+def test_types_and_missing_cells(tmp_path):
+    path = _csv(
+        tmp_path,
+        f"{HEADER}\n007,S01,F,0,3,\n008,S01,M, , 2,\u3000\n009,S02,F,+1,02,1\n",
+    )
+    frame = _read(path)
+    assert frame.columns == HEADER.split(",")
+    assert frame.schema["student_id"] == pl.String
+    assert frame.schema["school_id"] == pl.String
+    assert all(frame.schema[c] == pl.Int8 for c in ITEMS)
+    assert frame["student_id"].to_list() == ["007", "008", "009"]  # leading zeros kept
+    assert frame.rows() == [
+        ("007", "S01", "F", 0, 3, None),
+        ("008", "S01", "M", None, 2, None),
+        ("009", "S02", "F", 1, 2, 1),
+    ]
+
+
+def test_integral_decimals_count_as_integers(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\n1,S,F,2.0,1.,3.00\n2,S,F,1,1,1\n")
+    frame = _read(path)
+    assert frame.schema["phq9_1"] == pl.Int8
+    assert frame.row(0) == ("1", "S", "F", 2, 1, 3)
+
+
+def test_bad_cells_leave_the_column_as_text_for_the_pipeline(tmp_path):
+    path = _csv(
+        tmp_path,
+        f"{HEADER}\n1,S,F,x,300,1\n2,S,F, 2.0 ,2.5,2\n3,S,F,,-1,3\n4,S,F,١,2,0\n",
+    )
+    frame = _read(path)
+    assert frame.schema["phq9_1"] == pl.String
+    assert frame.schema["phq9_2"] == pl.String
+    assert frame.schema["phq9_3"] == pl.Int8
+    assert frame["phq9_1"].to_list() == ["x", "2", None, "١"]
+    assert frame["phq9_2"].to_list() == ["300", "2.5", "-1", "2"]
+    assert frame["phq9_3"].to_list() == [1, 2, 3, 0]
+
+
+def test_other_columns_pass_through_as_text(tmp_path):
+    path = _csv(tmp_path, "student_id,grade,备注,phq9_1,phq9_2,phq9_3\nA,7,留守,1,1,1\n")
+    frame = _read(path)
+    assert frame.schema["grade"] == pl.String
+    assert frame.row(0) == ("A", "7", "留守", 1, 1, 1)
+
+
+def test_quoted_fields_with_commas_and_line_breaks(tmp_path):
+    path = _csv(tmp_path, f'{HEADER}\n"1","S, north","F",1,2,3\n2,"line\nbreak",M,0,0,0\n')
+    frame = _read(path)
+    assert frame["school_id"].to_list() == ["S, north", "line\nbreak"]
+    assert frame["phq9_3"].to_list() == [3, 0]
+
+
+def test_crlf_and_trailing_blank_lines(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\r\n1,S,F,1,2,3\r\n2,S,M,0,0,0\r\n\r\n\r\n")
+    frame = _read(path)
+    assert frame.height == 2
+    assert frame["sex"].to_list() == ["F", "M"]
+
+
+def test_header_names_are_stripped(tmp_path):
+    path = _csv(tmp_path, " student_id , school_id,sex,phq9_1 ,phq9_2,phq9_3\n1,S,F,1,2,3\n")
+    assert _read(path).columns == HEADER.split(",")
+
+
+def test_empty_unnamed_trailing_column_is_dropped(tmp_path):
+    path = _csv(tmp_path, f"{HEADER},\n1,S,F,1,2,3,\n2,S,F,1,2,3,\n")
+    assert _read(path).columns == HEADER.split(",")
+
+
+# ----------------------------------------------------------------------------- encodings
+
+CHINESE = "学号,学校,性别,题1,题2,题3\nS001,第一中学,女,1,2,3\nS002,实验小学,男,0,,2\n"
+CHINESE_MAP = ColumnMapping(
+    {"学号": "student_id", "学校": "school_id", "性别": "sex", "题1": "phq9_1"}
+    | {"题2": "phq9_2", "题3": "phq9_3"}
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_same_data_in_every_encoding_gives_the_same_frame(tmp_path, encoding):
+    expected = pl.DataFrame(
+        {
+            "student_id": ["S001", "S002"],
+            "school_id": ["第一中学", "实验小学"],
+            "sex": ["女", "男"],
+            "phq9_1": pl.Series([1, 0], dtype=pl.Int8),
+            "phq9_2": pl.Series([2, None], dtype=pl.Int8),
+            "phq9_3": pl.Series([3, 2], dtype=pl.Int8),
+        }
+    )
+    path = _csv(tmp_path, CHINESE, encoding=encoding)
+    frame = _read(path, mapping=CHINESE_MAP)
+    assert frame.equals(expected)
+    upload = read_upload(path.read_bytes(), "x.csv", item_columns=ITEMS, mapping=CHINESE_MAP)
+    assert upload.equals(expected)
+    batches = list(
+        iter_response_batches(path, item_columns=ITEMS, mapping=CHINESE_MAP, batch_rows=1)
+    )
+    assert len(batches) == 2
+    assert pl.concat(batches).equals(expected)
+
+
+def test_gbk_body_under_an_ascii_header(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\n1,第一中学,女,1,2,3\n", encoding="gbk")
+    assert _read(path)["school_id"].to_list() == ["第一中学"]
+
+
+def test_gb18030_characters_outside_gbk(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\n1,𠮷野家,女,1,2,3\n", encoding="gb18030")
+    assert _read(path)["school_id"].to_list() == ["𠮷野家"]
+
+
+def test_neither_utf8_nor_gb18030(tmp_path):
+    path = _csv(tmp_path, HEADER.encode() + b"\n1,S,F,1,2,3\n2,\xff\xff,F,1,2,3\n")
+    message = _error(path)
+    assert "neither UTF-8 nor GB18030" in message
+    assert "line 3" in message
+
+
+def test_mixed_encodings_are_refused(tmp_path):
+    text = "学号,school_id,sex,phq9_1,phq9_2,phq9_3\n".encode() + "1,第一中学,女,1,2,3\n".encode(
+        "gbk"
+    )
+    message = _error(path := _csv(tmp_path, text), mapping=ColumnMapping({"学号": "student_id"}))
+    assert "mixes encodings" in message and "line 2" in message
+    assert path.exists()
+
+
+def test_utf8_mark_with_gbk_body_is_refused(tmp_path):
+    text = b"\xef\xbb\xbf" + HEADER.encode() + b"\n" + "1,第一中学,女,1,2,3\n".encode("gbk")
+    assert "line 2" in _error(_csv(tmp_path, text))
+
+
+def test_utf16_is_refused(tmp_path):
+    assert "UTF-16" in _error(_csv(tmp_path, (HEADER + "\n1,S,F,1,2,3\n").encode("utf-16")))
+
+
+# ------------------------------------------------------------------------ malformed files
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("1,S,F,1,2,3\n2,S,F,1,2\n3,S,F,1,2,3\n", "line 3 has 5 fields"),
+        ("1,S,F,1,2,3\n2,S,F,1,2,3,4\n", "line 3 has 7 fields"),
+        ("1,S,F,1,2,3\n\n2,S,F,1,2,3\n", "line 3 is blank"),
+        ('1,"S\nx",F,1,2,3\n2,S,F,1\n', "line 4 has 4 fields"),
+    ],
+)
+def test_ragged_rows_name_the_line(tmp_path, body, expected):
+    message = _error(_csv(tmp_path, f"{HEADER}\n{body}"))
+    assert expected in message
+    assert "header (6)" in message
+
+
+def test_nul_bytes(tmp_path):
+    message = _error(_csv(tmp_path, f"{HEADER}\n1,S,F,1,2,3\n2,S\x00,F,1,2,3\n"))
+    assert "NUL byte at line 3" in message
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "\r\n"])
+def test_empty_file(tmp_path, content):
+    assert "empty" in _error(_csv(tmp_path, content))
+
+
+@pytest.mark.parametrize("content", [HEADER, HEADER + "\n", HEADER + "\r\n\r\n"])
+def test_header_only(tmp_path, content):
+    assert "no data rows" in _error(_csv(tmp_path, content))
+
+
+def test_missing_item_columns_suggest_a_mapping(tmp_path):
+    path = _csv(tmp_path, "student_id,题1,phq9_2\n1,1,2\n")
+    message = _error(path)
+    assert "missing item columns 'phq9_1', 'phq9_3'" in message
+    assert "--map" in message
+
+
+def test_missing_columns_with_a_mapping_name_the_unused_headers(tmp_path):
+    path = _csv(tmp_path, "student_id,题一,phq9_2,phq9_3\n1,1,2,3\n")
+    message = _error(path, mapping=ColumnMapping({"题1": "phq9_1"}))
+    assert "'phq9_1'" in message and "not in the file: '题1'" in message
+
+
+def test_missing_id_column(tmp_path):
+    path = _csv(tmp_path, "id,phq9_1,phq9_2,phq9_3\n1,1,2,3\n")
+    assert "missing the id column 'student_id'" in _error(path)
+    assert _read(path, id_column=None).height == 1
+
+
+def test_duplicate_student_ids_name_ids_and_rows(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\nA,S,F,1,1,1\nB,S,F,1,1,1\nA,S,F,1,1,1\nB,S,F,1,1,1\n")
+    message = _error(path)
+    assert "'A' in rows 1, 3" in message and "'B' in rows 2, 4" in message
+
+
+def test_missing_ids_are_not_duplicates(tmp_path):
+    frame = _read(_csv(tmp_path, f"{HEADER}\n,S,F,1,1,1\n,S,F,1,1,1\n"))
+    assert frame["student_id"].null_count() == 2
+
+
+def test_duplicate_header_names(tmp_path):
+    message = _error(_csv(tmp_path, f"{HEADER},sex\n1,S,F,1,2,3,M\n"))
+    assert "duplicate column names: 'sex' in column 3 (C), column 7 (G)" in message
+
+
+def test_duplicate_columns_after_mapping(tmp_path):
+    path = _csv(tmp_path, f"学号,{HEADER}\nX,1,S,F,1,2,3\n")
+    message = _error(path, mapping=ColumnMapping({"学号": "student_id"}))
+    assert "duplicate column names after applying the column mapping" in message
+
+
+def test_unknown_mapping_target(tmp_path):
+    path = _csv(tmp_path, f"{HEADER},题4\n1,S,F,1,2,3,1\n")
+    assert "unknown target" in _error(path, mapping=ColumnMapping({"题4": "phq9_4"}))
+
+
+def test_values_without_a_header(tmp_path):
+    message = _error(_csv(tmp_path, f"{HEADER},\n1,S,F,1,2,3,\n2,S,F,1,2,3,oops\n"))
+    assert "column 7 (G) has values but no header" in message
+
+
+def test_empty_row_in_the_middle(tmp_path):
+    message = _error(_csv(tmp_path, f"{HEADER}\n1,S,F,1,2,3\n,,,,,\n2,S,F,1,2,3\n"))
+    assert "empty row(s) 2" in message
+
+
+def test_unknown_extension(tmp_path):
+    assert "save an old .xls" in _error(_csv(tmp_path, "x", name="r.xls")).lower()
+    assert "unknown file type '.json'" in _error(_csv(tmp_path, "x", name="r.json"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputFileError, match="no such file"):
+        _read(tmp_path / "absent.csv")
+
+
+def test_sha256_file(tmp_path):
+    path = _csv(tmp_path, "abc")
+    assert sha256_file(path) == hashlib.sha256(b"abc").hexdigest()
+
+
+# --------------------------------------------------------------------------------- Excel
+
+
+def _xlsx(path, rows):
+    workbook = xlsxwriter.Workbook(path)
+    sheet = workbook.add_worksheet()
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None:
+                sheet.write(r, c, value)
+    workbook.close()
+    return path
+
+
+def test_excel_numbers_and_text(tmp_path):
+    rows = [
+        ["学号", "school_id", "sex", "题1", "phq9_2", "phq9_3"],
+        [20230001, "第一中学", "女", 1, 2.0, " "],
+        ["S2", 7, "男", 0, "3", 2],
+        [None, None, None, None, None, None],
+    ]
+    path = _xlsx(tmp_path / "r.xlsx", rows)
+    mapping = ColumnMapping({"学号": "student_id", "题1": "phq9_1"})
+    frame = _read(path, mapping=mapping)
+    assert frame.rows() == [
+        ("20230001", "第一中学", "女", 1, 2, None),
+        ("S2", "7", "男", 0, 3, 2),
+    ]
+    assert frame.schema["phq9_1"] == pl.Int8 and frame.schema["school_id"] == pl.String
+    upload = read_upload(path.read_bytes(), "R.XLSX", item_columns=ITEMS, mapping=mapping)
+    assert upload.equals(frame)
+
+
+def test_excel_bad_cells_and_duplicates(tmp_path):
+    rows = [HEADER.split(","), ["A", "S", "F", 2.5, "x", 1], ["A", "S", "F", 1, 1, 1]]
+    message = _error(_xlsx(tmp_path / "r.xlsx", rows))
+    assert "'A' in rows 1, 2" in message
+    frame = _read(_xlsx(tmp_path / "r2.xlsx", rows[:2]))
+    assert frame["phq9_1"].to_list() == ["2.5"] and frame["phq9_2"].to_list() == ["x"]
+
+
+def test_excel_empty_and_header_only(tmp_path):
+    assert "empty" in _error(_xlsx(tmp_path / "e.xlsx", []))
+    assert "no data rows" in _error(_xlsx(tmp_path / "h.xlsx", [HEADER.split(",")]))
+
+
+def test_unreadable_excel(tmp_path):
+    path = _csv(tmp_path, b"this is not a zip file", name="r.xlsx")
+    assert "not a valid .xlsx workbook" in _error(path)
+
+
+def test_excel_zip_bomb_is_refused(tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (8 << 20))
+    assert "zip bomb" in _error(path)
+
+
+def test_excel_with_xml_entities_is_refused(tmp_path):
+    source = _xlsx(tmp_path / "ok.xlsx", [HEADER.split(","), ["1", "S", "F", 1, 2, 3]])
+    path = tmp_path / "evil.xlsx"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for member in old.infolist():
+            data = old.read(member)
+            if member.filename == "xl/workbook.xml":
+                head, rest = data.split(b"?>", 1)
+                doctype = b'<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+                data = head + b"?>" + doctype + rest
+            new.writestr(member, data)
+    assert "DTD or XML entities" in _error(path)
+
+
+# ------------------------------------------------------------------------------- Parquet
+
+
+def test_parquet_types(tmp_path):
+    path = tmp_path / "r.parquet"
+    pl.DataFrame(
+        {
+            "student_id": [1, 2, 3],
+            "grade": [7.0, 8.0, None],
+            "phq9_1": pl.Series([0, 1, None], dtype=pl.Int64),
+            "phq9_2": [1.0, float("nan"), 3.0],
+            "phq9_3": [1, 300, 2],
+        }
+    ).write_parquet(path)
+    frame = _read(path)
+    assert frame.schema["student_id"] == pl.String and frame["grade"].to_list() == ["7", "8", None]
+    assert frame.schema["phq9_1"] == pl.Int8 and frame.schema["phq9_2"] == pl.Int8
+    assert frame["phq9_2"].to_list() == [1, None, 3]
+    assert frame.schema["phq9_3"] == pl.String and frame["phq9_3"].to_list() == ["1", "300", "2"]
+    upload = read_upload(path.read_bytes(), "r.parquet", item_columns=ITEMS)
+    assert upload.equals(frame)
+
+
+def test_parquet_errors(tmp_path):
+    empty = tmp_path / "empty.parquet"
+    pl.DataFrame({"student_id": [], "phq9_1": []}).write_parquet(empty)
+    assert "no rows" in _error(empty)
+    broken = _csv(tmp_path, b"PAR1 not really", name="broken.parquet")
+    assert "cannot read the Parquet file" in _error(broken)
+
+
+# ------------------------------------------------------------------------------- batches
+
+
+def _big_csv(tmp_path, rows: int, *, dirty: bool = False, quoted: bool = False) -> str:
+    lines = [HEADER]
+    for i in range(rows):
+        school = f'"S{i % 3}, ""east"""' if quoted and i % 4 == 0 else f"S{i % 3}"
+        bad = "x" if dirty and i == rows - 2 else str(i % 4)
+        lines.append(f"ID{i:05d},{school},{'FM'[i % 2]},{i % 4},{bad},{'' if i % 5 else 2}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+@pytest.mark.parametrize("quoted", [False, True])
+@pytest.mark.parametrize("batch_rows", [1, 7, 50, 1000])
+def test_batches_concatenate_to_the_in_memory_read(tmp_path, dirty, quoted, batch_rows):
+    path = _csv(tmp_path, _big_csv(tmp_path, 50, dirty=dirty, quoted=quoted))
+    whole = _read(path)
+    batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=batch_rows))
+    assert [b.height for b in batches[:-1]] == [batch_rows] * (len(batches) - 1)
+    assert sum(b.height for b in batches) == 50
+    assert pl.concat(batches, how="vertical_relaxed").equals(whole)
+    assert whole.schema["phq9_2"] == (pl.String if dirty else pl.Int8)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    batch_rows=st.integers(1, 40),
+    rows=st.integers(1, 40),
+    quoted=st.booleans(),
+    dirty=st.booleans(),
+)
+def test_batches_hypothesis(tmp_path, batch_rows, rows, quoted, dirty):
+    path = _csv(tmp_path, _big_csv(tmp_path, rows, dirty=dirty and rows > 1, quoted=quoted))
+    whole = _read(path)
+    batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=batch_rows))
+    assert pl.concat(batches, how="vertical_relaxed").equals(whole)
+
+
+def test_duplicate_ids_across_batches_raise_after_the_last_batch(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\nA,S,F,1,1,1\nB,S,F,1,1,1\nC,S,F,1,1,1\nA,S,F,1,1,1\n")
+    seen = []
+    with pytest.raises(InputFileError, match="'A' in rows 1, 4"):
+        for batch in iter_response_batches(path, item_columns=ITEMS, batch_rows=2):
+            seen.append(batch.height)
+    assert seen == [2, 2]
+
+
+def test_errors_in_a_batch_count_rows_from_the_start_of_the_file(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\nA,S,F,1,1,1\nB,S,F,1,1,1\nC,S,F,1,1,1\nC,S,F,1,1,1\n")
+    with pytest.raises(InputFileError, match="'C' in rows 3, 4"):
+        list(iter_response_batches(path, item_columns=ITEMS, batch_rows=2))
+
+
+def test_ragged_rows_raise_before_the_first_batch(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\nA,S,F,1,1,1\nB,S,F,1,1,1\nC,S,F,1,1\n")
+    batches = iter_response_batches(path, item_columns=ITEMS, batch_rows=1)
+    with pytest.raises(InputFileError, match="line 4 has 5 fields"):
+        next(batches)
+
+
+def test_gbk_body_is_detected_before_the_first_batch(tmp_path):
+    text = f"{HEADER}\n" + "".join(f"{i},S,F,1,1,1\n" for i in range(5)) + "9,第一中学,女,1,2,3\n"
+    path = _csv(tmp_path, text, encoding="gbk")
+    batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=2))
+    assert pl.concat(batches).equals(_read(path))
+    assert batches[-1]["school_id"].to_list() == ["S", "第一中学"]
+
+
+def test_parquet_and_excel_batches(tmp_path):
+    frame = pl.read_csv(io.StringIO(_big_csv(tmp_path, 30)), infer_schema=False)
+    parquet = tmp_path / "r.parquet"
+    frame.write_parquet(parquet, row_group_size=8)
+    excel = _xlsx(tmp_path / "r.xlsx", [frame.columns, *frame.rows()])
+    for path in (parquet, excel):
+        batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=7))
+        assert [b.height for b in batches] == [7, 7, 7, 7, 2]
+        assert pl.concat(batches).equals(_read(path))
