@@ -1,0 +1,219 @@
+"""A school's upload taken to a worked, closed caseload through the API alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from sqlalchemy import func, select
+
+from screening.api.models import AuditEvent, Case, Result
+
+WINDOW = "2026-autumn"
+
+
+def upload(client, bearer, frame, *, window=WINDOW, school_id=None, encoding="utf-8", name="f.csv"):
+    data = frame.write_csv().encode(encoding)
+    form = {"window": window, "battery": "default"}
+    if school_id is not None:
+        form["school_id"] = school_id
+    return client.post(
+        "/api/v1/uploads",
+        headers={"Authorization": f"Bearer {bearer}"},
+        files={"file": (name, data, "text/csv")},
+        data=form,
+    )
+
+
+def test_upload_to_closed_caseload(client, token, headers, school, frame, clock, sessions):
+    counsellor = headers(token("counsellor", school))
+    tiers = [0, 1, 2, 3, None, 2, 3, 0]
+    students = [(f"A{i:03d}", t) for i, t in enumerate(tiers)]
+    answer = upload(client, token_of(counsellor), frame(students, school_id=school))
+    assert answer.status_code == 201, answer.text
+    summary = answer.json()
+    assert summary["rows"] == 8 and summary["accepted"] == 8 and summary["rejected"] == 0
+    assert summary["by_tier"] == {"green": 2, "yellow": 1, "orange": 2, "red": 2, "retest": 1}
+    assert summary["by_status"] == {"scored": 7, "incomplete": 1, "invalid": 0}
+    assert summary["cases_opened"] == 4 and summary["duplicate"] is False
+
+    # A teacher refers a student who was screened green: a referral case, tier 2.
+    teacher = headers(token("teacher", school))
+    referral = client.post(
+        "/api/v1/referrals",
+        headers=teacher,
+        json={"student_id": "A000", "category": "study_pressure", "note": "cries in class"},
+    )
+    assert referral.status_code == 201
+    assert referral.json() == {"received": True, "case_id": None, "opened": None}
+
+    queue = client.get("/api/v1/queue", headers=counsellor).json()
+    assert queue["count"] == 5 and queue["overdue"] == 0
+    order = [(item["student_id"], item["urgent"], item["tier"]) for item in queue["items"]]
+    # urgent first (both due in 24 h, opened together: by id), then 7-day cases.
+    assert order[:2] == [("A003", True, 3), ("A006", True, 3)]
+    assert {o[0] for o in order[2:]} == {"A002", "A005", "A000"}
+    assert all(not o[1] for o in order[2:])
+    red = queue["items"][0]
+    assert red["due_at"] == (clock.now + dt.timedelta(hours=24)).isoformat().replace("+00:00", "Z")
+    assert red["reasons"] and red["name"] is None
+
+    # Work the urgent case to the end.
+    case_id = red["case_id"]
+    base = f"/api/v1/cases/{case_id}"
+    assert client.post(f"{base}/notes", headers=counsellor, json={"text": "x"}).status_code == 409
+    assert client.post(f"{base}/claim", headers=counsellor).status_code == 200
+    assert client.post(f"{base}/claim", headers=counsellor).status_code == 409
+    assert client.post(f"{base}/notes", headers=counsellor, json={"text": "talked"}).status_code == 200
+    follow = client.post(f"{base}/follow-up", headers=counsellor, json={"on": "2026-09-08"})
+    assert follow.json()["follow_up_on"] == "2026-09-08"
+    # An urgent case does not close without a referral or a note.
+    closing = {"disposition": "counselled_resolved"}
+    assert client.post(f"{base}/close", headers=counsellor, json=closing).status_code == 409
+    hospital = {"disposition": "hospital_referral"}
+    assert client.post(f"{base}/close", headers=counsellor, json=hospital).status_code == 409
+    refer = {"target": "市精神卫生中心", "on": "2026-09-02", "note": "green channel"}
+    assert client.post(f"{base}/refer", headers=counsellor, json=refer).status_code == 200
+    closed = client.post(f"{base}/close", headers=counsellor, json=hospital)
+    assert closed.status_code == 200
+    body = closed.json()
+    assert body["status"] == "closed" and body["disposition"] == "hospital_referral"
+    kinds = [event["kind"] for event in body["events"]]
+    assert kinds == ["opened", "claimed", "note", "follow_up", "referred", "closed"]
+    assert len(body["results"]) == 1 and body["results"][0]["tier"] == 3
+    assert client.post(f"{base}/notes", headers=counsellor, json={"text": "x"}).status_code == 409
+
+    # Every other case: claim, note, close with a recorded disposition.
+    for item in client.get("/api/v1/queue", headers=counsellor).json()["items"]:
+        base = f"/api/v1/cases/{item['case_id']}"
+        assert client.post(f"{base}/claim", headers=counsellor).status_code == 200
+        note = {"disposition": "no_concern_after_interview", "note": "interviewed"}
+        assert client.post(f"{base}/close", headers=counsellor, json=note).status_code == 200
+    assert client.get("/api/v1/queue", headers=counsellor).json()["count"] == 0
+
+    with sessions() as session:
+        open_cases = session.scalar(
+            select(func.count()).select_from(Case).where(Case.school_id == school, Case.status == "open")
+        )
+        actions = set(
+            session.scalars(select(AuditEvent.action).where(AuditEvent.school_id == school))
+        )
+    assert open_cases == 0
+    assert {"upload", "referral", "queue.read", "case.claimed", "case.closed"} <= actions
+
+
+def token_of(header: dict[str, str]) -> str:
+    return header["Authorization"].removeprefix("Bearer ")
+
+
+def test_overdue_urgent_case_escalates_once(client, token, headers, school, frame, clock):
+    counsellor = headers(token("counsellor", school))
+    upload(client, token_of(counsellor), frame([("B1", 3), ("B2", 3), ("B3", 2)]))
+    items = client.get("/api/v1/queue", headers=counsellor).json()["items"]
+    claimed = items[1]["case_id"]
+    client.post(f"/api/v1/cases/{claimed}/claim", headers=counsellor)
+    clock.advance(hours=23, minutes=59)
+    queue = client.get("/api/v1/queue", headers=counsellor).json()
+    assert not any(item["escalated"] for item in queue["items"]) and queue["overdue"] == 0
+    clock.advance(minutes=2)
+    queue = client.get("/api/v1/queue", headers=counsellor).json()
+    escalated = {item["case_id"] for item in queue["items"] if item["escalated"]}
+    assert escalated == {items[0]["case_id"]}  # the claimed urgent case is not escalated
+    assert queue["overdue"] == 2  # both urgent cases are past due
+    clock.advance(hours=5)
+    client.get("/api/v1/queue", headers=counsellor)
+    events = client.get(f"/api/v1/cases/{items[0]['case_id']}", headers=counsellor).json()["events"]
+    auto = [e for e in events if e["kind"] == "escalated"]
+    assert len(auto) == 1 and auto[0]["detail"]["automatic"] is True and auto[0]["actor"] is None
+
+
+def test_background_sweep_escalates_without_a_reader(app, client, token, headers, school, frame, clock):
+    from screening.api.main import sweep_once
+
+    counsellor = headers(token("counsellor", school))
+    upload(client, token_of(counsellor), frame([("C1", 3)]))
+    clock.advance(hours=25)
+    assert sweep_once(app) >= 1
+    case = client.get("/api/v1/queue", headers=counsellor).json()["items"][0]
+    assert case["escalated"] is True
+
+
+def test_rescreen_raises_tier_of_open_case_and_keeps_one_case(
+    client, token, headers, school, frame, sessions
+):
+    counsellor = headers(token("counsellor", school))
+    upload(client, token_of(counsellor), frame([("D1", 2), ("D2", 0)]))
+    second = upload(client, token_of(counsellor), frame([("D1", 3), ("D2", 2)]), window="2027-spring")
+    assert second.status_code == 201
+    assert second.json()["cases_opened"] == 1 and second.json()["cases_updated"] == 1
+    queue = client.get("/api/v1/queue", headers=counsellor).json()["items"]
+    assert [(i["student_id"], i["tier"], i["urgent"]) for i in queue] == [
+        ("D1", 3, True),
+        ("D2", 2, False),
+    ]
+    detail = client.get(f"/api/v1/cases/{queue[0]['case_id']}", headers=counsellor).json()
+    assert [r["window"] for r in detail["results"]] == [WINDOW, "2027-spring"]
+    assert [e["kind"] for e in detail["events"]] == ["opened", "rescreened"]
+    with sessions() as session:
+        per_student = session.execute(
+            select(Case.student_pk, func.count()).where(Case.school_id == school).group_by(Case.student_pk)
+        ).all()
+        results = session.scalar(select(func.count()).select_from(Result).where(Result.school_id == school))
+    assert sorted(n for _, n in per_student) == [1, 1] and results == 4
+
+
+def test_counsellor_referral_joins_open_case_and_urgent_category(
+    client, token, headers, school, frame
+):
+    counsellor = headers(token("counsellor", school))
+    first = client.post(
+        "/api/v1/referrals",
+        headers=counsellor,
+        json={"student_id": "E1", "name": "学生甲", "category": "other", "note": "withdrawn"},
+    ).json()
+    assert first["opened"] is True
+    second = client.post(
+        "/api/v1/referrals",
+        headers=counsellor,
+        json={"student_id": "E1", "category": "self_harm", "note": "marks on arms"},
+    ).json()
+    assert second == {"received": True, "case_id": first["case_id"], "opened": False}
+    case = client.get(f"/api/v1/cases/{first['case_id']}", headers=counsellor).json()
+    assert case["tier"] == 3 and case["urgent"] is True and case["name"] == "学生甲"
+    assert [e["kind"] for e in case["events"]] == ["opened", "referral"]
+
+
+def test_release_only_by_claimer_and_escalate_needs_reason(client, token, headers, school, frame):
+    one = headers(token("counsellor", school))
+    two = headers(token("counsellor", school))
+    upload(client, token_of(one), frame([("F1", 2)]))
+    case_id = client.get("/api/v1/queue", headers=one).json()["items"][0]["case_id"]
+    base = f"/api/v1/cases/{case_id}"
+    assert client.post(f"{base}/claim", headers=one).status_code == 200
+    assert client.post(f"{base}/release", headers=two).status_code == 409
+    assert client.post(f"{base}/release", headers=one).json()["claimed_by"] is None
+    assert client.post(f"{base}/claim", headers=two).status_code == 200
+    assert client.post(f"{base}/escalate", headers=one, json={"reason": ""}).status_code == 422
+    escalated = client.post(f"{base}/escalate", headers=one, json={"reason": "family crisis"})
+    assert escalated.status_code == 200 and escalated.json()["escalated"] is True
+    mine = client.get("/api/v1/queue", params={"mine": "true"}, headers=two).json()
+    assert [i["case_id"] for i in mine["items"]] == [case_id]
+    assert client.get("/api/v1/queue", params={"mine": "true"}, headers=one).json()["count"] == 0
+
+
+def test_healthz_and_auth(client, token, headers, school):
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/api/v1/queue").status_code == 401
+    assert client.get("/api/v1/queue", headers=headers("scr_not-a-token")).status_code == 401
+    me = client.get("/api/v1/me", headers=headers(token("teacher", school))).json()
+    assert me["role"] == "teacher" and me["school_id"] == school
+
+
+def test_results_frame_passthrough_is_stored(client, token, headers, school, frame, sessions):
+    counsellor = headers(token("counsellor", school))
+    data = frame([("G1", 2)], school_id=school).with_columns(pl.lit("9").alias("grade"))
+    upload(client, token_of(counsellor), data)
+    with sessions() as session:
+        result = session.scalar(select(Result).where(Result.school_id == school))
+    assert (result.grade, result.sex, result.class_id, result.tier) == ("9", "F", "7-1", 2)
+    assert result.scores["phq9.total"] == 15.0 and result.scores["phq9.total.band"]
