@@ -71,7 +71,7 @@ MAX_XLSX_UNCOMPRESSED = 2 << 30  # bytes, all members together
 MAX_XLSX_RATIO = 200  # uncompressed / compressed size of one member above 1 MiB
 MAX_XLSX_MEMBERS = 10_000
 
-_CHUNK = 1 << 24  # bytes per step of the vectorised scans
+_CHUNK = 1 << 18  # bytes per step of the vectorised scans (fits in cache)
 _BOMS = {
     codecs.BOM_UTF32_LE: "UTF-32",
     codecs.BOM_UTF32_BE: "UTF-32",
@@ -441,8 +441,11 @@ def _lines_before(buffer: mmap.mmap | bytes, offset: int) -> int:
 def _first_invalid_utf8(buffer: mmap.mmap | bytes, start: int) -> int | None:
     """Offset of the first byte that is not valid UTF-8, or None (bounded memory)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    array = np.frombuffer(buffer, dtype=np.uint8)
     pending = 0
     for lo in range(start, len(buffer), _CHUNK):
+        if not pending and array[lo : lo + _CHUNK].max() < 128:
+            continue  # ASCII: valid, and no sequence left open
         try:
             decoder.decode(buffer[lo : lo + _CHUNK], final=lo + _CHUNK >= len(buffer))
         except UnicodeDecodeError as error:
@@ -487,9 +490,9 @@ def _scan(
         chunk = array[lo : min(lo + _CHUNK, end)]
         newline = chunk == _NEWLINE
         comma = chunk == _COMMA
-        if quoted:
+        if quoted:  # parity of the quotes seen so far (uint8 wraps, parity survives)
             quotes = chunk == _QUOTE
-            outside = (np.cumsum(quotes, dtype=np.int64) & 1) == int(inside)
+            outside = (np.cumsum(quotes, dtype=np.uint8) & 1) == int(inside)
             newline &= outside
             comma &= outside
             inside ^= bool(np.count_nonzero(quotes) & 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from unittest import mock
 
 import polars as pl
 import pytest
@@ -12,12 +13,20 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import screening.io
 from screening.errors import InputFileError
 from screening.io import iter_response_batches, read_responses, read_upload, sha256_file
 from screening.mapping import ColumnMapping
 
 ITEMS = ["phq9_1", "phq9_2", "phq9_3"]
 HEADER = "student_id,school_id,sex,phq9_1,phq9_2,phq9_3"
+
+
+@pytest.fixture(params=[5, 64, 1 << 18], ids=["chunk5", "chunk64", "chunk256k"])
+def chunk(request, monkeypatch):
+    """Run the vectorised scans with chunks small enough to cut fields, quotes and UTF-8."""
+    monkeypatch.setattr(screening.io, "_CHUNK", request.param)
+    return request.param
 
 
 def _csv(tmp_path, text: str | bytes, name: str = "responses.csv", encoding: str = "utf-8"):
@@ -120,7 +129,7 @@ CHINESE_MAP = ColumnMapping(
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
-def test_same_data_in_every_encoding_gives_the_same_frame(tmp_path, encoding):
+def test_same_data_in_every_encoding_gives_the_same_frame(tmp_path, encoding, chunk):
     expected = pl.DataFrame(
         {
             "student_id": ["S001", "S002"],
@@ -153,14 +162,14 @@ def test_gb18030_characters_outside_gbk(tmp_path):
     assert _read(path)["school_id"].to_list() == ["𠮷野家"]
 
 
-def test_neither_utf8_nor_gb18030(tmp_path):
+def test_neither_utf8_nor_gb18030(tmp_path, chunk):
     path = _csv(tmp_path, HEADER.encode() + b"\n1,S,F,1,2,3\n2,\xff\xff,F,1,2,3\n")
     message = _error(path)
     assert "neither UTF-8 nor GB18030" in message
     assert "line 3" in message
 
 
-def test_mixed_encodings_are_refused(tmp_path):
+def test_mixed_encodings_are_refused(tmp_path, chunk):
     text = "学号,school_id,sex,phq9_1,phq9_2,phq9_3\n".encode() + "1,第一中学,女,1,2,3\n".encode(
         "gbk"
     )
@@ -190,13 +199,13 @@ def test_utf16_is_refused(tmp_path):
         ('1,"S\nx",F,1,2,3\n2,S,F,1\n', "line 4 has 4 fields"),
     ],
 )
-def test_ragged_rows_name_the_line(tmp_path, body, expected):
+def test_ragged_rows_name_the_line(tmp_path, body, expected, chunk):
     message = _error(_csv(tmp_path, f"{HEADER}\n{body}"))
     assert expected in message
     assert "header (6)" in message
 
 
-def test_nul_bytes(tmp_path):
+def test_nul_bytes(tmp_path, chunk):
     message = _error(_csv(tmp_path, f"{HEADER}\n1,S,F,1,2,3\n2,S\x00,F,1,2,3\n"))
     assert "NUL byte at line 3" in message
 
@@ -400,7 +409,7 @@ def _big_csv(tmp_path, rows: int, *, dirty: bool = False, quoted: bool = False) 
 @pytest.mark.parametrize("dirty", [False, True])
 @pytest.mark.parametrize("quoted", [False, True])
 @pytest.mark.parametrize("batch_rows", [1, 7, 50, 1000])
-def test_batches_concatenate_to_the_in_memory_read(tmp_path, dirty, quoted, batch_rows):
+def test_batches_concatenate_to_the_in_memory_read(tmp_path, dirty, quoted, batch_rows, chunk):
     path = _csv(tmp_path, _big_csv(tmp_path, 50, dirty=dirty, quoted=quoted))
     whole = _read(path)
     batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=batch_rows))
@@ -418,11 +427,13 @@ def test_batches_concatenate_to_the_in_memory_read(tmp_path, dirty, quoted, batc
     rows=st.integers(1, 40),
     quoted=st.booleans(),
     dirty=st.booleans(),
+    chunk=st.integers(1, 300),
 )
-def test_batches_hypothesis(tmp_path, batch_rows, rows, quoted, dirty):
+def test_batches_hypothesis(tmp_path, batch_rows, rows, quoted, dirty, chunk):
     path = _csv(tmp_path, _big_csv(tmp_path, rows, dirty=dirty and rows > 1, quoted=quoted))
-    whole = _read(path)
-    batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=batch_rows))
+    with mock.patch.object(screening.io, "_CHUNK", chunk):
+        whole = _read(path)
+        batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=batch_rows))
     assert pl.concat(batches, how="vertical_relaxed").equals(whole)
 
 
@@ -448,7 +459,7 @@ def test_ragged_rows_raise_before_the_first_batch(tmp_path):
         next(batches)
 
 
-def test_gbk_body_is_detected_before_the_first_batch(tmp_path):
+def test_gbk_body_is_detected_before_the_first_batch(tmp_path, chunk):
     text = f"{HEADER}\n" + "".join(f"{i},S,F,1,1,1\n" for i in range(5)) + "9,第一中学,女,1,2,3\n"
     path = _csv(tmp_path, text, encoding="gbk")
     batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=2))
