@@ -1,0 +1,155 @@
+"""Atomic outputs: complete or absent, never half-written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import screening.atomic
+from screening.atomic import (
+    atomic_directory,
+    atomic_write,
+    write_csv_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+
+FRAME = pl.DataFrame(
+    {"student_id": ["S1", "S2"], "phq9.total": [3.0, None], "学校": ["一中", "二中"]}
+)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def _listing(directory: Path) -> list[str]:
+    return sorted(os.listdir(directory))
+
+
+def test_writers_round_trip(tmp_path):
+    write_parquet_atomic(FRAME, tmp_path / "s.parquet")
+    write_csv_atomic(FRAME, tmp_path / "s.csv", include_bom=True)
+    write_json_atomic(
+        {"n": np.int64(2), "当": [np.float32(0.5)], "d": dt.date(2024, 9, 1)}, tmp_path / "r.json"
+    )
+    assert pl.read_parquet(tmp_path / "s.parquet").equals(FRAME)
+    assert (tmp_path / "s.csv").read_bytes().startswith(b"\xef\xbb\xbfstudent_id,")
+    assert pl.read_csv(tmp_path / "s.csv")["学校"].to_list() == ["一中", "二中"]
+    text = (tmp_path / "r.json").read_text(encoding="utf-8")
+    assert json.loads(text) == {"n": 2, "当": [0.5], "d": "2024-09-01"}
+    assert "当" in text and text.endswith("\n")
+    assert _listing(tmp_path) == ["r.json", "s.csv", "s.parquet"]  # no temporary files left
+
+
+def test_failure_mid_write_leaves_nothing(tmp_path):
+    target = tmp_path / "out.bin"
+    with pytest.raises(Boom), atomic_write(target) as handle:
+        handle.write(b"half of the")
+        raise Boom
+    assert _listing(tmp_path) == []
+
+
+def test_failure_mid_write_keeps_the_old_file(tmp_path):
+    target = tmp_path / "scores.csv"
+    target.write_text("old, complete\n")
+    with pytest.raises(Boom), atomic_write(target, "w", encoding="utf-8") as handle:
+        handle.write("new, incomp")
+        raise Boom
+    assert target.read_text() == "old, complete\n"
+    assert _listing(tmp_path) == ["scores.csv"]
+
+
+def test_failing_writer_leaves_nothing(tmp_path, monkeypatch):
+    def broken(self, file, **kwargs):
+        file.write(b"PAR1 partial")
+        raise Boom("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", broken)
+    with pytest.raises(Boom):
+        write_parquet_atomic(FRAME, tmp_path / "scores.parquet")
+    assert _listing(tmp_path) == []
+
+
+def test_failing_rename_leaves_nothing(tmp_path, monkeypatch):
+    def broken(src, dst):
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(screening.atomic.os, "replace", broken)
+    with pytest.raises(OSError, match="rename failed"):
+        write_csv_atomic(FRAME, tmp_path / "scores.csv")
+    assert _listing(tmp_path) == []
+
+
+def test_json_refuses_nan_and_unknown_objects(tmp_path):
+    with pytest.raises(ValueError):
+        write_json_atomic({"x": float("nan")}, tmp_path / "r.json")
+    with pytest.raises(TypeError, match="object"):
+        write_json_atomic({"x": object()}, tmp_path / "r.json")
+    assert _listing(tmp_path) == []
+
+
+def test_atomic_directory_creates_the_directory_at_once(tmp_path):
+    out = tmp_path / "results"
+    with atomic_directory(out) as staging:
+        write_parquet_atomic(FRAME, staging / "scores.parquet")
+        assert not out.exists()  # nothing visible before the block ends
+        write_json_atomic({"ok": True}, staging / "run.json")
+    assert _listing(out) == ["run.json", "scores.parquet"]
+    assert _listing(tmp_path) == ["results"]
+
+
+def test_atomic_directory_failure_leaves_no_directory(tmp_path):
+    out = tmp_path / "results"
+    with pytest.raises(Boom), atomic_directory(out) as staging:
+        write_parquet_atomic(FRAME, staging / "scores.parquet")
+        raise Boom
+    assert _listing(tmp_path) == []
+
+
+def test_atomic_directory_failure_keeps_the_previous_run(tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "scores.parquet").write_bytes(b"old scores")
+    (out / "run.json").write_text("old run")
+    with pytest.raises(Boom), atomic_directory(out) as staging:
+        write_parquet_atomic(FRAME, staging / "scores.parquet")
+        raise Boom
+    assert (out / "scores.parquet").read_bytes() == b"old scores"
+    assert (out / "run.json").read_text() == "old run"
+    assert _listing(out) == ["run.json", "scores.parquet"]
+
+
+def test_atomic_directory_replaces_into_an_existing_directory_run_json_last(tmp_path, monkeypatch):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "scores.parquet").write_bytes(b"old scores")
+    (out / "notes.txt").write_text("kept")
+    moved = []
+    real_replace = os.replace
+
+    def recording(src, dst):
+        moved.append(Path(dst).name)
+        real_replace(src, dst)
+
+    with atomic_directory(out) as staging:
+        write_json_atomic({"run": 2}, staging / "run.json")
+        write_parquet_atomic(FRAME, staging / "scores.parquet")
+        write_csv_atomic(FRAME, staging / "a.csv")
+        monkeypatch.setattr(screening.atomic.os, "replace", recording)
+    assert moved == ["a.csv", "scores.parquet", "run.json"]
+    assert pl.read_parquet(out / "scores.parquet").equals(FRAME)
+    assert _listing(out) == ["a.csv", "notes.txt", "run.json", "scores.parquet"]
+
+
+def test_atomic_directory_refuses_a_file(tmp_path):
+    path = tmp_path / "results"
+    path.write_text("x")
+    with pytest.raises(NotADirectoryError), atomic_directory(path):
+        pass
