@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 MISSING = -1
+BLOCK = 4096  # rows per block: the block's accumulators stay in L1/L2 cache
 
 # comparison codes, in the order of screening.instruments.models.COMPARISONS
 GE, GT, LE, LT, EQ, NE = 0, 1, 2, 3, 4, 5
@@ -116,91 +117,202 @@ def score_rows(
     n = responses.shape[0]
     n_inst = inst_ptr.shape[0] - 1
     n_scales = scale_ptr.shape[0] - 1
-    for i in prange(n):
-        bad = 0
-        for m in range(n_inst):
-            count = 0
-            run = 0
-            best = 0
-            previous = MISSING
-            s1 = 0.0
-            s2 = 0.0
-            for j in range(inst_ptr[m], inst_ptr[m + 1]):
-                x = responses[i, j]
-                if x == MISSING:
-                    previous = MISSING
-                    run = 0
-                    continue
-                if x < item_min[j] or x > item_max[j]:
-                    bad += 1
-                    previous = MISSING
-                    run = 0
-                    continue
-                count += 1
-                run = run + 1 if x == previous else 1
-                previous = x
-                best = max(best, run)
-                s1 += x
-                s2 += x * x
-            answered[i, m] = count
-            longstring[i, m] = best
-            if count >= 2:
-                var = (s2 - s1 * s1 / count) / (count - 1)
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for block in prange(n_blocks):
+        r0 = block * BLOCK
+        size = min(BLOCK, n - r0)
+        _score_block(
+            responses,
+            r0,
+            size,
+            item_min,
+            item_max,
+            reverse,
+            missing_means,
+            inst_ptr,
+            n_inst,
+            scale_ptr,
+            scale_idx,
+            scale_method,
+            scale_required,
+            scale_prorate,
+            scale_multiplier,
+            n_scales,
+            band_ptr,
+            band_cuts,
+            crit_col,
+            crit_threshold,
+            valid_scale,
+            valid_op,
+            valid_value,
+            scale_inst,
+            max_longstring,
+            scores,
+            bands,
+            answered,
+            longstring,
+            irv,
+            critical,
+            invalid,
+            out_of_range,
+        )
+
+
+@njit(cache=True)
+def _score_block(
+    responses,
+    r0,
+    size,
+    item_min,
+    item_max,
+    reverse,
+    missing_means,
+    inst_ptr,
+    n_inst,
+    scale_ptr,
+    scale_idx,
+    scale_method,
+    scale_required,
+    scale_prorate,
+    scale_multiplier,
+    n_scales,
+    band_ptr,
+    band_cuts,
+    crit_col,
+    crit_threshold,
+    valid_scale,
+    valid_op,
+    valid_value,
+    scale_inst,
+    max_longstring,
+    scores,
+    bands,
+    answered,
+    longstring,
+    irv,
+    critical,
+    invalid,
+    out_of_range,
+):  # pragma: no cover - compiled
+    """Score rows ``r0 .. r0 + size`` column by column (inner loops run over rows: SIMD)."""
+    count = np.zeros(size, dtype=np.int32)
+    s1 = np.zeros(size, dtype=np.int32)
+    s2 = np.zeros(size, dtype=np.int32)
+    run = np.zeros(size, dtype=np.int32)
+    best = np.zeros(size, dtype=np.int32)
+    previous = np.zeros(size, dtype=np.int8)
+    bad = np.zeros(size, dtype=np.int32)
+    largest = np.zeros(size, dtype=np.int32)
+
+    for m in range(n_inst):
+        count[:] = 0
+        s1[:] = 0
+        s2[:] = 0
+        run[:] = 0
+        best[:] = 0
+        previous[:] = MISSING
+        for j in range(inst_ptr[m], inst_ptr[m + 1]):
+            low = item_min[j]
+            high = item_max[j]
+            for b in range(size):
+                x = responses[r0 + b, j]
+                ok = (x >= low) & (x <= high)
+                bad[b] += (x != MISSING) & (not ok)
+                value = np.int32(x) if ok else np.int32(0)
+                count[b] += ok
+                s1[b] += value
+                s2[b] += value * value
+                same = ok & (x == previous[b])
+                run[b] = run[b] + 1 if same else np.int32(ok)
+                previous[b] = x if ok else MISSING
+                best[b] = max(best[b], run[b])
+        limit = max_longstring[m]
+        for b in range(size):
+            i = r0 + b
+            c = count[b]
+            answered[i, m] = c
+            longstring[i, m] = best[b]
+            if c >= 2:
+                var = (s2[b] - s1[b] * s1[b] / c) / (c - 1)
                 irv[i, m] = np.sqrt(max(var, 0.0))
             else:
                 irv[i, m] = np.nan
-            invalid[i, m] = max_longstring[m] > 0 and best >= max_longstring[m]
-        out_of_range[i] = bad
+            invalid[i, m] = limit > 0 and best[b] >= limit
+    for b in range(size):
+        out_of_range[r0 + b] = bad[b]
 
-        for s in range(n_scales):
-            total = 0.0
-            count = 0
-            largest = -1.0
-            for k in range(scale_ptr[s], scale_ptr[s + 1]):
-                j = scale_idx[k]
-                x = responses[i, j]
-                if x != MISSING and (x < item_min[j] or x > item_max[j]):
-                    x = MISSING
-                if x == MISSING:
-                    x = missing_means[j]
-                    if x == MISSING:
-                        continue
-                value = float(item_min[j] + item_max[j] - x) if reverse[j] else float(x)
-                total += value
-                count += 1
-                largest = max(largest, value)
-            n_items = scale_ptr[s + 1] - scale_ptr[s]
+    for s in range(n_scales):
+        count[:] = 0
+        s1[:] = 0
+        largest[:] = -1
+        for k in range(scale_ptr[s], scale_ptr[s + 1]):
+            j = scale_idx[k]
+            low = item_min[j]
+            high = item_max[j]
+            fill = np.int32(missing_means[j])
+            flip = np.int32(low) + np.int32(high)
+            if reverse[j]:
+                for b in range(size):
+                    x = responses[r0 + b, j]
+                    value = np.int32(x) if (x >= low) & (x <= high) else fill
+                    present = value != MISSING
+                    value = flip - value if present else np.int32(0)
+                    count[b] += present
+                    s1[b] += value
+                    largest[b] = max(largest[b], value if present else np.int32(-1))
+            else:
+                for b in range(size):
+                    x = responses[r0 + b, j]
+                    value = np.int32(x) if (x >= low) & (x <= high) else fill
+                    present = value != MISSING
+                    value = value if present else np.int32(0)
+                    count[b] += present
+                    s1[b] += value
+                    largest[b] = max(largest[b], value)
+        n_items = scale_ptr[s + 1] - scale_ptr[s]
+        method = scale_method[s]
+        need = max(scale_required[s], 1)
+        prorate = scale_prorate[s]
+        multiplier = scale_multiplier[s]
+        cut0 = band_ptr[s]
+        cut1 = band_ptr[s + 1]
+        for b in range(size):
+            c = count[b]
             score = np.nan
-            if count >= scale_required[s] and count > 0:
-                method = scale_method[s]
+            if c >= need:
                 if method == 0:
-                    if count == n_items:
-                        score = total
-                    elif scale_prorate[s]:
-                        score = total / count * n_items
+                    if c == n_items:
+                        score = float(s1[b])
+                    elif prorate:
+                        score = s1[b] / c * n_items
                 elif method == 1:
-                    score = total / count
+                    score = s1[b] / c
                 else:
-                    score = largest
-                score *= scale_multiplier[s]
+                    score = float(largest[b])
+                score *= multiplier
+            i = r0 + b
             scores[i, s] = score
             band = -1
-            if not np.isnan(score) and band_ptr[s + 1] > band_ptr[s]:
+            if cut1 > cut0 and not np.isnan(score):
                 band = 0
-                for b in range(band_ptr[s], band_ptr[s + 1]):
-                    if score >= band_cuts[b]:
-                        band += 1
+                for cut in range(cut0, cut1):
+                    band += score >= band_cuts[cut]
             bands[i, s] = band
 
-        for c in range(crit_col.shape[0]):
-            j = crit_col[c]
-            x = responses[i, j]
-            critical[i, c] = (
-                x != MISSING and item_min[j] <= x <= item_max[j] and x >= crit_threshold[c]
-            )
+    for c in range(crit_col.shape[0]):
+        j = crit_col[c]
+        low = item_min[j]
+        high = item_max[j]
+        threshold = crit_threshold[c]
+        for b in range(size):
+            x = responses[r0 + b, j]
+            critical[r0 + b, c] = (x >= low) & (x <= high) & (x >= threshold)
 
-        for v in range(valid_scale.shape[0]):
-            s = valid_scale[v]
+    for v in range(valid_scale.shape[0]):
+        s = valid_scale[v]
+        m = scale_inst[s]
+        for b in range(size):
+            i = r0 + b
             score = scores[i, s]
             if not np.isnan(score) and _compare(score, valid_op[v], valid_value[v]):
-                invalid[i, scale_inst[s]] = True
+                invalid[i, m] = True

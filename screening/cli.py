@@ -52,7 +52,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; a ScreeningError prints its message and exits with status 2."""
     try:
-        cli.main(args=argv, prog_name="screening", standalone_mode=False)
+        returned = cli.main(args=argv, prog_name="screening", standalone_mode=False)
     except ScreeningError as error:
         click.echo(f"error: {error}", err=True)
         return 2
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code
-    return 0
+    return returned if isinstance(returned, int) else 0
 
 
 if __name__ == "__main__":

@@ -88,12 +88,7 @@ def test_golden_vectors_reach_the_ends_of_every_scale(instrument: Instrument) ->
         assert low in expected and high in expected, (scale.id, low, high)
 
 
-def test_golden_vectors_cover_every_band(
-    instrument: Instrument, request: pytest.FixtureRequest
-) -> None:
-    if instrument.id == "phq9":  # strict: passes once phq9.toml gains the vector
-        reason = "phq9.toml has no golden vector in 'moderately severe' (15-19) yet"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+def test_golden_vectors_cover_every_band(instrument: Instrument) -> None:
     for scale in instrument.scales:
         if scale.bands is None:
             continue
