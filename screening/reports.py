@@ -1,0 +1,466 @@
+"""The HTML report of a batch run: ``screening report RESULTS_DIR --out report.html``.
+
+Reads ``scores.parquet`` (or ``scores.csv``) and ``run.json`` written by ``screening score``
+and writes one self-contained HTML file (inline CSS and SVG; no script, no external file,
+no web font): tiers by school, grade and sex, bands per instrument, response quality per
+school, what each tier means, and the statement that a screening is not a diagnosis.
+
+Only aggregate counts reach the report: the student id column is never read, and counts
+under ``min_cell`` are suppressed (:mod:`screening.suppression`). Every label comes from
+the translation catalogue (:mod:`screening.i18n`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from screening import __version__
+from screening.charts import Segment, bars, stacked_bars
+from screening.errors import InputFileError, ScreeningError
+from screening.i18n import normalize_locale, translator
+from screening.suppression import SuppressedTable, suppress_line, suppress_table
+
+TIERS: tuple[str, ...] = ("red", "orange", "yellow", "green", "retest")
+"""Tier keys in report order (most urgent first); ``retest`` is a null tier."""
+
+TIER_LEVEL = {"red": 3, "orange": 2, "yellow": 1, "green": 0}
+TIER_COLOURS: dict[str, tuple[str, str]] = {
+    "red": ("#b71c1c", "#ffffff"),
+    "orange": ("#e65100", "#ffffff"),
+    "yellow": ("#fbc02d", "#212121"),
+    "green": ("#2e7d32", "#ffffff"),
+    "retest": ("#616161", "#ffffff"),
+}
+FEMALE = {"f", "female", "girl", "女", "女生"}
+MALE = {"m", "male", "boy", "男", "男生"}
+MAX_CHART_GROUPS = 40
+QUALITY_ALERT = 0.10
+_READ = ("school_id", "grade", "sex", "tier", "tier_label", "status")
+
+
+@dataclass
+class BatchRun:
+    """What the report needs of a results folder: the needed result columns and run.json."""
+
+    frame: pl.DataFrame
+    record: dict[str, Any]
+    band_columns: list[str] = field(default_factory=list)
+
+
+def load_run(results_dir: str | Path) -> BatchRun:
+    """Read the aggregate-relevant columns of a results folder (never ``student_id``).
+
+    Raises
+    ------
+    InputFileError
+        When ``run.json`` or the results file is missing or unreadable.
+    """
+    folder = Path(results_dir)
+    run_path = folder / "run.json"
+    if not run_path.is_file():
+        raise InputFileError(
+            folder, "no run.json here; give the folder written by `screening score --out DIR`"
+        )
+    try:
+        record = json.loads(run_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputFileError(
+            run_path, f"not a valid run record ({error}); re-run scoring"
+        ) from None
+    name = (record.get("outputs") or {}).get("results")
+    candidates = [folder / name] if name else []
+    candidates += [folder / "scores.parquet", folder / "scores.csv"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise InputFileError(folder, "no scores.parquet or scores.csv; re-run `screening score`")
+    if path.suffix == ".parquet":
+        columns = pl.read_parquet_schema(path)
+    else:
+        columns = pl.read_csv(path, n_rows=0, infer_schema=False).schema
+    bands = [c for c in columns if c.endswith(".band")]
+    wanted = [c for c in (*_READ, *bands) if c in columns]
+    if path.suffix == ".parquet":
+        frame = pl.read_parquet(path, columns=wanted)
+    else:
+        frame = pl.read_csv(path, columns=wanted, infer_schema=False)
+    frame = frame.with_columns(pl.col(c).cast(pl.String) for c in wanted if c != "tier")
+    if "tier" in frame.columns:
+        frame = frame.with_columns(pl.col("tier").cast(pl.Int8, strict=False))
+    return BatchRun(frame=frame, record=record, band_columns=bands)
+
+
+# ---------------------------------------------------------------- definitions
+@cache
+def _definitions(battery_source: str | None, instrument_sources: tuple[str, ...]):
+    """Battery and instruments as currently installed (for labels and rules), or None."""
+    from screening.instruments.loader import load_battery, load_instrument
+
+    def ref(source: str) -> str:
+        return source.removeprefix("bundled:")
+
+    battery = None
+    if battery_source:
+        try:
+            battery = load_battery(ref(battery_source)).battery
+        except (ScreeningError, OSError):
+            battery = None
+    instruments = {}
+    for source in instrument_sources:
+        try:
+            instrument = load_instrument(ref(source))
+        except (ScreeningError, OSError):
+            continue
+        instruments[instrument.id] = instrument
+    return battery, instruments
+
+
+# ---------------------------------------------------------------- labels
+def _group_label(kind: str, value: str | None, _) -> str:
+    if value is None or value == "":
+        return _("report.unknown_group")
+    if kind == "sex":
+        low = value.strip().lower()
+        if low in FEMALE:
+            return _("sex.female")
+        if low in MALE:
+            return _("sex.male")
+    if kind == "grade" and value.strip().isdigit():
+        return _("report.grade_n", n=int(value))
+    return value
+
+
+def _group_order(value: str | None) -> tuple:
+    if value is None:
+        return (2, 0, "")
+    text = value.strip()
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def _tier_key(frame: pl.DataFrame) -> pl.Expr:
+    if "tier_label" in frame.columns:
+        return pl.col("tier_label").fill_null("retest")
+    return pl.col("tier").replace_strict(
+        {v: k for k, v in TIER_LEVEL.items()}, default="retest", return_dtype=pl.String
+    )
+
+
+def tier_table(frame: pl.DataFrame, by: str, min_cell: int) -> tuple[SuppressedTable, list]:
+    """Counts of students per ``by`` group and tier, suppressed; and the raw group values."""
+    if by not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias(by))
+    counts = frame.group_by(pl.col(by), _tier_key(frame).alias("_tier")).len()
+    groups = sorted(set(counts.get_column(by).to_list()), key=_group_order)
+    lookup = {(g, k): n for g, k, n in counts.iter_rows()}
+    matrix = [[lookup.get((g, k), 0) for k in TIERS] for g in groups]
+    return suppress_table([str(g) for g in groups], list(TIERS), matrix, min_cell), groups
+
+
+# ---------------------------------------------------------------- context
+def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) -> dict:
+    """Everything the report template shows, with labels in ``locale``.
+
+    Parameters
+    ----------
+    run
+        The loaded results folder (:func:`load_run`).
+    locale
+        ``"zh-CN"`` (default) or ``"en"``.
+    min_cell
+        Counts from 1 to ``min_cell - 1`` are hidden, and groups smaller than it.
+    """
+    if min_cell < 1:
+        raise ValueError(f"min_cell must be at least 1, got {min_cell}")
+    locale = normalize_locale(locale)
+    _ = translator(locale)
+    record, frame = run.record, run.frame
+    battery_info = record.get("battery") or {}
+    instrument_info = record.get("instruments") or []
+    battery, instruments = _definitions(
+        battery_info.get("source"), tuple(i.get("source", "") for i in instrument_info)
+    )
+    changed = (battery is not None and battery.sha256 != battery_info.get("sha256")) or any(
+        i["id"] in instruments and instruments[i["id"]].sha256 != i.get("sha256")
+        for i in instrument_info
+    )
+    has_tiers = "tier" in frame.columns or "tier_label" in frame.columns
+    n = frame.height
+    segments = [Segment(k, _(f"tier.{k}"), *TIER_COLOURS[k]) for k in TIERS]
+    hidden_label = _("report.suppressed")
+
+    overall = None
+    if has_tiers:
+        line = frame.group_by(_tier_key(frame).alias("_tier")).len()
+        counts = dict(line.iter_rows())
+        values = [counts.get(k, 0) for k in TIERS]
+        hidden = suppress_line(values, min_cell)
+        shown = [None if h else v for v, h in zip(values, hidden, strict=True)]
+        overall = {
+            "rows": [
+                {"key": k, "label": _(f"tier.{k}"), "count": c, "share": _share(c, n)}
+                for k, c in zip(TIERS, shown, strict=True)
+            ],
+            "chart": stacked_bars(
+                [(_("report.overview"), shown, n if n >= min_cell else None)],
+                segments,
+                title=_("report.tiers_overall"),
+                suppressed_label=hidden_label,
+            ),
+        }
+
+    status_counts = (
+        dict(frame.group_by("status").len().iter_rows()) if "status" in frame.columns else {}
+    )
+    statuses = ("scored", "incomplete", "invalid")
+    status_values = [status_counts.get(s, 0) for s in statuses]
+    status_hidden = suppress_line(status_values, min_cell)
+    status_rows = [
+        {"label": _(f"report.status_{s}"), "count": None if h else v, "share": _share(v, n, h)}
+        for s, v, h in zip(statuses, status_values, status_hidden, strict=True)
+    ]
+
+    breakdowns = []
+    if has_tiers:
+        for by, title, column in (
+            ("school_id", "report.by_school", "report.school"),
+            ("grade", "report.by_grade", "report.grade"),
+            ("sex", "report.by_sex", "report.sex_col"),
+        ):
+            if by not in frame.columns:
+                continue
+            table, groups = tier_table(frame, by, min_cell)
+            kind = by.removesuffix("_id")
+            labels = [_group_label(kind, g, _) for g in groups]
+            rows = [
+                {
+                    "label": label,
+                    "total": table.totals[i],
+                    "cells": [
+                        {"count": table.counts[i][j], "share": table.share(i, j)}
+                        for j in range(len(TIERS))
+                    ],
+                }
+                for i, label in enumerate(labels)
+            ]
+            chart = None
+            if len(rows) <= MAX_CHART_GROUPS:
+                chart = stacked_bars(
+                    [(r["label"], [c["count"] for c in r["cells"]], r["total"]) for r in rows],
+                    segments,
+                    title=_(title),
+                    suppressed_label=hidden_label,
+                )
+            breakdowns.append(
+                {"id": kind, "title": _(title), "column": _(column), "rows": rows, "chart": chart}
+            )
+
+    band_sections = _bands(run, instruments, locale, min_cell, _)
+    quality = _quality(record, min_cell, _)
+    meaning = _meaning(battery, has_tiers, _) if has_tiers else []
+    return {
+        "lang": locale,
+        "title": _("report.title"),
+        "battery": {
+            "name": (battery.name.get(locale) if battery is not None else "")
+            or battery_info.get("id", ""),
+            "id": battery_info.get("id", ""),
+            "version": battery_info.get("version", ""),
+        },
+        "created": _when(record.get("created")),
+        "generated": _when(datetime.now(UTC).isoformat()),
+        "inputs": len(record.get("inputs") or []),
+        "students": n if n >= min_cell else None,
+        "min_cell": min_cell,
+        "tiers": TIERS,
+        "tier_labels": [_(f"tier.{k}") for k in TIERS],
+        "tier_colours": TIER_COLOURS,
+        "overall": overall,
+        "status_rows": status_rows,
+        "breakdowns": breakdowns,
+        "bands": band_sections,
+        "quality": quality,
+        "quality_alert": f"{QUALITY_ALERT:.0%}",
+        "meaning": meaning,
+        "has_tiers": has_tiers,
+        "instruments": [
+            {
+                "id": i.get("id", ""),
+                "name": instruments[i["id"]].name.get(locale, i["id"])
+                if i.get("id") in instruments
+                else i.get("id", ""),
+                "version": i.get("version", ""),
+                "sha256": (i.get("sha256") or "")[:12],
+            }
+            for i in instrument_info
+        ],
+        "definitions_changed": changed,
+        "version": __version__,
+    }
+
+
+def _when(stamp: str | None) -> str:
+    """``2026-11-23 06:39 UTC`` for an ISO time stamp (as written, if it does not parse)."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _share(count: int | None, total: int, hidden: bool = False) -> float | None:
+    return None if count is None or hidden or not total else count / total
+
+
+def _bands(run: BatchRun, instruments: dict, locale: str, min_cell: int, _) -> list[dict]:
+    sections = []
+    frame = run.frame
+    for column in run.band_columns:
+        instrument_id, _dot, rest = column.partition(".")
+        scale_id = rest.removesuffix(".band")
+        spec = instruments.get(instrument_id)
+        scale = next((s for s in spec.scales if s.id == scale_id), None) if spec else None
+        english = list(scale.bands.labels["en"]) if scale and scale.bands else []
+        local = list(scale.bands.labels.get(locale, english)) if english else []
+        counts = dict(frame.group_by(column).len().iter_rows())
+        keys = english or sorted(k for k in counts if k is not None)
+        keys += sorted(k for k in counts if k is not None and k not in keys)
+        values = [counts.get(k, 0) for k in keys] + [counts.get(None, 0)]
+        hidden = suppress_line(values, min_cell)
+        labels = [local[i] if i < len(local) else k for i, k in enumerate(keys)]
+        labels.append(_("report.no_band"))
+        total = sum(values)
+        rows = [
+            {"label": label, "count": None if h else v, "share": _share(v, total, h)}
+            for label, v, h in zip(labels, values, hidden, strict=True)
+        ]
+        name = spec.name.get(locale, instrument_id) if spec else instrument_id
+        scale_name = scale.name.get(locale, scale_id) if scale else scale_id
+        title = f"{name} · {scale_name}"
+        sections.append(
+            {
+                "title": title,
+                "rows": rows,
+                "chart": bars(
+                    [(r["label"], r["count"]) for r in rows],
+                    title=title,
+                    suppressed_label=_("report.suppressed"),
+                ),
+            }
+        )
+    return sections
+
+
+def _quality(record: dict, min_cell: int, _) -> list[dict]:
+    rows = []
+    for entry in record.get("quality_by_school") or []:
+        students = int(entry.get("students") or 0)
+        small = students < min_cell
+        rates = {
+            key: None if small else entry.get(key)
+            for key in ("incomplete_rate", "invalid_rate", "straight_lining_rate")
+        }
+        rows.append(
+            {
+                "label": _group_label("school", entry.get("school_id"), _),
+                "students": None if small else students,
+                "rates": rates,
+                "alert": any(r is not None and r >= QUALITY_ALERT for r in rates.values()),
+            }
+        )
+    return rows
+
+
+def _meaning(battery, has_tiers: bool, _) -> list[dict]:
+    rules: dict[int, list[str]] = {}
+    due: dict[int, int] = {3: 24, 2: 168}
+    if battery is not None:
+        due = battery.queue_due_hours
+        for rule in battery.tier:
+            text = []
+            if rule.any:
+                text.append(f"{_('report.rule_any')}: " + "; ".join(rule.any))
+            if rule.all:
+                text.append(f"{_('report.rule_all')}: " + "; ".join(rule.all))
+            rules[rule.level] = text
+        if battery.critical_tier is not None:
+            rules.setdefault(battery.critical_tier, []).insert(0, _("report.critical_rule"))
+    out = []
+    for key in TIERS:
+        level = TIER_LEVEL.get(key)
+        if key in ("red", "orange"):
+            hours = due.get(level)
+            text = _(f"tier_meaning.{key}", hours=hours) if hours else _("tier_meaning.no_due")
+        else:
+            text = _(f"tier_meaning.{key}")
+        out.append(
+            {
+                "key": key,
+                "label": _(f"tier.{key}"),
+                "text": text,
+                "rules": rules.get(level, []) if level is not None else [],
+            }
+        )
+    return out
+
+
+# ---------------------------------------------------------------- rendering
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("screening", "templates"),
+        autoescape=select_autoescape(("html", "j2")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda v: "" if v is None else f"{100 * v:.1f}%"
+    env.filters["num"] = lambda v: "" if v is None else f"{v:,}"
+    return env
+
+
+def render_report(context: dict) -> str:
+    """The report HTML for a context from :func:`report_context`."""
+    template = _environment().get_template("report.html.j2")
+    return template.render(**context, _=translator(context["lang"]))
+
+
+def write_report(
+    results_dir: str | Path,
+    out: str | Path,
+    *,
+    locale: str = "zh-CN",
+    min_cell: int = 10,
+) -> Path:
+    """Write the HTML report of a results folder to ``out`` (atomically); return its path."""
+    context = report_context(load_run(results_dir), locale=locale, min_cell=min_cell)
+    html = render_report(context)
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(html)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+__all__ = ["TIERS", "BatchRun", "load_run", "render_report", "report_context", "write_report"]
