@@ -154,53 +154,61 @@ def _tier_key(frame: pl.DataFrame) -> pl.Expr:
     )
 
 
+def _counts(frame: pl.DataFrame, *keys: pl.Expr | str) -> dict:
+    """Students per key combination; a column ``n`` holds weights of pre-aggregated rows."""
+    weight = pl.col("n").sum() if "n" in frame.columns else pl.len()
+    grouped = frame.group_by(*keys).agg(weight.alias("_n"))
+    return {row[:-1] if len(row) > 2 else row[0]: row[-1] for row in grouped.iter_rows()}
+
+
+def _students(frame: pl.DataFrame) -> int:
+    return int(frame.get_column("n").sum()) if "n" in frame.columns else frame.height
+
+
 def tier_table(frame: pl.DataFrame, by: str, min_cell: int) -> tuple[SuppressedTable, list]:
-    """Counts of students per ``by`` group and tier, suppressed; and the raw group values."""
+    """Counts of students per ``by`` group and tier, suppressed; and the raw group values.
+
+    ``frame`` holds one row per student, or pre-aggregated rows with their count in ``n``.
+    """
     if by not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias(by))
-    counts = frame.group_by(pl.col(by), _tier_key(frame).alias("_tier")).len()
-    groups = sorted(set(counts.get_column(by).to_list()), key=_group_order)
-    lookup = {(g, k): n for g, k, n in counts.iter_rows()}
+    lookup = _counts(frame, pl.col(by), _tier_key(frame).alias("_tier"))
+    groups = sorted({g for g, _k in lookup}, key=_group_order)
     matrix = [[lookup.get((g, k), 0) for k in TIERS] for g in groups]
     return suppress_table([str(g) for g in groups], list(TIERS), matrix, min_cell), groups
 
 
-# ---------------------------------------------------------------- context
-def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) -> dict:
-    """Everything the report template shows, with labels in ``locale``.
+def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int = 10) -> dict:
+    """Overall tiers, response status and tiers by school, grade and sex, suppressed.
+
+    Shared by the batch report and the service's dashboard, so both show the same figures.
 
     Parameters
     ----------
-    run
-        The loaded results folder (:func:`load_run`).
-    locale
-        ``"zh-CN"`` (default) or ``"en"``.
-    min_cell
-        Counts from 1 to ``min_cell - 1`` are hidden, and groups smaller than it.
+    frame
+        Columns ``school_id``, ``grade``, ``sex`` (any present), ``tier_label`` (or
+        ``tier``) and ``status``; one row per student, or pre-aggregated rows with their
+        count in ``n``.
+    locale, min_cell
+        Language of the labels; smallest count shown.
+
+    Returns
+    -------
+    dict
+        ``students`` (None when under ``min_cell``), ``overall`` (None without tiers),
+        ``status_rows`` and ``breakdowns`` (school, grade, sex), each with an SVG chart.
     """
     if min_cell < 1:
         raise ValueError(f"min_cell must be at least 1, got {min_cell}")
-    locale = normalize_locale(locale)
     _ = translator(locale)
-    record, frame = run.record, run.frame
-    battery_info = record.get("battery") or {}
-    instrument_info = record.get("instruments") or []
-    battery, instruments = _definitions(
-        battery_info.get("source"), tuple(i.get("source", "") for i in instrument_info)
-    )
-    changed = (battery is not None and battery.sha256 != battery_info.get("sha256")) or any(
-        i["id"] in instruments and instruments[i["id"]].sha256 != i.get("sha256")
-        for i in instrument_info
-    )
     has_tiers = "tier" in frame.columns or "tier_label" in frame.columns
-    n = frame.height
+    n = _students(frame)
     segments = [Segment(k, _(f"tier.{k}"), *TIER_COLOURS[k]) for k in TIERS]
     hidden_label = _("report.suppressed")
 
     overall = None
     if has_tiers:
-        line = frame.group_by(_tier_key(frame).alias("_tier")).len()
-        counts = dict(line.iter_rows())
+        counts = _counts(frame, _tier_key(frame).alias("_tier"))
         values = [counts.get(k, 0) for k in TIERS]
         hidden = suppress_line(values, min_cell)
         shown = [None if h else v for v, h in zip(values, hidden, strict=True)]
@@ -217,9 +225,7 @@ def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) 
             ),
         }
 
-    status_counts = (
-        dict(frame.group_by("status").len().iter_rows()) if "status" in frame.columns else {}
-    )
+    status_counts = _counts(frame, "status") if "status" in frame.columns else {}
     statuses = ("scored", "incomplete", "invalid")
     status_values = [status_counts.get(s, 0) for s in statuses]
     status_hidden = suppress_line(status_values, min_cell)
@@ -262,9 +268,46 @@ def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) 
             breakdowns.append(
                 {"id": kind, "title": _(title), "column": _(column), "rows": rows, "chart": chart}
             )
+    return {
+        "students": n if n >= min_cell else None,
+        "overall": overall,
+        "status_rows": status_rows,
+        "breakdowns": breakdowns,
+        "has_tiers": has_tiers,
+    }
 
+
+# ---------------------------------------------------------------- context
+def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) -> dict:
+    """Everything the report template shows, with labels in ``locale``.
+
+    Parameters
+    ----------
+    run
+        The loaded results folder (:func:`load_run`).
+    locale
+        ``"zh-CN"`` (default) or ``"en"``.
+    min_cell
+        Counts from 1 to ``min_cell - 1`` are hidden, and groups smaller than it.
+    """
+    if min_cell < 1:
+        raise ValueError(f"min_cell must be at least 1, got {min_cell}")
+    locale = normalize_locale(locale)
+    _ = translator(locale)
+    record, frame = run.record, run.frame
+    battery_info = record.get("battery") or {}
+    instrument_info = record.get("instruments") or []
+    battery, instruments = _definitions(
+        battery_info.get("source"), tuple(i.get("source", "") for i in instrument_info)
+    )
+    changed = (battery is not None and battery.sha256 != battery_info.get("sha256")) or any(
+        i["id"] in instruments and instruments[i["id"]].sha256 != i.get("sha256")
+        for i in instrument_info
+    )
+    sections = tier_sections(frame, locale=locale, min_cell=min_cell)
+    has_tiers = sections["has_tiers"]
     band_sections = _bands(run, instruments, locale, min_cell, _)
-    quality = _quality(record, min_cell, _)
+    quality = quality_rows(record.get("quality_by_school") or [], min_cell, locale)
     meaning = _meaning(battery, has_tiers, _) if has_tiers else []
     return {
         "lang": locale,
@@ -278,19 +321,15 @@ def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) 
         "created": _when(record.get("created")),
         "generated": _when(datetime.now(UTC).isoformat()),
         "inputs": len(record.get("inputs") or []),
-        "students": n if n >= min_cell else None,
+        **sections,
         "min_cell": min_cell,
         "tiers": TIERS,
         "tier_labels": [_(f"tier.{k}") for k in TIERS],
         "tier_colours": TIER_COLOURS,
-        "overall": overall,
-        "status_rows": status_rows,
-        "breakdowns": breakdowns,
         "bands": band_sections,
         "quality": quality,
         "quality_alert": f"{QUALITY_ALERT:.0%}",
         "meaning": meaning,
-        "has_tiers": has_tiers,
         "instruments": [
             {
                 "id": i.get("id", ""),
@@ -335,7 +374,7 @@ def _bands(run: BatchRun, instruments: dict, locale: str, min_cell: int, _) -> l
         scale = next((s for s in spec.scales if s.id == scale_id), None) if spec else None
         english = list(scale.bands.labels["en"]) if scale and scale.bands else []
         local = list(scale.bands.labels.get(locale, english)) if english else []
-        counts = dict(frame.group_by(column).len().iter_rows())
+        counts = _counts(frame, column)
         keys = english or sorted(k for k in counts if k is not None)
         keys += sorted(k for k in counts if k is not None and k not in keys)
         values = [counts.get(k, 0) for k in keys] + [counts.get(None, 0)]
@@ -364,9 +403,15 @@ def _bands(run: BatchRun, instruments: dict, locale: str, min_cell: int, _) -> l
     return sections
 
 
-def _quality(record: dict, min_cell: int, _) -> list[dict]:
+def quality_rows(entries: list[dict], min_cell: int, locale: str = "zh-CN") -> list[dict]:
+    """Response-quality rows per school (entries as in run.json ``quality_by_school``).
+
+    Schools under ``min_cell`` students show no rates; a rate at or above
+    :data:`QUALITY_ALERT` marks the school for a check.
+    """
+    _ = translator(locale)
     rows = []
-    for entry in record.get("quality_by_school") or []:
+    for entry in entries:
         students = int(entry.get("students") or 0)
         small = students < min_cell
         rates = {

@@ -205,3 +205,18 @@ def test_missing_run_record_is_a_clear_error(tmp_path, capsys):
 def test_write_report_returns_the_path(tmp_path, results_dir):
     path = write_report(results_dir, tmp_path / "r.html")
     assert path.read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_pre_aggregated_counts_give_the_same_sections(results_dir):
+    from screening.reports import tier_sections
+
+    frame = load_run(results_dir).frame
+    keys = ["school_id", "grade", "sex", "tier_label", "status"]
+    aggregated = frame.group_by(keys).len("n")
+    assert aggregated.height < frame.height
+    a = tier_sections(frame, locale="en", min_cell=10)
+    b = tier_sections(aggregated, locale="en", min_cell=10)
+    assert a["students"] == b["students"] == 105
+    assert a["overall"]["rows"] == b["overall"]["rows"]
+    assert a["status_rows"] == b["status_rows"]
+    assert [x["rows"] for x in a["breakdowns"]] == [x["rows"] for x in b["breakdowns"]]
