@@ -1,0 +1,422 @@
+"""Mergeable per-group sufficient statistics of item responses (private numba kernels).
+
+One pass over the rows of a response matrix accumulates, for every group, the counts, sums
+and cross-products that reliability and item statistics are computed from. Every quantity is
+a sum over rows, so the statistics of two row sets are the sum of their statistics
+(:func:`merge`): grouped, chunked and distributed runs give the numbers of one in-memory
+call. Sums of integer responses are exact in float64 (below 2**53), so for Likert data the
+merged sums are bit-identical whatever the order of the rows.
+
+The kernel sorts rows by group once (a counting sort), then splits the sorted rows into one
+contiguous block per thread. A group that lies inside one block is written straight into its
+own output slot; the first and last group of a block may be shared with the neighbouring
+blocks, so they go to small per-thread buffers that are added into the output after the
+parallel loop. Memory is therefore that of the output plus two groups per thread.
+
+Layout of the statistics of ``G`` groups and ``p`` items (values after reverse keying):
+
+``pair`` : float64 (G, 4, p, p)
+    ``[0, j, k]`` rows where items j and k are both present; ``[1, j, k]`` sum of item j over
+    those rows; ``[2, j, k]`` sum of squares of item j over those rows; ``[3, j, k]`` sum of
+    the products of items j and k. ``[0]`` and ``[3]`` are symmetric; the diagonal of
+    ``[0..2]`` holds the per-item count, sum and sum of squares.
+``total`` : float64 (G, 3, p)
+    With ``t`` the mean of the row's present items: ``[0, j]`` sum of t, ``[1, j]`` sum of
+    t**2 and ``[2, j]`` sum of t times item j, over rows where item j is present.
+``rows`` : float64 (G, 4)
+    ``[0]`` rows of the group; ``[1]`` rows used (at least one item present; all items
+    present under listwise deletion); ``[2]`` sum and ``[3]`` sum of squares of t over the
+    rows used.
+``answered`` : float64 (G, p)
+    Rows where item j is present, counted over all rows whatever the missing-data policy.
+``hist`` : float64 (G, p, L)
+    Number of raw answers equal to ``low + level`` for level in ``0..L-1`` (all rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+N_PAIR = 4
+N_TOTAL = 3
+N_ROWS = 4
+
+
+@njit(cache=True)
+def group_order(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order rows by group code with a stable counting sort.
+
+    Parameters
+    ----------
+    codes : int64 array (n,)
+        Group code of each row in ``0..n_groups-1``; a negative code drops the row.
+    n_groups : int
+        Number of groups.
+
+    Returns
+    -------
+    order : int64 array (m,)
+        Row indices sorted by group, input order kept within a group; dropped rows absent.
+    starts : int64 array (n_groups + 1,)
+        Rows of group g are ``order[starts[g]:starts[g + 1]]``.
+    """
+    counts = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0:
+            counts[c + 1] += 1
+    for g in range(n_groups):
+        counts[g + 1] += counts[g]
+    starts = counts.copy()
+    fill = counts[:n_groups].copy()
+    order = np.empty(counts[n_groups], dtype=np.int64)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0:
+            order[fill[c]] = i
+            fill[c] += 1
+    return order, starts
+
+
+@njit(cache=True)
+def _accumulate_rows(
+    x, order, r0, r1, flip, offset, missing, listwise, low, pair, total, rows, answered, hist
+):
+    """Add rows ``order[r0:r1]`` of ``x`` into the statistics of one group (views)."""
+    p = x.shape[1]
+    n_levels = hist.shape[1]
+    vals = np.empty(p, dtype=np.float64)
+    present = np.empty(p, dtype=np.bool_)
+    for r in range(r0, r1):
+        i = order[r]
+        m = 0
+        ssum = 0.0
+        for j in range(p):
+            xv = x[i, j]
+            if xv != xv or xv == missing:
+                present[j] = False
+                continue
+            present[j] = True
+            answered[j] += 1.0
+            if n_levels > 0:
+                level = int(xv) - low
+                if 0 <= level < n_levels and float(xv) == float(int(xv)):
+                    hist[j, level] += 1.0
+            v = float(xv)
+            if flip[j]:
+                v = offset[j] - v
+            vals[j] = v
+            m += 1
+            ssum += v
+        rows[0] += 1.0
+        if m == 0 or (listwise and m < p):
+            continue
+        t = ssum / m
+        rows[1] += 1.0
+        rows[2] += t
+        rows[3] += t * t
+        for j in range(p):
+            if not present[j]:
+                continue
+            vj = vals[j]
+            total[0, j] += t
+            total[1, j] += t * t
+            total[2, j] += t * vj
+            for k in range(j, p):
+                if not present[k]:
+                    continue
+                vk = vals[k]
+                pair[0, j, k] += 1.0
+                pair[1, j, k] += vj
+                pair[2, j, k] += vj * vj
+                pair[3, j, k] += vj * vk
+                if k != j:
+                    pair[1, k, j] += vk
+                    pair[2, k, j] += vk * vk
+
+
+@njit(parallel=True, cache=True)
+def accumulate(
+    x: np.ndarray,
+    order: np.ndarray,
+    starts: np.ndarray,
+    flip: np.ndarray,
+    offset: np.ndarray,
+    missing: float,
+    listwise: bool,
+    low: int,
+    n_levels: int,
+    n_blocks: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Accumulate the per-group statistics of a response matrix in one parallel pass.
+
+    Parameters
+    ----------
+    x : int8 or float64 array (n, p)
+        Responses; a cell equal to ``missing`` (int input) or NaN (float input) is missing.
+    order, starts : int64 arrays
+        Rows sorted by group, from :func:`group_order`.
+    flip : bool array (p,)
+        Reverse-keyed items: their value ``v`` is replaced by ``offset - v``.
+    offset : float64 array (p,)
+        Item minimum plus maximum, for reverse keying.
+    missing : float
+        Missing code of integer input (-1); NaN for float input.
+    listwise : bool
+        Use only rows with every item present (otherwise every pair of items uses the rows
+        where both are present, and item sums the rows where the item is present).
+    low, n_levels : int
+        Histogram of raw answers ``low .. low + n_levels - 1``; ``n_levels = 0`` skips it.
+    n_blocks : int
+        Number of contiguous row blocks processed in parallel (usually the thread count).
+
+    Returns
+    -------
+    pair, total, rows, answered, hist : float64 arrays
+        The statistics described in the module docstring.
+    """
+    p = x.shape[1]
+    n_groups = starts.shape[0] - 1
+    pair = np.zeros((n_groups, N_PAIR, p, p))
+    total = np.zeros((n_groups, N_TOTAL, p))
+    rows = np.zeros((n_groups, N_ROWS))
+    answered = np.zeros((n_groups, p))
+    hist = np.zeros((n_groups, p, n_levels))
+    n_sorted = starts[n_groups]
+    n_blocks = max(1, min(n_blocks, n_sorted))
+    part_group = np.full((n_blocks, 2), -1, dtype=np.int64)
+    part_pair = np.zeros((n_blocks, 2, N_PAIR, p, p))
+    part_total = np.zeros((n_blocks, 2, N_TOTAL, p))
+    part_rows = np.zeros((n_blocks, 2, N_ROWS))
+    part_answered = np.zeros((n_blocks, 2, p))
+    part_hist = np.zeros((n_blocks, 2, p, n_levels))
+    for b in prange(n_blocks):
+        lo = n_sorted * b // n_blocks
+        hi = n_sorted * (b + 1) // n_blocks
+        if hi <= lo:
+            continue
+        # first group with rows at or after lo, last group with rows before hi
+        g = np.searchsorted(starts, lo, side="right") - 1
+        g_first = g
+        while g < n_groups and starts[g] < hi:
+            r0 = max(starts[g], lo)
+            r1 = min(starts[g + 1], hi)
+            if r1 > r0:
+                if r0 == starts[g] and r1 == starts[g + 1]:
+                    _accumulate_rows(
+                        x,
+                        order,
+                        r0,
+                        r1,
+                        flip,
+                        offset,
+                        missing,
+                        listwise,
+                        low,
+                        pair[g],
+                        total[g],
+                        rows[g],
+                        answered[g],
+                        hist[g],
+                    )
+                else:
+                    s = 0 if g == g_first else 1
+                    part_group[b, s] = g
+                    _accumulate_rows(
+                        x,
+                        order,
+                        r0,
+                        r1,
+                        flip,
+                        offset,
+                        missing,
+                        listwise,
+                        low,
+                        part_pair[b, s],
+                        part_total[b, s],
+                        part_rows[b, s],
+                        part_answered[b, s],
+                        part_hist[b, s],
+                    )
+            g += 1
+    for b in range(n_blocks):
+        for s in range(2):
+            g = part_group[b, s]
+            if g >= 0:
+                pair[g] += part_pair[b, s]
+                total[g] += part_total[b, s]
+                rows[g] += part_rows[b, s]
+                answered[g] += part_answered[b, s]
+                hist[g] += part_hist[b, s]
+    # the kernel fills k >= j of the symmetric counts and cross-products
+    for g in range(n_groups):
+        for j in range(p):
+            for k in range(j + 1, p):
+                pair[g, 0, k, j] = pair[g, 0, j, k]
+                pair[g, 3, k, j] = pair[g, 3, j, k]
+    return pair, total, rows, answered, hist
+
+
+@njit(cache=True)
+def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_levels):
+    """:func:`accumulate` in one thread, for small inputs (no parallel start-up cost)."""
+    p = x.shape[1]
+    n_groups = starts.shape[0] - 1
+    pair = np.zeros((n_groups, N_PAIR, p, p))
+    total = np.zeros((n_groups, N_TOTAL, p))
+    rows = np.zeros((n_groups, N_ROWS))
+    answered = np.zeros((n_groups, p))
+    hist = np.zeros((n_groups, p, n_levels))
+    for g in range(n_groups):
+        _accumulate_rows(
+            x,
+            order,
+            starts[g],
+            starts[g + 1],
+            flip,
+            offset,
+            missing,
+            listwise,
+            low,
+            pair[g],
+            total[g],
+            rows[g],
+            answered[g],
+            hist[g],
+        )
+        for j in range(p):
+            for k in range(j + 1, p):
+                pair[g, 0, k, j] = pair[g, 0, j, k]
+                pair[g, 3, k, j] = pair[g, 3, j, k]
+    return pair, total, rows, answered, hist
+
+
+SERIAL_ROWS = 20_000
+
+
+def default_blocks() -> int:
+    """Number of parallel row blocks: the numba thread count."""
+    return int(get_num_threads())
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Sufficient statistics of ``G`` groups (see the module docstring for the layout).
+
+    ``low`` is the raw answer counted by the first histogram level.
+    """
+
+    pair: np.ndarray
+    total: np.ndarray
+    rows: np.ndarray
+    answered: np.ndarray
+    hist: np.ndarray
+    low: int
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups."""
+        return int(self.pair.shape[0])
+
+    def merge(self, other: Moments) -> Moments:
+        """Statistics of the union of two disjoint row sets of the same groups."""
+        if self.pair.shape != other.pair.shape or self.hist.shape != other.hist.shape:
+            raise ValueError("cannot merge statistics of different shapes")
+        if self.low != other.low:
+            raise ValueError("cannot merge histograms with different lowest answers")
+        return Moments(
+            self.pair + other.pair,
+            self.total + other.total,
+            self.rows + other.rows,
+            self.answered + other.answered,
+            self.hist + other.hist,
+            self.low,
+        )
+
+    def grow(self, n_groups: int) -> Moments:
+        """The same statistics padded with empty groups up to ``n_groups``."""
+        extra = n_groups - self.n_groups
+        if extra <= 0:
+            return self
+
+        def pad(a: np.ndarray) -> np.ndarray:
+            return np.concatenate([a, np.zeros((extra, *a.shape[1:]))])
+
+        return Moments(
+            pad(self.pair),
+            pad(self.total),
+            pad(self.rows),
+            pad(self.answered),
+            pad(self.hist),
+            self.low,
+        )
+
+    def select(self, index: np.ndarray | int) -> Moments:
+        """The statistics of some groups (an integer keeps a group axis of length one)."""
+        idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
+        return Moments(
+            self.pair[idx],
+            self.total[idx],
+            self.rows[idx],
+            self.answered[idx],
+            self.hist[idx],
+            self.low,
+        )
+
+
+def compute_moments(
+    values: np.ndarray,
+    *,
+    flip: np.ndarray,
+    offset: np.ndarray,
+    missing: float,
+    listwise: bool,
+    codes: np.ndarray | None = None,
+    n_groups: int = 1,
+    hist_range: tuple[int, int] | None = None,
+    n_blocks: int | None = None,
+) -> Moments:
+    """Group and accumulate a response matrix (the front of :func:`accumulate`).
+
+    Parameters
+    ----------
+    values : int8 or float64 array (n, p)
+        Responses.
+    flip, offset, missing, listwise
+        As in :func:`accumulate`.
+    codes : int64 array (n,), optional
+        Group of each row (negative drops the row); default: one group of all rows.
+    n_groups : int
+        Number of groups.
+    hist_range : (low, high), optional
+        Integer answer range to count; None skips the histogram.
+    n_blocks : int, optional
+        Parallel row blocks; default the numba thread count, or one thread (the serial
+        kernel) below ``SERIAL_ROWS`` rows.
+    """
+    if codes is None:
+        codes = np.zeros(values.shape[0], dtype=np.int64)
+        n_groups = 1
+    order, starts = group_order(np.ascontiguousarray(codes, dtype=np.int64), n_groups)
+    low, n_levels = (
+        (0, 0) if hist_range is None else (hist_range[0], hist_range[1] - hist_range[0] + 1)
+    )
+    args = (
+        values,
+        order,
+        starts,
+        np.ascontiguousarray(flip, dtype=np.bool_),
+        np.ascontiguousarray(offset, dtype=np.float64),
+        float(missing),
+        bool(listwise),
+        int(low),
+        int(n_levels),
+    )
+    if n_blocks is None and values.shape[0] < SERIAL_ROWS:
+        pair, total, rows, answered, hist = accumulate_serial(*args)
+    else:
+        pair, total, rows, answered, hist = accumulate(*args, int(n_blocks or default_blocks()))
+    return Moments(pair, total, rows, answered, hist, int(low))

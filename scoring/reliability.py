@@ -1,0 +1,823 @@
+"""Cronbach's alpha and item statistics, alone or per group, from mergeable moments.
+
+One function per statistic, pingouin style: each accepts a polars or pandas frame or a numpy
+array (or a frame plus an instrument) and returns a polars DataFrame. All numbers are
+computed from per-group sufficient statistics (:mod:`screening.scoring._moments`), so a
+grouped call, a chunked call (:class:`ReliabilityAccumulator`) and separate calls on each
+group's rows agree to rounding.
+
+The definitions are those of R's ``psych::alpha`` (Revelle, 2024) with ``use="pairwise"``
+(the default here) or on the complete rows (``missing="listwise"``, as
+``psych::alpha(na.omit(x))``), and of ``pingouin.cronbach_alpha`` for the Feldt interval.
+
+Differences from psych, on purpose:
+
+- rows with no answered item of the scale are not counted in ``n`` (psych counts every row
+  of the data it is given);
+- under ``listwise`` every statistic uses the complete rows (psych's ``use="complete.obs"``
+  keeps all rows for item means, sds and the total score);
+- for a two-item scale the statistics "if item deleted" are missing (psych prints values
+  that are not an alpha);
+- an item without variance in a group is left out of that group's alpha, as psych does, but
+  the row mean that ``raw_r`` correlates with always averages all answered items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+
+from screening.instruments import Instrument
+from screening.scoring._frames import (
+    ItemMatrix,
+    PsychometricInputError,
+    item_matrix,
+    resolve_instrument,
+    scale_columns,
+)
+from screening.scoring._moments import Moments, compute_moments
+
+MissingPolicy = Literal["pairwise", "listwise"]
+CIMethod = Literal["feldt", "duhachek"]
+FLAG_REVERSE = "check reverse key"
+FLAG_NO_VARIANCE = "no variance"
+
+ALPHA_COLUMNS = [
+    "n",
+    "n_items",
+    "alpha",
+    "ci_low",
+    "ci_high",
+    "std_alpha",
+    "g6",
+    "average_r",
+    "median_r",
+    "var_r",
+    "signal_noise",
+    "ase",
+    "mean",
+    "sd",
+]
+ITEM_COLUMNS = [
+    "n",
+    "missing_rate",
+    "mean",
+    "sd",
+    "floor",
+    "ceiling",
+    "raw_r",
+    "std_r",
+    "r_cor",
+    "r_drop",
+    "alpha_drop",
+    "std_alpha_drop",
+    "g6_drop",
+    "average_r_drop",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics from moments (vectorised over groups)
+
+
+def covariance(m: Moments) -> np.ndarray:
+    r"""Pairwise covariance matrices of every group, shape (G, p, p).
+
+    .. math:: c_{jk} = \frac{n_{jk} \sum x_j x_k - \sum x_j \sum x_k}{n_{jk} (n_{jk} - 1)}
+
+    with sums over the rows where both items are present (R's ``cov(use="pairwise")``).
+    For integer answers the numerator is an exact integer, so the result is correctly
+    rounded whatever the grouping or chunking. Entries with fewer than two rows are NaN.
+    """
+    n = m.pair[:, 0]
+    s = m.pair[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = (n * m.pair[:, 3] - s * np.swapaxes(s, 1, 2)) / (n * (n - 1.0))
+    c[n < 2] = np.nan
+    return c
+
+
+def _cov2cor(c: np.ndarray) -> np.ndarray:
+    d = np.sqrt(np.diagonal(c, axis1=-2, axis2=-1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return c / (d[..., :, None] * d[..., None, :])
+
+
+def smc(r: np.ndarray) -> np.ndarray:
+    r"""Squared multiple correlations of each item with the others, batched.
+
+    :math:`\mathrm{smc}_j = 1 - 1 / (R^{+})_{jj}` with :math:`R^{+}` the Moore–Penrose inverse
+    (tolerance :math:`\sqrt{\epsilon}` of the largest singular value), clipped to [0, 1], as
+    ``psych::smc``. Matrices with missing entries give NaN.
+    """
+    r = np.asarray(r, dtype=np.float64)
+    out = np.full(r.shape[:-1], np.nan)
+    ok = np.isfinite(r).all(axis=(-2, -1))
+    if ok.any():
+        u, d, vt = np.linalg.svd(r[ok])
+        keep = d > np.sqrt(np.finfo(float).eps) * d[..., :1]
+        dinv = np.where(keep, 1.0 / np.where(keep, d, 1.0), 0.0)
+        inv = np.einsum("gji,gj,gkj->gik", vt, dinv, u)
+        with np.errstate(divide="ignore"):
+            out[ok] = np.clip(1.0 - 1.0 / np.diagonal(inv, axis1=-2, axis2=-1), 0.0, 1.0)
+    return out
+
+
+def _alpha1(c: np.ndarray, r: np.ndarray) -> dict[str, np.ndarray]:
+    """psych's ``alpha.1`` for a stack of covariance and correlation matrices (G, k, k)."""
+    k = c.shape[-1]
+    tr_c = np.trace(c, axis1=-2, axis2=-1)
+    sum_c = c.sum(axis=(-2, -1))
+    sum_r = r.sum(axis=(-2, -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = (1.0 - tr_c / sum_c) * (k / (k - 1.0))
+        std = (1.0 - k / sum_r) * (k / (k - 1.0))
+        g6 = 1.0 - (k - smc(r).sum(axis=-1)) / sum_r
+        av_r = (sum_r - k) / (k * (k - 1.0))
+        sn = k * av_r / (1.0 - av_r)
+        cc = c @ c
+        q = (2.0 * k**2 / ((k - 1.0) ** 2 * sum_c**3)) * (
+            sum_c * (np.trace(cc, axis1=-2, axis2=-1) + tr_c**2)
+            - 2.0 * tr_c * cc.sum(axis=(-2, -1))
+        )
+    lower = r[:, *np.tril_indices(k, -1)]
+    var_r = lower.var(axis=-1, ddof=1) if lower.shape[-1] > 1 else np.full(len(c), np.nan)
+    med_r = np.median(lower, axis=-1)
+    return {
+        "raw": raw,
+        "std": std,
+        "g6": g6,
+        "av_r": av_r,
+        "sn": sn,
+        "q": q,
+        "var_r": var_r,
+        "med_r": med_r,
+    }
+
+
+def _scale_stats(c: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Alpha of every group and the per-item statistics that depend only on C (k items)."""
+    k = c.shape[-1]
+    r = _cov2cor(c)
+    whole = _alpha1(c, r)
+    g = len(c)
+    drop = {key: np.full((g, k), np.nan) for key in ("raw", "std", "g6", "av_r")}
+    if k > 2:
+        for i in range(k):
+            keep = np.delete(np.arange(k), i)
+            sub = _alpha1(c[:, keep][:, :, keep], r[:, keep][:, :, keep])
+            for key in drop:
+                drop[key][:, i] = sub[key]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        std_r = r.sum(axis=-2) / np.sqrt(r.sum(axis=(-2, -1)))[:, None]
+        rc = r.copy()
+        idx = np.arange(k)
+        rc[:, idx, idx] = smc(r)
+        r_cor = rc.sum(axis=-2) / np.sqrt(rc.sum(axis=(-2, -1)))[:, None]
+        col = c.sum(axis=-2)
+        diag = np.diagonal(c, axis1=-2, axis2=-1)
+        v_drop = c.sum(axis=(-2, -1))[:, None] - 2.0 * col + diag
+        r_drop = (col - diag) / np.sqrt(diag * v_drop)
+    items = {
+        "std_r": std_r,
+        "r_cor": r_cor,
+        "r_drop": r_drop,
+        "alpha_drop": drop["raw"],
+        "std_alpha_drop": drop["std"],
+        "g6_drop": drop["g6"],
+        "average_r_drop": drop["av_r"],
+    }
+    return whole, items
+
+
+def _statistics(
+    m: Moments, low: np.ndarray, high: np.ndarray, ci: float, ci_method: CIMethod
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Scale-level (G,) and item-level (G, p) statistics of every group."""
+    g, p = m.answered.shape
+    c = covariance(m)
+    var = np.diagonal(c, axis1=-2, axis2=-1)
+    idx = np.arange(p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_square = m.pair[:, 2][:, idx, idx] / m.pair[:, 0][:, idx, idx]
+    # no variance: exactly zero for integer answers; float answers may leave a rounding residue
+    good = var > 1e-12 * mean_square  # NaN (fewer than two answers) compares false
+    scale = {
+        key: np.full(g, np.nan) for key in ("raw", "std", "g6", "av_r", "sn", "q", "var_r", "med_r")
+    }
+    item_keys = (
+        "std_r",
+        "r_cor",
+        "r_drop",
+        "alpha_drop",
+        "std_alpha_drop",
+        "g6_drop",
+        "average_r_drop",
+    )
+    items = {key: np.full((g, p), np.nan) for key in item_keys}
+    n_items = good.sum(axis=1)
+    patterns, which = np.unique(good, axis=0, return_inverse=True)
+    for pattern_id, pattern in enumerate(patterns):
+        cols = np.flatnonzero(pattern)
+        if cols.size < 2:
+            continue
+        groups = np.flatnonzero(which.ravel() == pattern_id)
+        whole, per_item = _scale_stats(c[groups][:, cols][:, :, cols])
+        for key in scale:
+            scale[key][groups] = whole[key]
+        for key in item_keys:
+            items[key][np.ix_(groups, cols)] = per_item[key]
+    n = m.rows[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ase = np.sqrt(scale["q"] / n)
+        if ci_method == "feldt":
+            df1 = n - 1.0
+            df2 = df1 * (n_items - 1.0)
+            tail = (1.0 - ci) / 2.0
+            ci_low = 1.0 - (1.0 - scale["raw"]) * sps.f.isf(tail, df1, df2)
+            ci_high = 1.0 - (1.0 - scale["raw"]) * sps.f.isf(1.0 - tail, df1, df2)
+        elif ci_method == "duhachek":
+            z = sps.norm.ppf(0.5 + ci / 2.0)
+            ci_low = scale["raw"] - z * ase
+            ci_high = scale["raw"] + z * ase
+        else:
+            raise PsychometricInputError(
+                f"ci_method must be 'feldt' or 'duhachek'; got {ci_method!r}."
+            )
+        mean_t = m.rows[:, 2] / n
+        sd_t = np.sqrt((m.rows[:, 3] - m.rows[:, 2] ** 2 / n) / (n - 1.0))
+    alpha = {
+        "n": n.astype(np.int64),
+        "n_items": n_items.astype(np.int64),
+        "alpha": scale["raw"],
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "std_alpha": scale["std"],
+        "g6": scale["g6"],
+        "average_r": scale["av_r"],
+        "median_r": scale["med_r"],
+        "var_r": scale["var_r"],
+        "signal_noise": scale["sn"],
+        "ase": ase,
+        "mean": mean_t,
+        "sd": sd_t,
+    }
+
+    n_item = m.pair[:, 0][:, idx, idx]
+    s_item = m.pair[:, 1][:, idx, idx]
+    q_item = m.pair[:, 2][:, idx, idx]
+    t_sum, t_sq, t_x = m.total[:, 0], m.total[:, 1], m.total[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw_r = (n_item * t_x - t_sum * s_item) / np.sqrt(
+            (n_item * t_sq - t_sum**2) * (n_item * q_item - s_item**2)
+        )
+        missing_rate = 1.0 - m.answered / m.rows[:, :1]
+        floor, ceiling = _floor_ceiling(m, low, high)
+    item = {
+        "n": n_item.astype(np.int64),
+        "missing_rate": missing_rate,
+        "mean": s_item / n_item,
+        "sd": np.sqrt(var),
+        "floor": floor,
+        "ceiling": ceiling,
+        "raw_r": raw_r,
+        **items,
+    }
+    item["flag"] = np.where(
+        ~good, FLAG_NO_VARIANCE, np.where(items["r_drop"] < 0, FLAG_REVERSE, "")
+    )
+    return alpha, item
+
+
+def _floor_ceiling(m: Moments, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share of each item's answers at its lowest and highest possible value (raw answers)."""
+    g, p = m.answered.shape
+    floor = np.full((g, p), np.nan)
+    ceiling = np.full((g, p), np.nan)
+    n_levels = m.hist.shape[-1]
+    for j in range(p):
+        lo = int(np.rint(low[j])) - m.low
+        hi = int(np.rint(high[j])) - m.low
+        if n_levels and 0 <= lo < n_levels:
+            floor[:, j] = m.hist[:, j, lo] / m.answered[:, j]
+        if n_levels and 0 <= hi < n_levels:
+            ceiling[:, j] = m.hist[:, j, hi] / m.answered[:, j]
+    return floor, ceiling
+
+
+# ---------------------------------------------------------------------------------------------
+# fronts
+
+
+def _policy(missing: str) -> bool:
+    if missing not in ("pairwise", "listwise"):
+        raise PsychometricInputError(f"missing must be 'pairwise' or 'listwise'; got {missing!r}.")
+    return missing == "listwise"
+
+
+def _hist_range(matrix: ItemMatrix) -> tuple[int, int] | None:
+    if not matrix.is_integer:
+        return None
+    lo, hi = int(np.floor(matrix.low.min())), int(np.ceil(matrix.high.max()))
+    if hi < lo or hi - lo > 127:
+        return None
+    return lo, hi
+
+
+def _matrix_moments(
+    matrix: ItemMatrix, listwise: bool, codes: np.ndarray | None = None, n_groups: int = 1
+) -> Moments:
+    return compute_moments(
+        matrix.values,
+        flip=matrix.reverse,
+        offset=matrix.low + matrix.high,
+        missing=matrix.missing,
+        listwise=listwise,
+        codes=codes,
+        n_groups=n_groups,
+        hist_range=_hist_range(matrix),
+    )
+
+
+def _scales(
+    matrix: ItemMatrix, instrument: Instrument | None, scale: str | None
+) -> list[tuple[str | None, ItemMatrix]]:
+    if instrument is None:
+        if scale is not None:
+            raise PsychometricInputError("scale= needs instrument=.")
+        return [(None, matrix)]
+    out = []
+    for scale_id, cols in scale_columns(instrument, scale):
+        if len(cols) >= 2:
+            out.append((scale_id, matrix.take(cols)))
+    if not out:
+        raise PsychometricInputError(
+            f"Instrument {instrument.id!r} has no scale with two or more items."
+        )
+    return out
+
+
+def _alpha_frame(alpha: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {name: alpha[name] for name in ALPHA_COLUMNS}
+
+
+def _item_frame(item: dict[str, np.ndarray], names: list[str], g: int) -> dict[str, Any]:
+    p = len(names)
+    out: dict[str, Any] = {"item": np.tile(np.asarray(names, dtype=object), g)}
+    for name in [*ITEM_COLUMNS, "flag"]:
+        out[name] = item[name].reshape(g * p)
+    out["flag"] = [flag or None for flag in out["flag"]]
+    return out
+
+
+ALPHA_SCHEMA = {
+    "scale": pl.String,
+    "n": pl.Int64,
+    "n_items": pl.Int64,
+    **{name: pl.Float64 for name in ALPHA_COLUMNS[2:]},
+}
+ITEM_SCHEMA = {
+    "scale": pl.String,
+    "item": pl.String,
+    "n": pl.Int64,
+    **{name: pl.Float64 for name in ITEM_COLUMNS[1:]},
+    "flag": pl.String,
+}
+
+
+def cronbach_alpha(
+    data: Any,
+    items: Sequence[str] | None = None,
+    *,
+    instrument: Instrument | str | None = None,
+    scale: str | None = None,
+    reverse: Sequence[str] | Sequence[bool] | np.ndarray | None = None,
+    item_range: tuple[float, float] | None = None,
+    missing: MissingPolicy = "pairwise",
+    ci: float = 0.95,
+    ci_method: CIMethod = "feldt",
+) -> pl.DataFrame:
+    r"""Cronbach's alpha with its confidence interval, standardised alpha and Guttman's λ6.
+
+    Parameters
+    ----------
+    data : polars.DataFrame, pandas.DataFrame or numpy.ndarray
+        One row per respondent; integer answers (missing null, NaN or -1) or floats.
+    items : list of str, optional
+        Item columns; default the instrument's items, else every column.
+    instrument : Instrument or str, optional
+        An instrument (or bundled id or path): items, reverse keys, response range and scales.
+    scale : str, optional
+        One scale of the instrument; default every scale (one row each).
+    reverse : list of item names or boolean mask, optional
+        Reverse-keyed items, reversed as ``low + high - x``.
+    item_range : (low, high), optional
+        Response range; default the instrument's, else the data's smallest and largest answer.
+    missing : {"pairwise", "listwise"}
+        ``pairwise`` (psych's default) uses, for each pair of items, the rows where both are
+        answered; ``listwise`` only the rows with every item of the scale answered.
+    ci : float
+        Confidence level of the interval.
+    ci_method : {"feldt", "duhachek"}
+        Feldt's F-based interval (psych ``alpha.ci``, pingouin) or Duhachek's normal interval
+        :math:`\alpha \pm z\,\mathrm{ase}`.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per scale: ``scale`` (null without an instrument), ``n`` (rows used),
+        ``n_items`` (items with variance), ``alpha``, ``ci_low``, ``ci_high``, ``std_alpha``,
+        ``g6``, ``average_r``, ``median_r``, ``var_r``, ``signal_noise``, ``ase`` (Duhachek's
+        asymptotic standard error), ``mean`` and ``sd`` of the row mean of answered items.
+
+    Notes
+    -----
+    With :math:`C` the pairwise covariance matrix of the :math:`k` items, :math:`R` the
+    matching correlation matrix (``cov2cor(C)``) and :math:`\bar r` the mean off-diagonal
+    correlation:
+
+    .. math::
+
+        \alpha = \frac{k}{k-1}\left(1 - \frac{\mathrm{tr}\,C}{\mathbf 1^\top C \mathbf 1}\right),
+        \quad
+        \alpha_{std} = \frac{k}{k-1}\left(1 - \frac{k}{\mathbf 1^\top R \mathbf 1}\right),
+        \quad
+        \lambda_6 = 1 - \frac{k - \sum_j \mathrm{smc}_j}{\mathbf 1^\top R \mathbf 1}.
+
+    Feldt's interval with :math:`n` rows: :math:`1 - (1-\alpha) F_{1-a/2}` to
+    :math:`1 - (1-\alpha) F_{a/2}` with :math:`F` the quantiles of
+    :math:`F(n-1, (n-1)(k-1))`. Duhachek's variance :math:`Q/n` is psych's ``ase``.
+
+    Items without variance are left out (psych deletes them with a warning), so ``n_items``
+    may be below the number of items. Statistics are from one pass of mergeable sums;
+    see :func:`reliability_by` for groups.
+
+    References
+    ----------
+    .. [1] Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests.
+       Psychometrika, 16(3), 297–334.
+    .. [2] Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Statistical inference for
+       coefficient alpha. Applied Psychological Measurement, 11(1), 93–103.
+    .. [3] Duhachek, A., & Iacobucci, D. (2004). Alpha's standard error (ASE). Journal of
+       Applied Psychology, 89(5), 792–808.
+    .. [4] Revelle, W. (2024). psych: Procedures for psychological, psychometric, and
+       personality research (``alpha``). R package.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from screening.scoring import cronbach_alpha
+    >>> x = np.array([[0, 1, 1], [1, 1, 2], [2, 3, 3], [3, 2, 3], [1, 0, 1]], dtype=np.int8)
+    >>> round(cronbach_alpha(x)["alpha"][0], 4)
+    0.8824
+    """
+    listwise = _policy(missing)
+    inst = resolve_instrument(instrument)
+    matrix = item_matrix(data, items, instrument=inst, reverse=reverse, item_range=item_range)
+    rows = []
+    for scale_id, sub in _scales(matrix, inst, scale):
+        alpha, _ = _statistics(_matrix_moments(sub, listwise), sub.low, sub.high, ci, ci_method)
+        rows.append({"scale": [scale_id], **_alpha_frame(alpha)})
+    return pl.concat([pl.DataFrame(r, schema=ALPHA_SCHEMA) for r in rows])
+
+
+def item_statistics(
+    data: Any,
+    items: Sequence[str] | None = None,
+    *,
+    instrument: Instrument | str | None = None,
+    scale: str | None = None,
+    reverse: Sequence[str] | Sequence[bool] | np.ndarray | None = None,
+    item_range: tuple[float, float] | None = None,
+    missing: MissingPolicy = "pairwise",
+) -> pl.DataFrame:
+    r"""Item statistics: answers, mean, sd, floor and ceiling, item-total correlations.
+
+    Parameters
+    ----------
+    data, items, instrument, scale, reverse, item_range, missing
+        As in :func:`cronbach_alpha`.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per scale and item: ``n`` (answers used), ``missing_rate`` (share of rows
+        without an answer), ``mean`` and ``sd`` (after reverse keying), ``floor`` and
+        ``ceiling`` (share of answers at the lowest and highest possible answer), ``raw_r``
+        (correlation with the row mean of answered items), ``std_r``, ``r_cor`` (corrected
+        for item overlap with smc), ``r_drop`` (corrected item-total correlation: with the
+        total of the other items), ``alpha_drop``, ``std_alpha_drop``, ``g6_drop`` and
+        ``average_r_drop`` (the scale without the item) and ``flag``: ``"check reverse key"``
+        when ``r_drop`` is negative, ``"no variance"`` when every answer is the same.
+
+    Notes
+    -----
+    psych's ``alpha()$item.stats`` and ``$alpha.drop``. With :math:`c_{\cdot j}` the column
+    sums of the covariance matrix :math:`C`:
+
+    .. math::
+
+        r_{drop,j} = \frac{c_{\cdot j} - c_{jj}}
+                          {\sqrt{c_{jj}\,(\mathbf 1^\top C \mathbf 1 - 2 c_{\cdot j} + c_{jj})}},
+        \quad
+        r_{std,j} = \frac{r_{\cdot j}}{\sqrt{\mathbf 1^\top R \mathbf 1}},
+        \quad
+        r_{cor,j} = \frac{(R_s)_{\cdot j}}{\sqrt{\mathbf 1^\top R_s \mathbf 1}}
+
+    where :math:`R_s` is :math:`R` with the squared multiple correlations on its diagonal.
+    Floor and ceiling count raw answers (before reverse keying) and, like ``missing_rate``,
+    use every row whatever ``missing``; the other columns use the rows ``missing`` keeps.
+
+    References
+    ----------
+    .. [1] Revelle, W. (2024). psych (``alpha``: ``item.stats``, ``alpha.drop``). R package.
+    .. [2] Cronbach, L. J. (1951). Psychometrika, 16(3), 297–334.
+    """
+    listwise = _policy(missing)
+    inst = resolve_instrument(instrument)
+    matrix = item_matrix(data, items, instrument=inst, reverse=reverse, item_range=item_range)
+    frames = []
+    for scale_id, sub in _scales(matrix, inst, scale):
+        _, item = _statistics(_matrix_moments(sub, listwise), sub.low, sub.high, 0.95, "feldt")
+        body = _item_frame(item, sub.names, 1)
+        frames.append(
+            pl.DataFrame({"scale": [scale_id] * len(sub.names), **body}, schema=ITEM_SCHEMA)
+        )
+    return pl.concat(frames)
+
+
+# ---------------------------------------------------------------------------------------------
+# grouped and chunked
+
+
+@dataclass(frozen=True)
+class ReliabilityTables:
+    """Per-group results of :func:`reliability_by`.
+
+    Attributes
+    ----------
+    scales : polars.DataFrame
+        One row per group and scale: the group columns, ``scale``, the columns of
+        :func:`cronbach_alpha`, ``rows`` (rows of the group) and ``small`` (fewer than
+        ``min_n`` rows used: report with care).
+    items : polars.DataFrame
+        One row per group, scale and item: the columns of :func:`item_statistics`.
+    """
+
+    scales: pl.DataFrame
+    items: pl.DataFrame
+
+
+class ReliabilityAccumulator:
+    """Accumulate the reliability statistics of row chunks, per group; merge exactly.
+
+    Feed chunks of rows with :meth:`add` (or merge two accumulators with :meth:`merge`) and
+    read the tables with :meth:`result`. The numbers equal one :func:`reliability_by` call on
+    all the rows. The response range must be fixed in advance (an instrument or
+    ``item_range``) so that every chunk counts floor and ceiling alike.
+
+    Parameters
+    ----------
+    instrument : Instrument or str, optional
+        Items, keys, range and scales. Without it give ``items`` and ``item_range``.
+    by : list of str
+        Group columns; an empty list makes one group.
+    items, reverse, item_range, missing
+        As in :func:`cronbach_alpha`.
+    """
+
+    def __init__(
+        self,
+        instrument: Instrument | str | None = None,
+        by: Sequence[str] = (),
+        *,
+        items: Sequence[str] | None = None,
+        reverse: Sequence[str] | Sequence[bool] | np.ndarray | None = None,
+        item_range: tuple[float, float] | None = None,
+        missing: MissingPolicy = "pairwise",
+    ) -> None:
+        self.instrument = resolve_instrument(instrument)
+        if self.instrument is None and (items is None or item_range is None):
+            raise PsychometricInputError(
+                "Without an instrument, give items=[...] and item_range=(low, high) so that "
+                "every chunk is read alike."
+            )
+        self.by = list(by)
+        self.items = list(items) if items is not None else self.instrument.item_columns()
+        self.reverse = reverse
+        self.item_range = item_range
+        self.listwise = _policy(missing)
+        self._keys: dict[tuple, int] = {}
+        self._key_frame: list[tuple] = []
+        self._moments: list[Moments | None] = []
+        self._scales: list[tuple[str | None, list[str]]] | None = None
+        self._meta: list[ItemMatrix] = []
+
+    def _codes(self, frame: pl.DataFrame) -> np.ndarray:
+        if not self.by:
+            if not self._keys:
+                self._keys[()] = 0
+                self._key_frame.append(())
+            return np.zeros(frame.height, dtype=np.int64)
+        absent = [c for c in self.by if c not in frame.columns]
+        if absent:
+            raise PsychometricInputError(
+                f"Group columns {absent} are not in the data (columns: {frame.columns[:20]})."
+            )
+        local = frame.select(pl.struct(self.by).rank("dense").alias("code") - 1)["code"]
+        keys = (
+            frame.select(self.by)
+            .with_columns(local.alias("__code"))
+            .unique("__code")
+            .sort("__code")
+        )
+        mapping = np.empty(keys.height, dtype=np.int64)
+        for i, key in enumerate(keys.select(self.by).iter_rows()):
+            if key not in self._keys:
+                self._keys[key] = len(self._key_frame)
+                self._key_frame.append(key)
+            mapping[i] = self._keys[key]
+        return mapping[local.to_numpy().astype(np.int64)]
+
+    def add(self, data: Any) -> ReliabilityAccumulator:
+        """Add a chunk of rows (a polars or pandas frame); returns self."""
+        frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+        matrix = item_matrix(
+            frame,
+            self.items,
+            instrument=self.instrument,
+            reverse=self.reverse,
+            item_range=self.item_range,
+        )
+        codes = self._codes(frame)
+        n_groups = len(self._key_frame)
+        parts = _scales(matrix, self.instrument, None)
+        if self._scales is None:
+            self._scales = [(sid, sub.names) for sid, sub in parts]
+            self._meta = [sub for _, sub in parts]
+            self._moments = [None] * len(parts)
+        for s, (_, sub) in enumerate(parts):
+            m = _matrix_moments(sub, self.listwise, codes, n_groups)
+            old = self._moments[s]
+            self._moments[s] = m if old is None else old.grow(n_groups).merge(m)
+        return self
+
+    def merge(self, other: ReliabilityAccumulator) -> ReliabilityAccumulator:
+        """Add the statistics of another accumulator of the same set-up; returns self."""
+        if other._scales is None:
+            return self
+        if self._scales is None:
+            self._scales, self._meta = other._scales, other._meta
+            self._moments = [None] * len(other._scales)
+        if [n for _, n in self._scales] != [n for _, n in other._scales]:
+            raise PsychometricInputError("Cannot merge accumulators of different items.")
+        mapping = np.empty(len(other._key_frame), dtype=np.int64)
+        for i, key in enumerate(other._key_frame):
+            if key not in self._keys:
+                self._keys[key] = len(self._key_frame)
+                self._key_frame.append(key)
+            mapping[i] = self._keys[key]
+        n_groups = len(self._key_frame)
+        for s, theirs in enumerate(other._moments):
+            if theirs is None:
+                continue
+            placed = _place(theirs, mapping, n_groups)
+            old = self._moments[s]
+            self._moments[s] = placed if old is None else old.grow(n_groups).merge(placed)
+        return self
+
+    def result(
+        self, *, ci: float = 0.95, ci_method: CIMethod = "feldt", min_n: int = 30
+    ) -> ReliabilityTables:
+        """The per-group tables of everything added so far (groups sorted by key)."""
+        if self._scales is None:
+            raise PsychometricInputError("No rows were added.")
+        n_groups = len(self._key_frame)
+        keys = (
+            pl.DataFrame(
+                [list(k) for k in self._key_frame] if self.by else None,
+                schema=self.by or None,
+                orient="row",
+            )
+            if self.by
+            else pl.DataFrame()
+        )
+        order = (
+            np.asarray(keys.with_row_index("__i").sort(self.by, nulls_last=True)["__i"])
+            if self.by
+            else np.zeros(1, dtype=np.int64)
+        )
+        keys = keys[order] if self.by else keys
+        scale_frames, item_frames = [], []
+        for (scale_id, names), sub, m in zip(self._scales, self._meta, self._moments, strict=True):
+            m = m.grow(n_groups).select(order)
+            alpha, item = _statistics(m, sub.low, sub.high, ci, ci_method)
+            body = pl.DataFrame(
+                {"scale": [scale_id] * len(order), **_alpha_frame(alpha)}, schema=ALPHA_SCHEMA
+            )
+            body = body.with_columns(
+                rows=pl.Series(m.rows[:, 0].astype(np.int64)),
+                small=pl.Series(alpha["n"] < min_n),
+            )
+            scale_frames.append(pl.concat([keys, body], how="horizontal") if self.by else body)
+            p = len(names)
+            ibody = pl.DataFrame(
+                {"scale": [scale_id] * (len(order) * p), **_item_frame(item, names, len(order))},
+                schema=ITEM_SCHEMA,
+            )
+            if self.by:
+                ibody = pl.concat(
+                    [keys.select(pl.all().repeat_by(p).explode()), ibody], how="horizontal"
+                )
+            item_frames.append(ibody)
+        return ReliabilityTables(pl.concat(scale_frames), pl.concat(item_frames))
+
+
+def _place(m: Moments, mapping: np.ndarray, n_groups: int) -> Moments:
+    out = Moments(
+        np.zeros((n_groups, *m.pair.shape[1:])),
+        np.zeros((n_groups, *m.total.shape[1:])),
+        np.zeros((n_groups, *m.rows.shape[1:])),
+        np.zeros((n_groups, *m.answered.shape[1:])),
+        np.zeros((n_groups, *m.hist.shape[1:])),
+        m.low,
+    )
+    for arr_out, arr_in in zip(
+        (out.pair, out.total, out.rows, out.answered, out.hist),
+        (m.pair, m.total, m.rows, m.answered, m.hist),
+        strict=True,
+    ):
+        arr_out[mapping] = arr_in
+    return out
+
+
+def reliability_by(
+    data: Any,
+    instrument: Instrument | str | None = None,
+    by: Sequence[str] = ("school_id",),
+    *,
+    items: Sequence[str] | None = None,
+    reverse: Sequence[str] | Sequence[bool] | np.ndarray | None = None,
+    item_range: tuple[float, float] | None = None,
+    missing: MissingPolicy = "pairwise",
+    ci: float = 0.95,
+    ci_method: CIMethod = "feldt",
+    min_n: int = 30,
+) -> ReliabilityTables:
+    """Alpha, its interval and item statistics for every group, in one pass.
+
+    Parameters
+    ----------
+    data : polars.DataFrame or pandas.DataFrame
+        Responses and the group columns.
+    instrument : Instrument or str, optional
+        Items, keys, range and scales; without it give ``items`` (and ``item_range`` to fix
+        floor and ceiling; default the data's smallest and largest answer).
+    by : list of str
+        Group columns (e.g. ``["school_id", "grade", "sex"]``); null is a group of its own.
+    items, reverse, item_range, missing, ci, ci_method
+        As in :func:`cronbach_alpha`.
+    min_n : int
+        Groups with fewer rows used are kept and marked ``small``.
+
+    Returns
+    -------
+    ReliabilityTables
+        ``scales`` (one row per group and scale) and ``items`` (one row per group, scale and
+        item), groups sorted by key.
+
+    Notes
+    -----
+    The sums of every group are accumulated in one parallel pass
+    (:mod:`screening.scoring._moments`); every group's numbers equal a separate
+    :func:`cronbach_alpha` / :func:`item_statistics` call on that group's rows to rounding
+    (exactly for the sums of integer answers).
+    """
+    frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+    if items is not None and item_range is None and resolve_instrument(instrument) is None:
+        item_range = _observed_range(frame, items)
+    acc = ReliabilityAccumulator(
+        instrument, by, items=items, reverse=reverse, item_range=item_range, missing=missing
+    )
+    return acc.add(frame).result(ci=ci, ci_method=ci_method, min_n=min_n)
+
+
+def _observed_range(frame: pl.DataFrame, items: Sequence[str]) -> tuple[float, float]:
+    matrix = item_matrix(frame, items)
+    return float(matrix.low[0]), float(matrix.high[0])
+
+
+__all__ = [
+    "ReliabilityAccumulator",
+    "ReliabilityTables",
+    "covariance",
+    "cronbach_alpha",
+    "item_statistics",
+    "reliability_by",
+    "smc",
+]
