@@ -214,8 +214,9 @@ def _score_block(
         for j in range(inst_ptr[m], inst_ptr[m + 1]):
             low = item_min[j]
             high = item_max[j]
+            column = responses[r0 : r0 + size, j]
             for b in range(size):
-                x = responses[r0 + b, j]
+                x = column[b]
                 ok = (x >= low) & (x <= high)
                 bad[b] += (x != MISSING) & (not ok)
                 value = np.int32(x) if ok else np.int32(0)
@@ -227,19 +228,21 @@ def _score_block(
                 previous[b] = x if ok else MISSING
                 best[b] = max(best[b], run[b])
         limit = max_longstring[m]
+        answered_m = answered[r0 : r0 + size, m]
+        longstring_m = longstring[r0 : r0 + size, m]
+        irv_m = irv[r0 : r0 + size, m]
+        invalid_m = invalid[r0 : r0 + size, m]
         for b in range(size):
-            i = r0 + b
             c = count[b]
-            answered[i, m] = c
-            longstring[i, m] = best[b]
+            answered_m[b] = c
+            longstring_m[b] = best[b]
             if c >= 2:
                 var = (s2[b] - s1[b] * s1[b] / c) / (c - 1)
-                irv[i, m] = np.sqrt(max(var, 0.0))
+                irv_m[b] = np.sqrt(max(var, 0.0))
             else:
-                irv[i, m] = np.nan
-            invalid[i, m] = limit > 0 and best[b] >= limit
-    for b in range(size):
-        out_of_range[r0 + b] = bad[b]
+                irv_m[b] = np.nan
+            invalid_m[b] = limit > 0 and best[b] >= limit
+    out_of_range[r0 : r0 + size] = bad[:size]
 
     for s in range(n_scales):
         count[:] = 0
@@ -251,9 +254,10 @@ def _score_block(
             high = item_max[j]
             fill = np.int32(missing_means[j])
             flip = np.int32(low) + np.int32(high)
+            column = responses[r0 : r0 + size, j]
             if reverse[j]:
                 for b in range(size):
-                    x = responses[r0 + b, j]
+                    x = column[b]
                     value = np.int32(x) if (x >= low) & (x <= high) else fill
                     present = value != MISSING
                     value = flip - value if present else np.int32(0)
@@ -262,7 +266,7 @@ def _score_block(
                     largest[b] = max(largest[b], value if present else np.int32(-1))
             else:
                 for b in range(size):
-                    x = responses[r0 + b, j]
+                    x = column[b]
                     value = np.int32(x) if (x >= low) & (x <= high) else fill
                     present = value != MISSING
                     value = value if present else np.int32(0)
@@ -276,6 +280,8 @@ def _score_block(
         multiplier = scale_multiplier[s]
         cut0 = band_ptr[s]
         cut1 = band_ptr[s + 1]
+        scores_s = scores[r0 : r0 + size, s]
+        bands_s = bands[r0 : r0 + size, s]
         for b in range(size):
             c = count[b]
             score = np.nan
@@ -290,23 +296,24 @@ def _score_block(
                 else:
                     score = float(largest[b])
                 score *= multiplier
-            i = r0 + b
-            scores[i, s] = score
+            scores_s[b] = score
             band = -1
             if cut1 > cut0 and not np.isnan(score):
                 band = 0
                 for cut in range(cut0, cut1):
                     band += score >= band_cuts[cut]
-            bands[i, s] = band
+            bands_s[b] = band
 
     for c in range(crit_col.shape[0]):
         j = crit_col[c]
         low = item_min[j]
         high = item_max[j]
         threshold = crit_threshold[c]
+        column = responses[r0 : r0 + size, j]
+        critical_c = critical[r0 : r0 + size, c]
         for b in range(size):
-            x = responses[r0 + b, j]
-            critical[r0 + b, c] = (x >= low) & (x <= high) & (x >= threshold)
+            x = column[b]
+            critical_c[b] = (x >= low) & (x <= high) & (x >= threshold)
 
     for v in range(valid_scale.shape[0]):
         s = valid_scale[v]
