@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from screening.instruments.compiler import CompiledBattery
 from screening.instruments.loader import LoadedBattery
@@ -19,8 +20,6 @@ from screening.rules import ITEM, ResolvedCondition, parse_condition, resolve
 
 TIER_LABELS: tuple[str, ...] = ("green", "yellow", "orange", "red")
 STATUSES: tuple[str, ...] = ("scored", "incomplete", "invalid")
-TIER_LABEL_DTYPE = pl.Enum(TIER_LABELS)
-STATUS_DTYPE = pl.Enum(STATUSES)
 
 
 @dataclass(frozen=True)
@@ -155,32 +154,47 @@ def assign_tiers(
     return tier, reasons
 
 
+def enum_from_codes(codes: np.ndarray, labels: tuple[str, ...], name: str) -> pl.Series:
+    """Enum series from integer codes (negative codes become null), by one gather."""
+    dictionary = pl.Series(name, labels, dtype=pl.Enum(labels))
+    index = pl.Series(codes, dtype=pl.Int32)
+    if (codes < 0).any():
+        index = index.set(index < 0, None)
+    return dictionary.gather(index)
+
+
 def triage_columns(
     plan: TriagePlan, tier: np.ndarray, status: np.ndarray, reasons: np.ndarray
 ) -> pl.DataFrame:
-    """The ``tier``, ``tier_label``, ``status`` and ``reasons`` columns of the results."""
+    """The ``tier``, ``tier_label``, ``status`` and ``reasons`` columns of the results.
+
+    Reasons are built per distinct combination of fired conditions (a bit mask per row),
+    then gathered: a million rows share a few dozen combinations.
+    """
     tier_series = pl.Series("tier", tier, dtype=pl.Int8)
-    tier_series = tier_series.set(tier_series < 0, None) if (tier < 0).any() else tier_series
-    frame = pl.DataFrame(
-        {
-            "tier": tier_series,
-            "tier_label": tier_series.cast(pl.UInt32).replace_strict(
-                dict(enumerate(TIER_LABELS)), default=None, return_dtype=TIER_LABEL_DTYPE
-            ),
-            "status": pl.Series(status, dtype=pl.UInt32).replace_strict(
-                dict(enumerate(STATUSES)), return_dtype=STATUS_DTYPE
-            ),
-        }
-    )
-    texts = plan.texts
-    if not texts:
-        return frame.with_columns(reasons=pl.lit([], dtype=pl.List(pl.String)))
-    flags = pl.DataFrame({f"_r{k}": reasons[:, k] for k in range(len(texts))})
+    if (tier < 0).any():
+        tier_series = tier_series.set(tier_series < 0, None)
     order = _reason_order(plan)
-    reason_list = pl.concat_list(
-        [pl.when(pl.col(f"_r{k}")).then(pl.lit(texts[k])) for k in order]
-    ).list.drop_nulls()
-    return frame.with_columns(flags.select(reason_list.alias("reasons")))
+    texts = plan.texts
+    if len(order) > 62:
+        raise ValueError("a battery may use at most 62 distinct conditions")
+    mask = np.zeros(tier.shape[0], dtype=np.int64)
+    for bit, k in enumerate(order):
+        mask |= reasons[:, k].astype(np.int64) << bit
+    combinations, index = np.unique(mask, return_inverse=True)
+    lists = pl.Series(
+        "reasons",
+        [[texts[k] for bit, k in enumerate(order) if combo >> bit & 1] for combo in combinations],
+        dtype=pl.List(pl.String),
+    )
+    return pl.DataFrame(
+        [
+            tier_series,
+            enum_from_codes(tier.astype(np.int32), TIER_LABELS, "tier_label"),
+            enum_from_codes(status.astype(np.int32), STATUSES, "status"),
+            lists.gather(index.astype(np.uint32)),
+        ]
+    )
 
 
 def _reason_order(plan: TriagePlan) -> list[int]:
