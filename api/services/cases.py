@@ -238,7 +238,9 @@ def _case_out(session: Session, case_id: int, now: dt.datetime) -> CaseOut:
             screened_at=r.updated_at,
         )
         for r in session.scalars(
-            select(Result).where(Result.student_pk == case.student_pk).order_by(Result.created_at)
+            select(Result)
+            .where(Result.student_pk == case.student_pk)
+            .order_by(Result.created_at, Result.id)
         )
     ]
     others = [
@@ -254,7 +256,7 @@ def _case_out(session: Session, case_id: int, now: dt.datetime) -> CaseOut:
         for c in session.scalars(
             select(Case)
             .where(Case.student_pk == case.student_pk, Case.id != case.id)
-            .order_by(Case.opened_at)
+            .order_by(Case.opened_at, Case.id)
         )
     ]
     return CaseOut(

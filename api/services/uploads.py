@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import PurePath
 from typing import Any
 
 import polars as pl
@@ -57,7 +58,7 @@ MAX_FAILURE_CASES = 1000
 MAX_REASON = 300
 BATTERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WINDOW = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-CHUNK = 2000
+UPLOAD_SUFFIXES = frozenset({".csv", ".txt", ".xlsx", ".xlsm"})
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,12 @@ def prepare_upload(data: bytes, filename: str, battery: str) -> PreparedUpload:
     from screening.io import read_upload
 
     scorer = check_battery(battery)
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise Unprocessable(
+            f"Unknown file type {suffix[:16] or '(no extension)'!r}: upload a CSV (.csv, UTF-8 "
+            "or GBK) or an Excel workbook (.xlsx)."
+        )
     try:
         frame = read_upload(data, filename, item_columns=scorer.loaded.item_columns())
     except ScreeningError as error:
@@ -324,10 +331,8 @@ def store_upload(
         return _duplicate(session, actor, existing, now)
 
     student_pks = _upsert_students(session, school, accepted, now)
-    result_ids = _upsert_results(session, upload, accepted, student_pks, now)
-    opened, updated = _open_cases(
-        session, upload, accepted, student_pks, result_ids, prepared.due_hours, now
-    )
+    _upsert_results(session, upload, accepted, student_pks, now)
+    opened, updated = _open_cases(session, upload, accepted, student_pks, prepared.due_hours, now)
     by_status = Counter(accepted["status"].cast(pl.String).to_list())
     by_tier = Counter(_tier_key(t) for t in accepted["tier"].to_list())
     counts = {
@@ -415,38 +420,43 @@ def list_uploads(
     return [UploadSummary(**_summary_fields(u), duplicate=False) for u in uploads]
 
 
-def _chunks(values: list[Any], size: int = CHUNK) -> list[list[Any]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
+def _school_students(session: Session, school: str) -> dict[str, tuple[int, str | None]]:
+    rows = session.execute(
+        select(Student.student_id, Student.id, Student.name).where(Student.school_id == school)
+    )
+    return {sid: (pk, name) for sid, pk, name in rows}
 
 
 def _upsert_students(
     session: Session, school: str, accepted: pl.DataFrame, now: dt.datetime
 ) -> dict[str, int]:
-    """Insert new students, update changed names; map student id -> primary key."""
-    rows = [
-        {"school_id": school, "student_id": sid, "name": name, "created_at": now}
-        for sid, name in zip(accepted["student_id"], accepted["_name"], strict=True)
-    ]
-    if not rows:
+    """Insert new students, update changed names; map student id -> primary key.
+
+    Whole-school selects (one school holds thousands of students, not millions) keep the
+    statements small: no IN list with thousands of parameters.
+    """
+    wanted = dict(zip(accepted["student_id"], accepted["_name"], strict=True))
+    if not wanted:
         return {}
-    insert = insert_for(session, Student)
-    session.execute(insert.on_conflict_do_nothing(index_elements=["school_id", "student_id"]), rows)
-    wanted = {r["student_id"]: r["name"] for r in rows}
-    pks: dict[str, int] = {}
-    renames = []
-    for chunk in _chunks(list(wanted)):
-        found = session.execute(
-            select(Student.id, Student.student_id, Student.name).where(
-                Student.school_id == school, Student.student_id.in_(chunk)
-            )
-        )
-        for pk, sid, name in found:
-            pks[sid] = pk
-            if wanted[sid] is not None and wanted[sid] != name:
-                renames.append({"id": pk, "name": wanted[sid]})
+    known = _school_students(session, school)
+    new = [
+        {"school_id": school, "student_id": sid, "name": name, "created_at": now}
+        for sid, name in wanted.items()
+        if sid not in known
+    ]
+    if new:
+        insert = insert_for(session, Student)
+        stmt = insert.on_conflict_do_nothing(index_elements=["school_id", "student_id"])
+        session.execute(stmt, new)
+        known = _school_students(session, school)
+    renames = [
+        {"id": known[sid][0], "name": name}
+        for sid, name in wanted.items()
+        if name is not None and name != known[sid][1]
+    ]
     if renames:
         session.execute(update(Student), renames)
-    return pks
+    return {sid: known[sid][0] for sid in wanted}
 
 
 def _upsert_results(
@@ -455,8 +465,8 @@ def _upsert_results(
     accepted: pl.DataFrame,
     pks: dict[str, int],
     now: dt.datetime,
-) -> dict[int, int]:
-    """Insert or replace the result of each student in this window; map student pk -> result id."""
+) -> None:
+    """Insert or replace the result of each student in this window."""
     rows = []
     for row in accepted.iter_rows(named=True):
         rows.append(
@@ -478,22 +488,14 @@ def _upsert_results(
             }
         )
     if not rows:
-        return {}
-    table = Result.__table__
-    insert = insert_for(session, table)
+        return
+    insert = insert_for(session, Result.__table__)
     replaced = ("upload_id", "battery", "grade", "sex", "class_id", "status", "tier")
     stmt = insert.on_conflict_do_update(
         index_elements=["student_pk", "screening_window"],
-        set_={
-            **{c: insert.excluded[c] for c in (*replaced, "scores", "reasons")},
-            "updated_at": insert.excluded.updated_at,
-        },
-    ).returning(table.c.id, table.c.student_pk)
-    ids: dict[int, int] = {}
-    for chunk in _chunks(rows, 500):
-        for result_id, student_pk in session.execute(stmt, chunk):
-            ids[student_pk] = result_id
-    return ids
+        set_={c: insert.excluded[c] for c in (*replaced, "scores", "reasons", "updated_at")},
+    )
+    session.execute(stmt, rows)
 
 
 def _open_cases(
@@ -501,7 +503,6 @@ def _open_cases(
     upload: Upload,
     accepted: pl.DataFrame,
     pks: dict[str, int],
-    result_ids: dict[int, int],
     due_hours: dict[int, int],
     now: dt.datetime,
 ) -> tuple[int, int]:
@@ -515,6 +516,24 @@ def _open_cases(
         hours = due_hours.get(tier) or (24 if tier >= 3 else 168)
         return now + dt.timedelta(hours=hours)
 
+    result_ids = {
+        pk: rid
+        for rid, pk in session.execute(
+            select(Result.id, Result.student_pk).where(
+                Result.school_id == upload.school_id, Result.window == upload.window
+            )
+        )
+        if pk in tiers
+    }
+    open_cases = {
+        pk: (case_id, tier, due_at)
+        for case_id, pk, tier, due_at in session.execute(
+            select(Case.id, Case.student_pk, Case.tier, Case.due_at).where(
+                Case.school_id == upload.school_id, Case.status == CaseStatus.open.value
+            )
+        )
+        if pk in tiers
+    }
     rows = [
         {
             "school_id": upload.school_id,
@@ -528,17 +547,24 @@ def _open_cases(
             "due_at": due(tier),
         }
         for pk, tier in tiers.items()
+        if pk not in open_cases
     ]
-    table = Case.__table__
-    stmt = (
-        insert_for(session, table)
-        .on_conflict_do_nothing()
-        .returning(table.c.id, table.c.student_pk)
-    )
     created: dict[int, int] = {}
-    for chunk in _chunks(rows, 500):
-        for case_id, student_pk in session.execute(stmt, chunk):
-            created[student_pk] = case_id
+    if rows:
+        # A case opened meanwhile by a concurrent upload makes its row a no-op (the partial
+        # unique index); RETURNING names exactly the cases this upload opened.
+        table = Case.__table__
+        stmt = insert_for(session, table).on_conflict_do_nothing()
+        stmt = stmt.returning(table.c.id, table.c.student_pk)
+        created = {pk: case_id for case_id, pk in session.execute(stmt, rows)}
+        missed = [r["student_pk"] for r in rows if r["student_pk"] not in created]
+        if missed:
+            for case_id, pk, tier, due_at in session.execute(
+                select(Case.id, Case.student_pk, Case.tier, Case.due_at).where(
+                    Case.student_pk.in_(missed), Case.status == CaseStatus.open.value
+                )
+            ):
+                open_cases[pk] = (case_id, tier, due_at)
     events = [
         {
             "case_id": case_id,
@@ -555,37 +581,32 @@ def _open_cases(
         for pk, case_id in created.items()
     ]
     # Students who already had an open case: record the new screening, raise the tier.
-    others = [pk for pk in tiers if pk not in created]
-    updated = 0
-    for chunk in _chunks(others):
-        cases = session.scalars(
-            select(Case).where(Case.student_pk.in_(chunk), Case.status == CaseStatus.open.value)
-        ).all()
-        for case in cases:
-            tier = tiers[case.student_pk]
-            raised = tier > case.tier
-            if raised:
-                case.tier = tier
-                case.urgent = tier >= 3
-                case.due_at = min(case.due_at, due(tier))
-            updated += 1
-            events.append(
-                {
-                    "case_id": case.id,
-                    "at": now,
-                    "actor_id": None,
-                    "kind": "rescreened",
-                    "detail": {
-                        "window": upload.window,
-                        "tier": tier,
-                        "raised": raised,
-                        "upload_id": upload.id,
-                    },
-                }
+    raised = []
+    for pk, (case_id, old_tier, due_at) in open_cases.items():
+        tier = tiers[pk]
+        if tier > old_tier:
+            raised.append(
+                {"id": case_id, "tier": tier, "urgent": tier >= 3, "due_at": min(due_at, due(tier))}
             )
+        events.append(
+            {
+                "case_id": case_id,
+                "at": now,
+                "actor_id": None,
+                "kind": "rescreened",
+                "detail": {
+                    "window": upload.window,
+                    "tier": tier,
+                    "raised": tier > old_tier,
+                    "upload_id": upload.id,
+                },
+            }
+        )
+    if raised:
+        session.execute(update(Case), raised)
     if events:
         session.execute(CaseEvent.__table__.insert(), events)
-    return len(created), updated
+    return len(created), len(open_cases)
 
 
 __all__ = [

@@ -168,7 +168,9 @@ def token(sessions, clock: FakeClock) -> Callable[..., str]:
 
     def make(role: str, school: str | None = None) -> str:
         with session_scope(sessions) as session:
-            _, bearer = create_user(session, f"{role}-{uuid.uuid4().hex[:10]}", role, school, clock())
+            _, bearer = create_user(
+                session, f"{role}-{uuid.uuid4().hex[:10]}", role, school, clock()
+            )
         return bearer
 
     return make

@@ -64,7 +64,9 @@ def test_upload_to_closed_caseload(client, token, headers, school, frame, clock,
     assert client.post(f"{base}/notes", headers=counsellor, json={"text": "x"}).status_code == 409
     assert client.post(f"{base}/claim", headers=counsellor).status_code == 200
     assert client.post(f"{base}/claim", headers=counsellor).status_code == 409
-    assert client.post(f"{base}/notes", headers=counsellor, json={"text": "talked"}).status_code == 200
+    assert (
+        client.post(f"{base}/notes", headers=counsellor, json={"text": "talked"}).status_code == 200
+    )
     follow = client.post(f"{base}/follow-up", headers=counsellor, json={"on": "2026-09-08"})
     assert follow.json()["follow_up_on"] == "2026-09-08"
     # An urgent case does not close without a referral or a note.
@@ -93,7 +95,9 @@ def test_upload_to_closed_caseload(client, token, headers, school, frame, clock,
 
     with sessions() as session:
         open_cases = session.scalar(
-            select(func.count()).select_from(Case).where(Case.school_id == school, Case.status == "open")
+            select(func.count())
+            .select_from(Case)
+            .where(Case.school_id == school, Case.status == "open")
         )
         actions = set(
             session.scalars(select(AuditEvent.action).where(AuditEvent.school_id == school))
@@ -127,7 +131,9 @@ def test_overdue_urgent_case_escalates_once(client, token, headers, school, fram
     assert len(auto) == 1 and auto[0]["detail"]["automatic"] is True and auto[0]["actor"] is None
 
 
-def test_background_sweep_escalates_without_a_reader(app, client, token, headers, school, frame, clock):
+def test_background_sweep_escalates_without_a_reader(
+    app, client, token, headers, school, frame, clock
+):
     from screening.api.main import sweep_once
 
     counsellor = headers(token("counsellor", school))
@@ -143,7 +149,9 @@ def test_rescreen_raises_tier_of_open_case_and_keeps_one_case(
 ):
     counsellor = headers(token("counsellor", school))
     upload(client, token_of(counsellor), frame([("D1", 2), ("D2", 0)]))
-    second = upload(client, token_of(counsellor), frame([("D1", 3), ("D2", 2)]), window="2027-spring")
+    second = upload(
+        client, token_of(counsellor), frame([("D1", 3), ("D2", 2)]), window="2027-spring"
+    )
     assert second.status_code == 201
     assert second.json()["cases_opened"] == 1 and second.json()["cases_updated"] == 1
     queue = client.get("/api/v1/queue", headers=counsellor).json()["items"]
@@ -156,9 +164,13 @@ def test_rescreen_raises_tier_of_open_case_and_keeps_one_case(
     assert [e["kind"] for e in detail["events"]] == ["opened", "rescreened"]
     with sessions() as session:
         per_student = session.execute(
-            select(Case.student_pk, func.count()).where(Case.school_id == school).group_by(Case.student_pk)
+            select(Case.student_pk, func.count())
+            .where(Case.school_id == school)
+            .group_by(Case.student_pk)
         ).all()
-        results = session.scalar(select(func.count()).select_from(Result).where(Result.school_id == school))
+        results = session.scalar(
+            select(func.count()).select_from(Result).where(Result.school_id == school)
+        )
     assert sorted(n for _, n in per_student) == [1, 1] and results == 4
 
 

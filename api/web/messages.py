@@ -1,0 +1,62 @@
+"""Messages of the service layer (English, for the API) in the user's language.
+
+The service's row-level reasons and conflict messages follow fixed templates; each is
+matched here and given its catalogue label with the same values. A message that matches
+no template is shown as it is (it still names the row, column and value).
+"""
+
+from __future__ import annotations
+
+import re
+
+from screening.i18n import t
+
+PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^student_id is empty"), "web.err.student_id_empty"),
+    (re.compile(r"^(?P<column>\w+) contains a NUL byte"), "web.err.nul_byte"),
+    (re.compile(r"^(?P<column>\w+) is longer than (?P<limit>\d+) characters$"), "web.err.too_long"),
+    (re.compile(r"^the name is longer than (?P<limit>\d+) characters"), "web.err.name_bad"),
+    (
+        re.compile(
+            r"^school_id (?P<value>.*) is not the school of this upload \((?P<school>[^)]*)\)"
+        ),
+        "web.err.other_school",
+    ),
+    (
+        re.compile(r"^the student_id appears more than once in the file; row (?P<row>\d+)"),
+        "web.err.duplicate_student",
+    ),
+    (
+        re.compile(
+            r"^Item '(?P<column>[^']*)' of instrument '(?P<instrument>[^']*)' must be an integer "
+            r"in \[(?P<low>-?\d+), (?P<high>-?\d+)\]"
+        ),
+        "web.err.item_range",
+    ),
+    (re.compile(r"^The case is closed"), "web.err.case_closed"),
+    (re.compile(r"^Claim the case first"), "web.err.claim_first"),
+    (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),
+    (re.compile(r"^Only the counsellor who claimed"), "web.err.release_not_yours"),
+    (re.compile(r"^Record the referral first"), "web.err.refer_first"),
+    (re.compile(r"^An urgent case closes only"), "web.err.urgent_close"),
+    (re.compile(r"^Unknown file type (?P<suffix>'[^']*')"), "web.err.unknown_file_type"),
+    (re.compile(r"^(The )?screening window", re.IGNORECASE), "web.err.bad_window"),
+]
+
+
+def translate(message: str, locale: str) -> str:
+    """``message`` in ``locale`` when it follows a known template; otherwise unchanged.
+
+    Examples
+    --------
+    >>> translate("The case is closed.", "zh-CN")
+    '此个案已结案。'
+    """
+    for pattern, key in PATTERNS:
+        match = pattern.search(message)
+        if match:
+            return t(key, locale, **match.groupdict())
+    return message
+
+
+__all__ = ["translate"]
