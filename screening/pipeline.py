@@ -20,10 +20,10 @@ from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
 from screening.scoring._kernels import score_rows
 from screening.triage import (
-    STATUS_DTYPE,
     STATUSES,
     TriagePlan,
     assign_tiers,
+    enum_from_codes,
     evaluate_conditions,
     plan_triage,
     row_status,
@@ -242,7 +242,9 @@ def score_columns(scorer: Scorer, out: dict[str, np.ndarray]) -> list[pl.Series]
             name = c.scale_names[s]
             columns.append(pl.Series(name, out["scores"][:, s], nan_to_null=True))
             if c.band_labels[s]:
-                columns.append(_band_series(f"{name}.band", out["bands"][:, s], c.band_labels[s]))
+                columns.append(
+                    enum_from_codes(out["bands"][:, s], c.band_labels[s], f"{name}.band")
+                )
         columns.append(pl.Series(f"{instrument}.answered", out["answered"][:, m]))
         criticals = np.flatnonzero(c.crit_inst == m)
         if criticals.size:
@@ -320,13 +322,7 @@ def score_frame(
         tier, reasons = assign_tiers(scorer.plan, fired, status)
         triage = triage_columns(scorer.plan, tier, status, reasons)
     else:
-        triage = pl.DataFrame(
-            {
-                "status": pl.Series(status, dtype=pl.UInt32).replace_strict(
-                    dict(enumerate(STATUSES)), return_dtype=STATUS_DTYPE
-                )
-            }
-        )
+        triage = pl.DataFrame([enum_from_codes(status.astype(np.int32), STATUSES, "status")])
     results = pl.DataFrame([*passthrough, *score_columns(scorer, out)]).hstack(triage)
     if cases.height:
         extra = _invalid_reasons(cases, row_offset, frame.height)

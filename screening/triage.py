@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from screening.instruments.compiler import CompiledBattery
 from screening.instruments.loader import LoadedBattery
