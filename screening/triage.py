@@ -180,7 +180,7 @@ def triage_columns(
     mask = np.zeros(tier.shape[0], dtype=np.int64)
     for bit, k in enumerate(order):
         mask |= reasons[:, k].astype(np.int64) << bit
-    combinations, index = np.unique(mask, return_inverse=True)
+    combinations, index = _distinct(mask, len(order))
     lists = pl.Series(
         "reasons",
         [[texts[k] for bit, k in enumerate(order) if combo >> bit & 1] for combo in combinations],
@@ -191,9 +191,24 @@ def triage_columns(
             tier_series,
             enum_from_codes(tier.astype(np.int32), TIER_LABELS, "tier_label"),
             enum_from_codes(status.astype(np.int32), STATUSES, "status"),
-            lists.gather(index.astype(np.uint32)),
+            lists.gather(index),
         ]
     )
+
+
+def _distinct(mask: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``mask`` and each row's position among them (like np.unique).
+
+    With few bits a dense lookup table does it in linear time instead of a sort.
+    """
+    if bits > 20:
+        combinations, index = np.unique(mask, return_inverse=True)
+        return combinations, index.astype(np.uint32)
+    seen = np.zeros(1 << bits, dtype=np.uint32)
+    seen[mask] = 1
+    combinations = np.flatnonzero(seen)
+    position = np.cumsum(seen, dtype=np.uint32) - 1
+    return combinations, position[mask]
 
 
 def _reason_order(plan: TriagePlan) -> list[int]:

@@ -106,3 +106,17 @@ def test_battery_file_errors_name_the_field(tmp_path: Path) -> None:
     path = write_battery(tmp_path, "[[tier]]\nlevel = 4\nany = []\n")
     with pytest.raises(InstrumentDefinitionError, match=r"tier\[0\]\.level"):
         Scorer.for_battery(path)
+
+
+def test_distinct_matches_numpy_unique() -> None:
+    import numpy as np
+
+    from screening.triage import _distinct
+
+    rng = np.random.default_rng(5)
+    for bits in (1, 5, 20, 30):
+        mask = rng.integers(0, 1 << bits, 5000) & rng.integers(0, 1 << bits, 5000)
+        combos, index = _distinct(mask, bits)
+        expected, inverse = np.unique(mask, return_inverse=True)
+        assert np.array_equal(combos, expected)
+        assert np.array_equal(index, inverse)
