@@ -12,7 +12,7 @@ TIER_ORDER = ("red", "orange", "yellow", "green", "none")
 
 def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     """Print counts by tier and status, and where the outputs are."""
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     table = Table(title=f"{summary.rows:,} students scored", show_lines=False)
     table.add_column("tier")
     table.add_column("students", justify="right")

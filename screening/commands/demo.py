@@ -34,7 +34,7 @@ def command(students: int, seed: int, battery: str, out_dir: Path, quiet: bool) 
     Responses come from a latent-trait model, with some missing answers, a small share of
     critical endorsements and some careless responders. Nothing here is real data.
     """
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)
     instruments = Scorer.for_battery(battery).loaded.instruments
     city = generate_city(students, seed=seed, instruments=[i.id for i in instruments])
     out_dir.mkdir(parents=True, exist_ok=True)
