@@ -567,10 +567,14 @@ class ReliabilityTables:
         ``min_n`` rows used: report with care).
     items : polars.DataFrame
         One row per group, scale and item: the columns of :func:`item_statistics`.
+    careless : polars.DataFrame or None
+        One row per group: the careless-responding rates of
+        :func:`screening.scoring.careless.careless_rates` over every item.
     """
 
     scales: pl.DataFrame
     items: pl.DataFrame
+    careless: pl.DataFrame | None = None
 
 
 class ReliabilityAccumulator:
@@ -768,8 +772,9 @@ def reliability_by(
     ci: float = 0.95,
     ci_method: CIMethod = "feldt",
     min_n: int = 30,
+    careless: bool = True,
 ) -> ReliabilityTables:
-    """Alpha, its interval and item statistics for every group, in one pass.
+    """Alpha, its interval, item statistics and careless rates for every group.
 
     Parameters
     ----------
@@ -784,12 +789,14 @@ def reliability_by(
         As in :func:`cronbach_alpha`.
     min_n : int
         Groups with fewer rows used are kept and marked ``small``.
+    careless : bool
+        Also compute the careless-responding rates per group (a second, row-wise pass).
 
     Returns
     -------
     ReliabilityTables
-        ``scales`` (one row per group and scale) and ``items`` (one row per group, scale and
-        item), groups sorted by key.
+        ``scales`` (one row per group and scale), ``items`` (one row per group, scale and
+        item) and ``careless`` (one row per group), groups sorted by key.
 
     Notes
     -----
@@ -804,7 +811,15 @@ def reliability_by(
     acc = ReliabilityAccumulator(
         instrument, by, items=items, reverse=reverse, item_range=item_range, missing=missing
     )
-    return acc.add(frame).result(ci=ci, ci_method=ci_method, min_n=min_n)
+    tables = acc.add(frame).result(ci=ci, ci_method=ci_method, min_n=min_n)
+    if not careless:
+        return tables
+    from screening.scoring.careless import careless_rates  # careless uses this module
+
+    rates = careless_rates(
+        frame, instrument, by, items=items, reverse=reverse, item_range=item_range
+    )
+    return ReliabilityTables(tables.scales, tables.items, rates)
 
 
 def _observed_range(frame: pl.DataFrame, items: Sequence[str]) -> tuple[float, float]:

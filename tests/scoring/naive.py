@@ -104,3 +104,56 @@ def alpha(x):
         out["r_drop"].append(cov_item_rest / math.sqrt(c[i, i] * rest.sum()))
         out["alpha_drop"].append(raw(rest) if k > 2 else float("nan"))
     return out
+
+
+def careless_row(row, keyed, factors):
+    """Reference of one row of ``careless_rows``: lists with None for missing answers.
+
+    ``row`` holds raw answers, ``keyed`` the reverse-keyed ones, ``factors`` lists of item
+    positions. Returns (answered, longstring, avgstr, irv, evenodd) as R's careless does.
+    """
+    runs = []
+    for j, v in enumerate(row):
+        if j > 0 and v is not None and row[j - 1] is not None and v == row[j - 1]:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    present = [v for v in row if v is not None]
+    irv = float("nan")
+    if len(present) >= 2:
+        mean = sum(present) / len(present)
+        irv = math.sqrt(sum((v - mean) ** 2 for v in present) / (len(present) - 1))
+    pairs = []
+    for items in factors:
+        odd = [keyed[j] for pos, j in enumerate(items) if pos % 2 == 0 and keyed[j] is not None]
+        even = [keyed[j] for pos, j in enumerate(items) if pos % 2 == 1 and keyed[j] is not None]
+        if odd and even:
+            pairs.append((sum(even) / len(even), sum(odd) / len(odd)))
+    evenodd = float("nan")
+    if len(pairs) >= 2:
+        a = [e for e, _ in pairs]
+        b = [o for _, o in pairs]
+        ma, mb = sum(a) / len(a), sum(b) / len(b)
+        saa = sum((v - ma) ** 2 for v in a)
+        sbb = sum((v - mb) ** 2 for v in b)
+        if saa > 0 and sbb > 0:
+            r = sum((u - ma) * (v - mb) for u, v in zip(a, b, strict=True)) / math.sqrt(saa * sbb)
+            sb = -1.0 if 1 + r <= 0 else max(2 * r / (1 + r), -1.0)
+            evenodd = -sb
+    return len(present), max(runs), len(row) / len(runs), irv, evenodd
+
+
+def mahalanobis(x):
+    """``psych::outlier``: D² over answered items with the pairwise covariance (NaN missing)."""
+    x = np.asarray(x, dtype=float)
+    inv = np.linalg.inv(pairwise_cov(x))
+    means = np.nanmean(x, axis=0)
+    out = []
+    for row in x:
+        ok = ~np.isnan(row)
+        if not ok.any():
+            out.append(float("nan"))
+            continue
+        d = row[ok] - means[ok]
+        out.append(float(d @ inv[np.ix_(ok, ok)] @ d))
+    return np.array(out)

@@ -218,3 +218,12 @@ def test_alpha_equals_naive_pairwise_reference(x, holes):
     assert got["std_alpha"][0] == pytest.approx(want["std_alpha"], abs=1e-9)
     np.testing.assert_allclose(items["r_drop"].to_numpy(), want["r_drop"], atol=1e-9)
     np.testing.assert_allclose(items["alpha_drop"].to_numpy(), want["alpha_drop"], atol=1e-9)
+
+
+def test_careless_rates_come_with_the_groups():
+    frame = _synthetic(n=1500, groups=6)
+    tables = reliability_by(frame, "phq9", ["school_id"])
+    assert tables.careless is not None
+    assert tables.careless["school_id"].equals(tables.scales["school_id"])
+    assert (tables.careless["rows"] == tables.scales["rows"]).all()
+    assert reliability_by(frame, "phq9", ["school_id"], careless=False).careless is None
