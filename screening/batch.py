@@ -8,7 +8,6 @@ failed run leaves no partial output.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -18,19 +17,21 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import numba
 import polars as pl
 import pyarrow.parquet as pq
 
 from screening import __version__
+from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
 from screening.io import iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
 from screening.pipeline import OnInvalid, Scorer, score_frame
 from screening.triage import STATUSES
 
 Format = Literal["parquet", "csv"]
+FAILURES = "failures.csv"
 
 
 @dataclass
@@ -48,43 +49,63 @@ class RunSummary:
 
 
 class _Sink:
-    """Writes result frames one after another to a temporary file (Parquet or CSV)."""
+    """Writes result frames one after another to one file (Parquet or CSV).
+
+    A run of one frame is written by polars in one go; from the second frame on, Parquet
+    is streamed through a pyarrow writer (one row group per frame) and CSV appended.
+    Later frames are aligned to the first frame's columns.
+    """
 
     def __init__(self, path: Path, fmt: Format) -> None:
         self.path = path
         self.fmt = fmt
-        self.schema: pl.Schema | None = None
+        self._pending: pl.DataFrame | None = None
+        self._schema: pl.Schema | None = None
         self._parquet: pq.ParquetWriter | None = None
-        self._csv = None
+        self._csv: IO[bytes] | None = None
 
     def write(self, frame: pl.DataFrame) -> None:
-        if self.schema is None:
-            self.schema = frame.schema
-        else:
-            frame = frame.select(
+        if self._schema is None:
+            self._schema = frame.schema
+            self._pending = frame
+            return
+        if self._pending is not None:
+            self._append(self._pending)
+            self._pending = None
+        self._append(
+            frame.select(
                 pl.col(name) if name in frame.columns else pl.lit(None, dtype).alias(name)
-                for name, dtype in self.schema.items()
+                for name, dtype in self._schema.items()
             )
+        )
+
+    def _append(self, frame: pl.DataFrame) -> None:
         if self.fmt == "parquet":
             table = frame.to_arrow()
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
             self._parquet.write_table(table.cast(self._parquet.schema))
         else:
-            flat = frame.with_columns(pl.col(pl.List(pl.String)).list.join("; "))
-            if self._csv is None:
+            header = self._csv is None
+            if header:
                 self._csv = self.path.open("wb")
-                flat.write_csv(self._csv, include_header=True)
-            else:
-                flat.write_csv(self._csv, include_header=False)
+            _flat(frame).write_csv(self._csv, include_header=header)
 
     def close(self) -> None:
+        if self._pending is not None:
+            if self.fmt == "parquet":
+                self._pending.write_parquet(self.path)
+            else:
+                _flat(self._pending).write_csv(self.path)
         if self._parquet is not None:
             self._parquet.close()
         if self._csv is not None:
-            self._csv.flush()
-            os.fsync(self._csv.fileno())
             self._csv.close()
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """CSV has no lists: ``reasons`` is joined with ``"; "``."""
+    return frame.with_columns(pl.col(pl.List(pl.String)).list.join("; "))
 
 
 def _frames(
@@ -157,14 +178,7 @@ def score_files(
     )
     item_columns = list(scorer.compiled.columns)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / f"scores.{fmt}"
-    failures_path = out / "failures.csv"
-    run_path = out / "run.json"
-    staged = {
-        p: p.with_name(f".{p.name}.{os.getpid()}.partial")
-        for p in (results_path, failures_path, run_path)
-    }
+    results_name = f"scores.{fmt}"
 
     timings: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
@@ -173,11 +187,11 @@ def score_files(
     failures: list[pl.DataFrame] = []
     files: list[dict[str, object]] = []
     rows = 0
-    sink = _Sink(staged[results_path], fmt)
-    try:
+    with atomic_directory(out) as staging:
+        sink = _Sink(staging / results_name, fmt)
         with ExitStack() as stack:
             stack.callback(sink.close)
-            bar = _progress_bar(stack, progress, len(inputs))
+            bar = _progress_bar(stack, progress)
             for path in map(Path, inputs):
                 file_rows = 0
                 clock = time.perf_counter()
@@ -201,24 +215,17 @@ def score_files(
                 rows += file_rows
         timings["total"] = time.perf_counter() - started
         record = _record(scorer, files, rows, by_status, by_tier, failures, school_parts, timings)
-        record["outputs"] = {"results": results_path.name, "format": fmt, "on_invalid": on_invalid}
+        record["outputs"] = {"results": results_name, "format": fmt, "on_invalid": on_invalid}
         if failures:
-            pl.concat(failures).write_csv(staged[failures_path])
-            record["outputs"]["failures"] = failures_path.name
-        staged[run_path].write_text(json.dumps(record, ensure_ascii=False, indent=2), "utf-8")
-        _fsync(staged[run_path])
-        for final, temporary in staged.items():
-            if temporary.exists():
-                os.replace(temporary, final)
-            elif final.exists():
-                final.unlink()  # an old failures.csv does not belong to this run
-    finally:
-        for temporary in staged.values():
-            temporary.unlink(missing_ok=True)
+            write_csv_atomic(pl.concat(failures), staging / FAILURES)
+            record["outputs"]["failures"] = FAILURES
+        write_json_atomic(record, staging / "run.json")
+    if not failures:
+        (out / FAILURES).unlink(missing_ok=True)  # a previous run's failures are not ours
     return RunSummary(
         out,
-        results_path,
-        run_path,
+        out / results_name,
+        out / "run.json",
         rows,
         record["counts"]["status"],
         record["counts"]["tier"],
@@ -227,7 +234,7 @@ def score_files(
     )
 
 
-def _progress_bar(stack: ExitStack, enabled: bool, files: int):
+def _progress_bar(stack: ExitStack, enabled: bool):
     if not enabled:
         return None
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -284,11 +291,6 @@ def merge_school_counts(parts: pl.DataFrame) -> pl.DataFrame:
         (pl.col("invalid") / pl.col("students")).round(4).alias("invalid_rate"),
         (pl.col("incomplete") / pl.col("students")).round(4).alias("incomplete_rate"),
     )
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
 
 
 def _count(results: pl.DataFrame, by_status: Counter[str], by_tier: Counter[str]) -> None:
