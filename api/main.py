@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from screening import __version__
+from screening.api import web
 from screening.api.clock import Clock, system_clock
 from screening.api.db import make_engine, make_sessionmaker, session_scope
 from screening.api.routes import cases, exports, health, queue, referrals, reports, uploads, users
@@ -239,6 +240,7 @@ def create_app(
     for module in (users, uploads, referrals, queue, cases, reports, exports):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(ServiceError, _service_error)
+    web.install(app)  # the pages people use (screening.api.web)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     app.add_middleware(SafeErrors)
     return app

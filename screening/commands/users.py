@@ -90,3 +90,28 @@ def revoke(name: str) -> None:
         if user.revoked_at is None:
             user.revoked_at = system_clock()
     click.echo(f"revoked {name}")
+
+
+@command.command("passwd")
+@click.argument("name")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+def passwd(name: str, password_stdin: bool) -> None:
+    """Set the web sign-in password of an account (its token keeps working)."""
+    from screening.api.clock import system_clock
+    from screening.api.db import session_scope
+    from screening.api.web.auth import MIN_PASSWORD, set_password
+
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            f"New password ({MIN_PASSWORD}+ characters)", hide_input=True, confirmation_prompt=True
+        )
+    with session_scope(_sessions()) as session:
+        try:
+            set_password(session, name, password, system_clock())
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"password set for {name}")

@@ -12,7 +12,7 @@ import pytest
 from screening.i18n import LOCALES, catalogue, normalize_locale, t, translator
 
 ROOT = Path(__file__).resolve().parents[2]
-USED = re.compile(r"""\b_\(\s*['"]([a-z0-9_.-]+)['"]""")
+USED = re.compile(r"""\b_\(\s*['"]([A-Za-z0-9_.-]*[A-Za-z0-9_-])['"]\s*[,)]""")
 
 
 def _fields(text: str) -> set[str]:

@@ -1,0 +1,130 @@
+"""How the pages show the service's objects: masked names, local times, scores, events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from screening.api.schemas import CaseEventOut, ResultOut
+from screening.i18n import translator
+
+try:
+    DISPLAY_TZ: dt.tzinfo = ZoneInfo("Asia/Shanghai")
+except ZoneInfoNotFoundError:  # pragma: no cover - systems without a time-zone database
+    DISPLAY_TZ = dt.UTC
+
+SCORE_FLAGS = (".answered", ".critical", ".longstring", ".irv", ".band")
+
+
+def mask_name(name: str | None) -> str:
+    """The family name and one star (``张三`` gives ``张*``); a dash when there is no name.
+
+    Examples
+    --------
+    >>> mask_name("欧阳娜娜"), mask_name("Li Lei"), mask_name(None)
+    ('欧*', 'L*', '—')
+    """
+    name = (name or "").strip()
+    return f"{name[0]}*" if name else "—"
+
+
+def local_time(value: dt.datetime | None) -> str:
+    """``2026-09-01 16:00`` in Beijing time."""
+    if value is None:
+        return ""
+    return value.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@lru_cache(maxsize=64)
+def _instrument(instrument_id: str):
+    from screening.errors import ScreeningError
+    from screening.instruments.loader import load_instrument
+
+    try:
+        return load_instrument(instrument_id)
+    except (ScreeningError, OSError):
+        return None
+
+
+def score_rows(result: ResultOut, locale: str) -> list[dict[str, Any]]:
+    """The scale scores of a result with their bands, labelled in ``locale``."""
+    rows = []
+    for key, value in result.scores.items():
+        if key.endswith(SCORE_FLAGS) or "." not in key:
+            continue
+        instrument_id, _, scale_id = key.partition(".")
+        spec = _instrument(instrument_id)
+        scale = next((s for s in spec.scales if s.id == scale_id), None) if spec else None
+        name = (
+            f"{spec.name.get(locale, instrument_id)} · {scale.name.get(locale, scale_id)}"
+            if (spec and scale)
+            else key
+        )
+        band = result.scores.get(f"{key}.band")
+        if band is not None and scale is not None and scale.bands is not None:
+            english = list(scale.bands.labels["en"])
+            if band in english:
+                band = scale.bands.labels.get(locale, english)[english.index(band)]
+        rows.append(
+            {
+                "name": name,
+                "value": "—"
+                if value is None
+                else f"{value:g}"
+                if isinstance(value, float)
+                else value,
+                "band": band,
+                "critical": bool(result.scores.get(f"{instrument_id}.critical")),
+            }
+        )
+    return rows
+
+
+def event_rows(events: list[CaseEventOut], locale: str) -> list[dict[str, Any]]:
+    """Timeline entries: time, what happened, who, and the event's details, translated."""
+    _ = translator(locale)
+    rows = []
+    for event in events:
+        details = []
+        for key, value in event.detail.items():
+            if value is None or value == "" or key == "upload_id":
+                continue
+            details.append((_label(_, f"web.detail.{key}", key), _value(_, key, value)))
+        rows.append(
+            {
+                "at": local_time(event.at),
+                "kind": event.kind,
+                "label": _label(_, f"web.event.{event.kind}", event.kind),
+                "actor": event.actor or _("web.event.system"),
+                "details": details,
+            }
+        )
+    return rows
+
+
+def _label(_, key: str, fallback: str) -> str:
+    try:
+        return _(key)
+    except KeyError:
+        return fallback
+
+
+def _value(_, key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return _("web.yes") if value else _("web.no")
+    if key == "tier" and isinstance(value, int):
+        return _label(_, f"tier.{('green', 'yellow', 'orange', 'red')[value]}", str(value))
+    prefixes = {
+        "category": "web.category",
+        "disposition": "web.disposition",
+        "source": "web.source",
+        "referred_by_role": "web.roles",
+    }
+    if key in prefixes:
+        return _label(_, f"{prefixes[key]}.{value}", str(value))
+    return str(value)
+
+
+__all__ = ["DISPLAY_TZ", "event_rows", "local_time", "mask_name", "score_rows"]
