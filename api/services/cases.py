@@ -195,7 +195,7 @@ def _load(session: Session, actor: Actor, case_id: int, *, for_update: bool = Fa
         stmt = stmt.with_for_update()
     case = session.scalar(stmt)
     if case is None:
-        raise NotFound("No such case.")
+        raise NotFound()
     check_school(actor, case.school_id)
     return case
 
