@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Modules that declare tables on :class:`screening.api.models.Base` (migrations cover all).
+MODEL_MODULES = ("screening.api.models", "screening.api.web.models")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -85,6 +87,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def all_metadata() -> Any:
+    """The metadata of every table of the service (imports each module of MODEL_MODULES)."""
+    import importlib
+    import importlib.util
+
+    for module in MODEL_MODULES:
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+    from screening.api.models import Base
+
+    return Base.metadata
 
 
 def alembic_config(engine: Engine | None = None) -> Any:

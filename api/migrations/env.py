@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from screening.api.models import Base
+from screening.api.db import all_metadata
 
 
 def _engine():
@@ -24,7 +24,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=all_metadata(),
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )
