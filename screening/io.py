@@ -26,10 +26,15 @@ CSV fast path
 -------------
 The file is memory-mapped once; a BOM, NUL bytes, quotes and the field counts of every
 line are checked with vectorised byte counts (no decoding in Python), then polars parses
-the file with a schema that makes every item column Int8. Only when polars rejects a cell
-is the file parsed again with item columns as text. Encoding: a UTF-8 BOM means UTF-8;
-otherwise UTF-8 is tried first (polars validates it while parsing) and a file that is not
-valid UTF-8 is transcoded from GB18030 (a superset of GBK, what Chinese Excel writes).
+the file with a schema that makes every item column Int8. When polars rejects a cell, the
+column it names is read as text and the parse repeated (a few times at most, then every
+column is read as text); clean item columns become Int8 again afterwards.
+
+Encoding: a UTF-8 BOM means UTF-8; otherwise UTF-8 is tried first (polars validates it
+while parsing) and a file that is not valid UTF-8 is transcoded from GB18030 (a superset
+of GBK, what Chinese Excel writes) in memory, or to a temporary file for batches. A file
+that starts as UTF-8 (BOM, or a non-ASCII UTF-8 header) but is not UTF-8 further down is
+refused as mixed, never guessed.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import io
 import logging
 import mmap
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -72,6 +78,7 @@ MAX_XLSX_RATIO = 200  # uncompressed / compressed size of one member above 1 MiB
 MAX_XLSX_MEMBERS = 10_000
 
 _CHUNK = 1 << 18  # bytes per step of the vectorised scans (fits in cache)
+_TEXT_RETRIES = 4  # item columns re-read as text one by one before reading all as text
 _BOMS = {
     codecs.BOM_UTF32_LE: "UTF-32",
     codecs.BOM_UTF32_BE: "UTF-32",
@@ -268,7 +275,7 @@ def _resolve_header(
         present = [n for n in names if not n.startswith("\x00")]
         problem += f" The file has {_listed(present, 12)}."
         if mapping is not None:
-            unused = mapping.missing_sources(raw_name.strip() for raw_name in map(str, raw))
+            unused = mapping.missing_sources((name or "").strip() for name in raw)
             if unused:
                 problem += f" Headers named in the mapping but not in the file: {_listed(unused)}."
             problem += " Fix the mapping file or the headers."
@@ -297,6 +304,11 @@ def _coerce_item(series: pl.Series) -> pl.Series:
         series = series.fill_nan(None)
     text = series.cast(pl.String).str.strip_chars()
     text = text.set(text == "", None)
+    number = text.cast(pl.Int64, strict=False)  # accepts exactly [+-]digits
+    if number.null_count() == text.null_count():
+        low, high = number.min(), number.max()
+        if low is None or (low >= -128 and high <= 127):
+            return number.cast(pl.Int8)
     number = text.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
     clean = text.str.contains(_INTEGRAL) & number.is_between(-128, 127)
     if (clean | text.is_null()).all():
@@ -606,13 +618,12 @@ def _layout(
 def _parse(
     source: bytes | Path,
     names: list[str],
-    item_columns: Sequence[str],
+    int8_columns: Iterable[str],
     *,
     has_header: bool,
-    typed: bool,
 ) -> pl.DataFrame:
-    items = set(item_columns)
-    overrides = {c: pl.Int8 for c in names if c in items} if typed else None
+    """polars.read_csv with every column String except ``int8_columns``."""
+    overrides = {c: pl.Int8 for c in int8_columns} or None
     return pl.read_csv(
         source,
         has_header=has_header,
@@ -629,14 +640,30 @@ def _parse_region(
     label: str | Path,
     item_columns: Sequence[str],
     has_header: bool,
+    *,
+    check_utf8: bool = False,
 ) -> pl.DataFrame:
-    """Parse with Int8 item columns; when polars rejects a cell, parse as text."""
+    """Parse with Int8 item columns; read the columns polars rejects as text.
+
+    polars names the column of the first cell it cannot parse; that column is read as
+    text and the parse repeated, at most :data:`_TEXT_RETRIES` times, after which every
+    column is read as text. With ``check_utf8``, a file that polars rejects for another
+    reason is first checked for invalid UTF-8 (raising :class:`_NotUtf8`): far cheaper
+    than letting polars fail on it as text.
+    """
+    int8 = [c for c in layout.names if c in set(item_columns)]
+    for _ in range(_TEXT_RETRIES + 1):
+        try:
+            return _parse(source, layout.names, int8, has_header=has_header)
+        except pl.exceptions.PolarsError as error:
+            failing = re.search(r"at column '([^']*)'", str(error))
+            if failing is None or failing.group(1) not in int8:
+                break
+            int8.remove(failing.group(1))
+    if check_utf8 and _first_invalid_utf8(layout.buffer, 0) is not None:
+        raise _NotUtf8
     try:
-        return _parse(source, layout.names, item_columns, has_header=has_header, typed=True)
-    except pl.exceptions.PolarsError:
-        pass
-    try:
-        return _parse(source, layout.names, item_columns, has_header=has_header, typed=False)
+        return _parse(source, layout.names, (), has_header=has_header)
     except pl.exceptions.PolarsError as error:
         if "utf-8" in str(error).lower():
             raise _NotUtf8 from None
@@ -658,7 +685,9 @@ def _read_csv(
     layout = _layout(buffer, label, item_columns, mapping, id_column)
     if layout is not None:
         try:
-            frame = _parse_region(layout, source, label, item_columns, has_header=True)
+            frame = _parse_region(
+                layout, source, label, item_columns, has_header=True, check_utf8=True
+            )
         except _NotUtf8:
             layout = _utf8_body_or_fail(buffer, layout, label)
     if layout is None:

@@ -74,7 +74,10 @@ def test_integral_decimals_count_as_integers(tmp_path):
     assert frame.row(0) == ("1", "S", "F", 2, 1, 3)
 
 
-def test_bad_cells_leave_the_column_as_text_for_the_pipeline(tmp_path):
+@pytest.mark.parametrize("retries", [0, 1, 4])
+def test_bad_cells_leave_the_column_as_text_for_the_pipeline(tmp_path, monkeypatch, retries):
+    # 0: every column re-read as text at once; 1: one column retried, then all; 4: one by one
+    monkeypatch.setattr(screening.io, "_TEXT_RETRIES", retries)
     path = _csv(
         tmp_path,
         f"{HEADER}\n1,S,F,x,300,1\n2,S,F, 2.0 ,2.5,2\n3,S,F,,-1,3\n4,S,F,١,2,0\n",
