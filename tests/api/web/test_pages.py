@@ -1,0 +1,280 @@
+"""The web pages through HTTP: sign-in, CSRF, roles, schools, uploads, referrals, dashboard."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import polars as pl
+from sqlalchemy import func, select
+
+from screening.api.db import session_scope
+from screening.api.models import AuditEvent
+from screening.api.web.routes import SESSION_COOKIE
+from screening.i18n import t
+
+CASE_ROW = re.compile(r'<tr class="([^"]*)" data-case="(\d+)">')
+
+
+def _case_ids(html: str) -> list[int]:
+    return [int(m.group(2)) for m in CASE_ROW.finditer(html)]
+
+
+def test_pages_need_a_session(browser_client):
+    client = browser_client()
+    for path in ("/queue", "/cases/1", "/upload", "/refer", "/dashboard"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/sign-in?next=")
+    assert client.get("/", follow_redirects=False).headers["location"] == "/sign-in"
+
+
+def test_sign_in_form_is_chinese_and_protected(browser_client, account, helpers):
+    client = browser_client()
+    page = client.get("/sign-in")
+    assert '<html lang="zh-CN">' in page.text and t("web.sign_in_title") in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    _, token = account("counsellor", "S-web-1")
+    # a forged sign-in (no login cookie, or another token) is refused
+    fresh = browser_client()
+    refused = fresh.post("/sign-in", data={"csrf": "forged", "token": token})
+    assert refused.status_code == 403 and t("web.form_expired") in refused.text
+    wrong = client.post("/sign-in", data={"csrf": helpers.csrf(page.text), "token": "scr_nope"})
+    assert wrong.status_code == 401 and t("web.sign_in_failed") in wrong.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_session_cookie_is_http_only_and_sign_out_ends_it(browser_client, account, helpers):
+    _, token = account("counsellor", "S-web-2")
+    client = browser_client()
+    form = client.get("/sign-in")
+    response = client.post(
+        "/sign-in",
+        data={"csrf": helpers.csrf(form.text), "token": token, "next": "https://evil.example/"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/queue"  # never another site
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(SESSION_COOKIE) and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    value = client.cookies[SESSION_COOKIE]
+    csrf = helpers.csrf(client.get("/queue").text)
+    # sign-out needs the CSRF token too
+    assert client.post("/sign-out", data={"csrf": "wrong"}).status_code == 403
+    out = client.post("/sign-out", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    replay = browser_client()
+    replay.cookies.set(SESSION_COOKIE, value)
+    assert replay.get("/queue", follow_redirects=False).status_code == 303  # ended on the server
+
+
+def test_password_sign_in(browser_client, account, helpers, web_sessions, clock):
+    from screening.api.web.auth import set_password
+
+    name, _ = account("teacher", "S-web-3")
+    with session_scope(web_sessions) as session:
+        set_password(session, name, "teacher password 1", clock())
+    client = browser_client()
+    form = client.get("/sign-in")
+    landed = client.post(
+        "/sign-in",
+        data={"csrf": helpers.csrf(form.text), "name": name, "password": "teacher password 1"},
+    )
+    assert landed.status_code == 200
+    assert str(landed.url).endswith("/refer")  # a teacher's first page
+
+
+def test_forms_without_the_csrf_token_change_nothing(counsellor_client, helpers, frame):
+    client, csrf, school = counsellor_client
+    helpers.upload(client, csrf, frame([("R1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    refused = client.post(f"/cases/{case_id}/claim", data={"csrf": "forged"})
+    assert refused.status_code == 403
+    assert t("web.queue_page.unclaimed") in client.get(f"/cases/{case_id}").text
+    no_token = client.post(f"/cases/{case_id}/claim")
+    assert no_token.status_code == 403
+
+
+def test_queue_masks_names_and_puts_urgent_first(counsellor_client, helpers, frame):
+    client, csrf, school = counsellor_client
+    students = [("Q1", 2), ("Q2", 0), ("Q3", 3), ("Q4", 1)]
+    names = {"Q1": "李小龙", "Q2": "王五", "Q3": "张三丰", "Q4": "赵六"}
+    result = helpers.upload(client, csrf, frame(students, school_id=school, names=names))
+    assert result.status_code == 201
+    assert re.search(r'id="cases-opened">2<', result.text)
+    queue = client.get("/queue").text
+    rows = CASE_ROW.findall(queue)
+    assert len(rows) == 2
+    assert "urgent" in rows[0][0] and "urgent" not in rows[1][0]
+    assert re.findall(r'class="student">([^<]*)<', queue) == ["张*", "李*"]
+    for name in names.values():
+        assert name not in queue
+    assert "Q3" not in queue and "Q1" not in queue  # ids only on the case page
+    case = client.get(f"/cases/{rows[0][1]}").text
+    assert "张三丰" in case and "Q3" in case
+
+
+def test_another_schools_case_is_not_found(browser_client, account, helpers, frame, new_school):
+    school_a, school_b = new_school(), new_school()
+    _, token_a = account("counsellor", school_a)
+    _, token_b = account("counsellor", school_b)
+    a, b = browser_client(), browser_client()
+    csrf_a = helpers.sign_in(a, token_a)
+    csrf_b = helpers.sign_in(b, token_b)
+    helpers.upload(a, csrf_a, frame([("X1", 3)], school_id=school_a))
+    (case_id,) = _case_ids(a.get("/queue").text)
+    page = b.get(f"/cases/{case_id}")
+    assert page.status_code == 404 and t("web.not_found_title") in page.text
+    assert "X1" not in page.text
+    missing = b.get("/cases/999999")
+    assert missing.status_code == 404 and missing.text.count(t("web.not_found")) == 1
+    for action in ("claim", "note", "close"):
+        changed = b.post(f"/cases/{case_id}/{action}", data={"csrf": csrf_b, "text": "x"})
+        assert changed.status_code == 404
+    assert t("web.queue_page.unclaimed") in a.get(f"/cases/{case_id}").text
+
+
+def test_teacher_refers_and_sees_no_scores(browser_client, account, helpers, frame, school):
+    _, counsellor = account("counsellor", school)
+    _, teacher = account("teacher", school)
+    c, tc = browser_client(), browser_client()
+    csrf_c = helpers.sign_in(c, counsellor)
+    helpers.upload(c, csrf_c, frame([("T1", 2)], school_id=school))
+    csrf_t = helpers.sign_in(tc, teacher)
+    assert tc.get("/queue").status_code == 403
+    assert tc.get("/dashboard").status_code == 403
+    assert tc.get("/upload").status_code == 403
+    form = tc.get("/refer").text
+    for category in ("self_harm", "suicidal_tendency", "aggression", "other"):
+        assert t(f"web.category.{category}") in form
+    bad = tc.post("/refer", data={"csrf": csrf_t, "student_id": "T1", "category": "self_harm"})
+    assert bad.status_code == 422 and t("web.refer_page.note") in bad.text
+    done = tc.post(
+        "/refer",
+        data={"csrf": csrf_t, "student_id": "T1", "category": "self_harm", "note": "说想伤害自己"},
+    )
+    assert done.status_code == 201 and t("web.refer_page.received") in done.text
+    assert "/cases/" not in done.text  # teachers learn nothing about the case
+    for text in (done.text, bad.text, form):
+        assert "phq9" not in text and t("tier.orange") not in text
+    queue = c.get("/queue").text
+    (row,) = CASE_ROW.findall(queue)
+    assert "urgent" in row[0]  # a self-harm referral raises the case to urgent
+    case = c.get(f"/cases/{row[1]}").text
+    assert t("web.event.referral") in case and "说想伤害自己" in case
+
+
+def test_upload_report_names_rows_in_the_users_language(counsellor_client, helpers, frame):
+    client, csrf, school = counsellor_client
+    good = frame([("U1", 0), ("U2", 1)], school_id=school)
+    other = frame([("U3", 0)], school_id="ELSEWHERE")
+    bad_answer = frame([("U4", 0)], school_id=school).with_columns(pl.lit(7).alias("phq9_3"))
+    data = pl.concat([good, other, bad_answer], how="vertical_relaxed")
+    page = helpers.upload(client, csrf, data)
+    assert page.status_code == 201
+    text = html.unescape(page.text)
+    assert "学校编号 'ELSEWHERE' 不是本次上传的学校" in text
+    assert "第 phq9_3 列（量表 phq9）的答案必须是 0 到 3 之间的整数" in text
+    assert re.search(r"<td>3</td><td class=\"text\">学校编号", text)  # row 3 named
+    again = helpers.upload(client, csrf, data)
+    assert again.status_code == 200 and t("web.upload_page.duplicate") in again.text
+    unusable = client.post(
+        "/upload",
+        data={"csrf": csrf, "window": "2026-autumn", "battery": "default"},
+        files={"file": ("notes.pdf", b"%PDF", "application/pdf")},
+    )
+    assert unusable.status_code == 422
+    assert "不支持的文件类型 '.pdf'" in html.unescape(unusable.text)
+    bad_window = helpers.upload(client, csrf, good, window="秋季")
+    assert bad_window.status_code == 422 and t("web.err.bad_window") in bad_window.text
+
+
+def test_case_work_and_rules_in_the_page(counsellor_client, helpers, frame):
+    client, csrf, school = counsellor_client
+    helpers.upload(client, csrf, frame([("W1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    early = client.post(f"/cases/{case_id}/note", data={"csrf": csrf, "text": "x"})
+    assert early.status_code == 409 and t("web.err.claim_first") in early.text
+    assert client.post(f"/cases/{case_id}/claim", data={"csrf": csrf}).status_code == 200
+    empty = client.post(f"/cases/{case_id}/note", data={"csrf": csrf, "text": "  "})
+    assert empty.status_code == 422 and t("web.case.note_label") in empty.text
+    noted = client.post(f"/cases/{case_id}/note", data={"csrf": csrf, "text": "第一次面谈"})
+    assert t("web.case.done_note") in noted.text and "第一次面谈" in noted.text
+    followed = client.post(f"/cases/{case_id}/follow-up", data={"csrf": csrf, "on": "2026-09-08"})
+    assert "2026-09-08" in followed.text
+    urgent = client.post(f"/cases/{case_id}/close", data={"csrf": csrf, "disposition": "other"})
+    assert urgent.status_code == 409 and t("web.err.urgent_close") in urgent.text
+    referred = client.post(
+        f"/cases/{case_id}/refer",
+        data={"csrf": csrf, "target": "市精神卫生中心", "on": "2026-09-02"},
+    )
+    assert "市精神卫生中心" in referred.text
+    closed = client.post(
+        f"/cases/{case_id}/close", data={"csrf": csrf, "disposition": "hospital_referral"}
+    )
+    assert t("web.case.done_close") in closed.text
+    assert re.search(r'id="case-status">' + t("web.case.status_closed"), closed.text)
+    assert _case_ids(client.get("/queue").text) == []
+
+
+def test_english_switch(counsellor_client):
+    client, _, _ = counsellor_client
+    zh = client.get("/queue").text
+    assert t("web.queue_page.title") in zh
+    en = client.get("/lang/en?next=/queue")
+    assert str(en.url).endswith("/queue")
+    assert '<html lang="en">' in en.text and "Case queue" in en.text
+    assert t("web.queue_page.title") not in en.text
+    away = client.get("/lang/zh-CN?next=//evil.example/x", follow_redirects=False)
+    assert away.headers["location"] == "/"
+
+
+def test_dashboard_suppresses_small_cells_and_audits(
+    browser_client, account, helpers, frame, new_school, web_sessions
+):
+    school = new_school()
+    _, counsellor = account("counsellor", school)
+    client = browser_client()
+    csrf = helpers.sign_in(client, counsellor)
+    students = [(f"D{i}", 0) for i in range(30)] + [(f"E{i}", 3) for i in range(4)]
+    students += [(f"F{i}", 1) for i in range(12)]
+    helpers.upload(client, csrf, frame(students, school_id=school), window="dash-1")
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    assert t("web.dash.school_title") in page.text and school in page.text
+    # 4 red students are under 10: hidden, and the 12 yellow too (else 46 - 30 - 12 = 4)
+    assert t("report.hidden_cell_title") in page.text
+    cells = re.findall(r"<td>(\d[\d,]*)<span class=\"pct\">", page.text)
+    assert cells and all(
+        int(c.replace(",", "")) in (0,) or int(c.replace(",", "")) >= 10 for c in cells
+    )
+    assert "30<span" in page.text  # the 30 green students are shown
+    assert "12<span" not in page.text and "4<span" not in page.text
+    assert "<script" not in page.text.split("</head>")[1]
+    with session_scope(web_sessions) as session:
+        reads = session.scalar(
+            select(func.count()).where(
+                AuditEvent.action == "dashboard.school", AuditEvent.school_id == school
+            )
+        )
+    assert reads == 1
+
+
+def test_district_dashboard(browser_client, account, helpers, frame, new_school):
+    school = new_school()
+    _, counsellor = account("counsellor", school)
+    _, admin = account("district_admin")
+    c = browser_client()
+    helpers.upload(
+        c,
+        helpers.sign_in(c, counsellor),
+        frame([(f"Z{i}", i % 2) for i in range(24)], school_id=school),
+        window="dist-1",
+    )
+    d = browser_client()
+    helpers.sign_in(d, admin)
+    page = d.get("/dashboard?window=dist-1")
+    assert page.status_code == 200 and t("web.dash.title") in page.text
+    assert t("report.by_school") in page.text and school in page.text
+    assert t("web.dash.trends") in page.text and page.text.count("<svg") >= 5

@@ -1,0 +1,93 @@
+"""Presentation helpers and the translation of service messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from screening.api.schemas import CaseEventOut, ResultOut
+from screening.api.web.messages import translate
+from screening.api.web.present import event_rows, local_time, mask_name, score_rows
+
+
+def test_mask_name():
+    assert mask_name("张三") == "张*"
+    assert mask_name("欧阳娜娜") == "欧*"
+    assert mask_name("  Li Lei ") == "L*"
+    assert mask_name("") == mask_name(None) == "—"
+
+
+def test_local_time_is_beijing_time():
+    assert local_time(dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)) == "2026-09-01 16:00"
+    assert local_time(None) == ""
+
+
+def test_service_messages_are_translated():
+    cases = {
+        "student_id is empty: every row needs the school's student id": "学号为空",
+        "grade is longer than 16 characters": "grade 超过 16 个字符",
+        "school_id 'S9' is not the school of this upload (S1): upload each school's rows under that school": "学校编号 'S9' 不是本次上传的学校（S1）",
+        "the student_id appears more than once in the file; row 3 (the highest tier) was kept": "已保留第 3 行",
+        "Item 'phq9_3' of instrument 'phq9' must be an integer in [0, 3]": "phq9_3 列（量表 phq9）的答案必须是 0 到 3",
+        "An urgent case closes only after a hospital referral or with a note recording the disposition: add a note.": "紧急个案",
+        "Claim the case first (POST /api/v1/cases/4/claim).": "请先认领",
+        "The screening window must be 1-32 letters, digits, '.', '_' or '-' (e.g. 2026-autumn).": "筛查批次格式不正确",
+    }
+    for message, expected in cases.items():
+        assert expected in translate(message, "zh-CN"), message
+    assert (
+        translate("The case has already been claimed.", "en")
+        == "Someone else has claimed this case."
+    )
+    assert translate("Something new happened.", "zh-CN") == "Something new happened."
+
+
+def test_score_rows_label_bands_in_the_locale():
+    result = ResultOut(
+        window="2026-autumn",
+        battery="default",
+        status="scored",
+        tier=2,
+        tier_label="orange",
+        grade="7",
+        sex="F",
+        class_id=None,
+        scores={
+            "phq9.total": 16.0,
+            "phq9.total.band": "moderately severe",
+            "phq9.answered": 9,
+            "phq9.critical": False,
+            "gad7.total": 3.0,
+            "gad7.total.band": "minimal",
+        },
+        reasons=["phq9.total >= 15"],
+        screened_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
+    )
+    zh = score_rows(result, "zh-CN")
+    assert [(r["value"], r["band"]) for r in zh] == [("16", "中重度"), ("3", "无或极轻")]
+    assert "PHQ-9" in zh[0]["name"]
+    en = score_rows(result, "en")
+    assert en[0]["band"] == "moderately severe"
+
+
+def test_event_rows_translate_kinds_and_values():
+    events = [
+        CaseEventOut(
+            id=1,
+            at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
+            kind="opened",
+            actor=None,
+            detail={"category": "self_harm", "note": "哭", "referred_by_role": "teacher"},
+        ),
+        CaseEventOut(
+            id=2,
+            at=dt.datetime(2026, 9, 2, tzinfo=dt.UTC),
+            kind="closed",
+            actor="王老师",
+            detail={"disposition": "hospital_referral", "note": None},
+        ),
+    ]
+    rows = event_rows(events, "zh-CN")
+    assert rows[0]["label"] == "开案" and rows[0]["actor"] == "系统"
+    assert ("转介原因", "自伤行为或言语") in rows[0]["details"]
+    assert ("转介人角色", "教师") in rows[0]["details"]
+    assert rows[1]["details"] == [("结案方式", "已转介医院")]
