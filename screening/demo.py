@@ -37,10 +37,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
-from scipy.special import ndtri
 
 from screening.atomic import write_csv_atomic, write_parquet_atomic
 
@@ -129,7 +129,7 @@ def _thresholds(
     tau = first[:, None] + step[:, None] * np.arange(width)[None, :]
     for index, threshold in spec.critical:
         # P(answer >= threshold) = critical_share: threshold number `threshold` sits there
-        anchor = ndtri(1.0 - critical_share)
+        anchor = NormalDist().inv_cdf(1.0 - critical_share)
         k = np.arange(width)
         tau[index] = anchor + (k - (threshold - 1)) * step[index]
     tau[np.arange(width)[None, :] >= steps[:, None]] = np.inf
