@@ -696,9 +696,18 @@ class ReliabilityAccumulator:
         return self
 
     def result(
-        self, *, ci: float = 0.95, ci_method: CIMethod = "feldt", min_n: int = 30
+        self,
+        *,
+        ci: float = 0.95,
+        ci_method: CIMethod = "feldt",
+        min_n: int = 30,
+        omega: bool = False,
     ) -> ReliabilityTables:
-        """The per-group tables of everything added so far (groups sorted by key)."""
+        """The per-group tables of everything added so far (groups sorted by key).
+
+        With ``omega=True`` the scales table gains ``omega_total``, the one-factor omega
+        total of each group's pairwise correlations (:func:`screening.scoring.omega`).
+        """
         if self._scales is None:
             raise PsychometricInputError("No rows were added.")
         n_groups = len(self._key_frame)
@@ -728,6 +737,8 @@ class ReliabilityAccumulator:
                 rows=pl.Series(m.rows[:, 0].astype(np.int64)),
                 small=pl.Series(alpha["n"] < min_n),
             )
+            if omega:
+                body = body.with_columns(omega_total=pl.Series(_group_omega(m), dtype=pl.Float64))
             scale_frames.append(pl.concat([keys, body], how="horizontal") if self.by else body)
             p = len(names)
             ibody = pl.DataFrame(
@@ -740,6 +751,22 @@ class ReliabilityAccumulator:
                 )
             item_frames.append(ibody)
         return ReliabilityTables(pl.concat(scale_frames), pl.concat(item_frames))
+
+
+def _group_omega(m: Moments) -> list[float | None]:
+    """One-factor omega total of every group (null where the correlations are incomplete)."""
+    from threadpoolctl import threadpool_limits
+
+    from screening.scoring.omega import _omega, pairwise_correlation
+
+    out: list[float | None] = []
+    with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only cost
+        for r in pairwise_correlation(m):
+            if not np.isfinite(r).all():
+                out.append(None)
+                continue
+            out.append(_omega(r, 1, np.ones(r.shape[0]))["omega_t"])
+    return out
 
 
 def _place(m: Moments, mapping: np.ndarray, n_groups: int) -> Moments:
@@ -773,6 +800,7 @@ def reliability_by(
     ci_method: CIMethod = "feldt",
     min_n: int = 30,
     careless: bool = True,
+    omega: bool = False,
 ) -> ReliabilityTables:
     """Alpha, its interval, item statistics and careless rates for every group.
 
@@ -791,6 +819,8 @@ def reliability_by(
         Groups with fewer rows used are kept and marked ``small``.
     careless : bool
         Also compute the careless-responding rates per group (a second, row-wise pass).
+    omega : bool
+        Also compute each group's one-factor omega total (a minres fit per group).
 
     Returns
     -------
@@ -811,7 +841,7 @@ def reliability_by(
     acc = ReliabilityAccumulator(
         instrument, by, items=items, reverse=reverse, item_range=item_range, missing=missing
     )
-    tables = acc.add(frame).result(ci=ci, ci_method=ci_method, min_n=min_n)
+    tables = acc.add(frame).result(ci=ci, ci_method=ci_method, min_n=min_n, omega=omega)
     if not careless:
         return tables
     from screening.scoring.careless import careless_rates  # careless uses this module

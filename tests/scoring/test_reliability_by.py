@@ -227,3 +227,14 @@ def test_careless_rates_come_with_the_groups():
     assert tables.careless["school_id"].equals(tables.scales["school_id"])
     assert (tables.careless["rows"] == tables.scales["rows"]).all()
     assert reliability_by(frame, "phq9", ["school_id"], careless=False).careless is None
+
+
+def test_grouped_omega_equals_separate_calls():
+    from screening.scoring.omega import mcdonald_omega
+
+    frame = _synthetic(n=2000, groups=5)
+    tables = reliability_by(frame, "phq9", ["school_id"], omega=True, careless=False)
+    for row in tables.scales.iter_rows(named=True):
+        rows = frame.filter(pl.col("school_id") == row["school_id"])
+        want = mcdonald_omega(rows, instrument="phq9", nfactors=1)["omega_total"][0]
+        assert row["omega_total"] == pytest.approx(want, abs=1e-10)
