@@ -759,6 +759,12 @@ def _csv_batches(
             yield _finish(frame, path, item_columns, id_column, row)
             row += frame.height
             start = stop
+        if row != layout.n_records:  # a guard: the cuts must respect record boundaries
+            raise InputFileError(
+                path,
+                f"cannot parse the CSV: found {row} rows where {layout.n_records} lines were "
+                "counted (check quotes in the file).",
+            )
 
 
 def _cut_points(layout: _Layout, batch_rows: int) -> list[int]:
