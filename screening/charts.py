@@ -203,7 +203,7 @@ def trend_line(
     height: int = 120,
 ) -> Markup:
     """A small line over time (screening windows); ``None`` values leave a gap."""
-    left, right, top, bottom = 40, 12, 12, 28
+    left, right, top, bottom = 56, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, v in points if v is not None]
     high = max(values, default=0.0) or 1.0
