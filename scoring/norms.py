@@ -1,0 +1,260 @@
+r"""Norm tables: mean, sd and percentile ranks of scale scores per group, and their use.
+
+:func:`norms` builds a :class:`NormTable` from a reference sample (for example one year's
+screening of a city, by grade and sex); :meth:`NormTable.write` saves it as a versioned JSON
+file that names the instrument version and content hash it was made with; :func:`apply_norms`
+adds T-scores and percentile ranks to scored results.
+
+Definitions, for a group with :math:`n` scores of mean :math:`\bar x` and standard deviation
+:math:`s` (:math:`n - 1`):
+
+.. math::
+
+    T(x) = 50 + 10\,\frac{x - \bar x}{s}, \qquad
+    PR(x) = 100\,\frac{\#\{x_i < x\} + \tfrac12 \#\{x_i = x\}}{n}
+
+(the mid-rank percentile rank, ``scipy.stats.percentileofscore(kind="mean")``). A score
+between two tabled scores (a prorated total) gets the linearly interpolated rank; a score
+outside the tabled range gets the rank of the nearest end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from screening.atomic import write_json_atomic
+from screening.instruments import Instrument
+from screening.scoring._frames import PsychometricInputError, resolve_instrument
+
+FORMAT = "screening-norms/1"
+
+
+@dataclass(frozen=True)
+class NormTable:
+    """Norms of one instrument's scales per group.
+
+    Attributes
+    ----------
+    instrument, instrument_version, instrument_sha256 : str
+        The instrument the norms were made with.
+    version : str
+        The norm table's own version (e.g. ``"2024-city"``).
+    by : list of str
+        Group columns.
+    groups : polars.DataFrame
+        One row per group and scale: the group columns (strings), ``scale``, ``n``,
+        ``mean``, ``sd``, ``scores`` and ``percentiles`` (lists of equal length).
+    """
+
+    instrument: str
+    instrument_version: str
+    instrument_sha256: str
+    version: str
+    by: list[str]
+    groups: pl.DataFrame
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of the table."""
+        return {
+            "format": FORMAT,
+            "instrument": self.instrument,
+            "instrument_version": self.instrument_version,
+            "instrument_sha256": self.instrument_sha256,
+            "version": self.version,
+            "created": self.created,
+            "by": self.by,
+            "groups": self.groups.to_dicts(),
+        }
+
+    def write(self, path: str | Path) -> None:
+        """Write the table as JSON, atomically."""
+        write_json_atomic(self.to_dict(), path)
+
+    @classmethod
+    def read(cls, path: str | Path) -> NormTable:
+        """Read a table written by :meth:`write`."""
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise PsychometricInputError(f"{path}: cannot read the norm table: {error}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise PsychometricInputError(
+                f"{path}: not a norm table (expected format {FORMAT!r}); write one with "
+                "`screening norms`."
+            )
+        schema = {
+            **{c: pl.String for c in doc["by"]},
+            "scale": pl.String,
+            "n": pl.Int64,
+            "mean": pl.Float64,
+            "sd": pl.Float64,
+            "scores": pl.List(pl.Float64),
+            "percentiles": pl.List(pl.Float64),
+        }
+        return cls(
+            doc["instrument"],
+            doc["instrument_version"],
+            doc["instrument_sha256"],
+            doc["version"],
+            list(doc["by"]),
+            pl.DataFrame(doc["groups"], schema=schema),
+            doc.get("created", ""),
+        )
+
+
+def _scale_scores(frame: pl.DataFrame, inst: Instrument) -> pl.DataFrame:
+    """The ``{instrument}.{scale}`` columns, scored from the items when absent."""
+    names = [f"{inst.id}.{s.id}" for s in inst.scales]
+    if all(n in frame.columns for n in names):
+        return frame.select(names)
+    from screening.instruments import single_instrument_battery
+    from screening.pipeline import Scorer, score_frame  # scoring front, imported when needed
+
+    scorer = Scorer.for_battery(single_instrument_battery(inst))
+    return score_frame(frame, scorer, on_invalid="flag").results.select(names)
+
+
+def norms(
+    data: Any,
+    instrument: Instrument | str,
+    by: Sequence[str] = ("grade", "sex"),
+    *,
+    version: str | None = None,
+    min_n: int = 1,
+) -> NormTable:
+    """Mean, sd and percentile ranks of every scale score per group.
+
+    Parameters
+    ----------
+    data : polars.DataFrame or pandas.DataFrame
+        Either scored results (columns ``{instrument}.{scale}``) or raw answers (item
+        columns), which are scored first; and the group columns.
+    instrument : Instrument or str
+        The instrument (bundled id or path).
+    by : list of str
+        Group columns; group keys are stored as strings.
+    version : str, optional
+        Version of the norm table; default today's date.
+    min_n : int
+        Groups with fewer scores are left out of the table.
+
+    Returns
+    -------
+    NormTable
+
+    References
+    ----------
+    .. [1] Crawford, J. R., & Garthwaite, P. H. (2009). Percentiles please: The case for
+       expressing neuropsychological test scores and accompanying confidence limits as
+       percentile ranks. The Clinical Neuropsychologist, 23(2), 193–204.
+    """
+    inst = resolve_instrument(instrument)
+    frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+    by = list(by)
+    absent = [c for c in by if c not in frame.columns]
+    if absent:
+        raise PsychometricInputError(
+            f"Group columns {absent} are not in the data (columns: {frame.columns[:20]})."
+        )
+    scores = _scale_scores(frame, inst)
+    keyed = pl.concat([frame.select(pl.col(by).cast(pl.String)), scores], how="horizontal")
+    long = keyed.unpivot(index=by, variable_name="scale", value_name="score").with_columns(
+        pl.col("scale").str.slice(len(inst.id) + 1)
+    )
+    long = long.filter(pl.col("score").is_not_null() & pl.col("score").is_not_nan())
+    counts = long.group_by([*by, "scale", "score"]).agg(pl.len().alias("count"))
+    groups = (
+        counts.sort([*by, "scale", "score"], nulls_last=True)
+        .group_by([*by, "scale"], maintain_order=True)
+        .agg(
+            pl.col("count").sum().alias("n"),
+            ((pl.col("score") * pl.col("count")).sum() / pl.col("count").sum()).alias("mean"),
+            pl.col("score").alias("scores"),
+            (
+                100.0 * (pl.col("count").cum_sum() - 0.5 * pl.col("count")) / pl.col("count").sum()
+            ).alias("percentiles"),
+        )
+    )
+    sd = long.group_by([*by, "scale"]).agg(pl.col("score").std().alias("sd"))
+    groups = (
+        groups.join(sd, on=[*by, "scale"], nulls_equal=True)
+        .filter(pl.col("n") >= min_n)
+        .select(*by, "scale", "n", "mean", "sd", "scores", "percentiles")
+        .sort([*by, "scale"], nulls_last=True)
+    )
+    today = dt.date.today().isoformat()
+    return NormTable(
+        inst.id,
+        inst.version,
+        inst.sha256,
+        version or today,
+        by,
+        groups.with_columns(pl.col("scores").cast(pl.List(pl.Float64))),
+        today,
+    )
+
+
+def apply_norms(results: pl.DataFrame, table: NormTable) -> pl.DataFrame:
+    """Add T-scores and percentile ranks to scored results.
+
+    Parameters
+    ----------
+    results : polars.DataFrame
+        Scored results with the group columns of the table and ``{instrument}.{scale}``.
+    table : NormTable
+        Norms of the same instrument.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``results`` with ``{instrument}.{scale}.t`` and ``{instrument}.{scale}.percentile``
+        for every normed scale (null where the score is null or the group has no norms).
+    """
+    absent = [c for c in table.by if c not in results.columns]
+    if absent:
+        raise PsychometricInputError(
+            f"The results lack the norm table's group columns {absent}; keep them when scoring."
+        )
+    keys = results.select(pl.col(table.by).cast(pl.String))
+    out = results
+    for scale in table.groups["scale"].unique(maintain_order=True).to_list():
+        column = f"{table.instrument}.{scale}"
+        if column not in results.columns:
+            raise PsychometricInputError(
+                f"The results have no column {column!r} for the norms of {table.instrument!r}."
+            )
+        normed = table.groups.filter(pl.col("scale") == scale).with_row_index("__norm")
+        index = (
+            keys.with_row_index("__row")
+            .join(normed.select(*table.by, "__norm"), on=table.by, how="left", nulls_equal=True)
+            .sort("__row")["__norm"]
+        )
+        x = results[column].cast(pl.Float64).to_numpy()
+        t = np.full(results.height, np.nan)
+        pr = np.full(results.height, np.nan)
+        idx = index.fill_null(-1).to_numpy().astype(np.int64)
+        for g, row in enumerate(normed.iter_rows(named=True)):
+            rows = np.flatnonzero(idx == g)
+            if rows.size == 0:
+                continue
+            xs = x[rows]
+            if row["sd"] and row["sd"] > 0:
+                t[rows] = 50.0 + 10.0 * (xs - row["mean"]) / row["sd"]
+            pr[rows] = np.interp(xs, row["scores"], row["percentiles"])
+        out = out.with_columns(
+            pl.Series(f"{column}.t", t).fill_nan(None),
+            pl.Series(f"{column}.percentile", pr).fill_nan(None),
+        )
+    return out
+
+
+__all__ = ["NormTable", "apply_norms", "norms"]

@@ -1,0 +1,88 @@
+"""Norm tables: percentile ranks and T-scores against scipy and numpy, JSON round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from screening.scoring._frames import PsychometricInputError
+from screening.scoring.norms import NormTable, apply_norms, norms
+
+
+def _sample(n=900, seed=3):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, size=(n, 9))
+    frame = pl.DataFrame({f"phq9_{j + 1}": x[:, j] for j in range(9)})
+    return frame.with_columns(
+        grade=pl.Series(rng.choice([7, 8, 9], n)),
+        sex=pl.Series(rng.choice(["F", "M"], n)),
+        student_id=pl.Series([f"S{i}" for i in range(n)]),
+    )
+
+
+def test_norms_equal_scipy_and_numpy():
+    frame = _sample()
+    table = norms(frame, "phq9", ["grade", "sex"], version="test-1")
+    totals = frame.select(pl.sum_horizontal(pl.col(r"^phq9_\d$")).alias("total"), "grade", "sex")
+    assert table.groups.height == 6
+    for row in table.groups.iter_rows(named=True):
+        sel = totals.filter(
+            (pl.col("grade").cast(pl.String) == row["grade"]) & (pl.col("sex") == row["sex"])
+        )["total"].to_numpy()
+        assert row["n"] == sel.size
+        assert row["mean"] == pytest.approx(sel.mean(), abs=1e-12)
+        assert row["sd"] == pytest.approx(sel.std(ddof=1), abs=1e-12)
+        assert row["scores"] == sorted(set(sel.astype(float).tolist()))
+        want = [stats.percentileofscore(sel, s, kind="mean") for s in row["scores"]]
+        np.testing.assert_allclose(row["percentiles"], want, atol=1e-10)
+
+
+def test_norms_from_scored_results_equal_norms_from_answers():
+    frame = _sample()
+    scored = frame.select(
+        "grade", "sex", pl.sum_horizontal(pl.col(r"^phq9_\d$")).cast(pl.Float64).alias("phq9.total")
+    )
+    a = norms(frame, "phq9", ["grade", "sex"], version="v").groups
+    b = norms(scored, "phq9", ["grade", "sex"], version="v").groups
+    assert a.equals(b)
+
+
+def test_apply_norms_gives_t_scores_and_percentiles(tmp_path):
+    frame = _sample()
+    table = norms(frame, "phq9", ["grade", "sex"], version="2024-test")
+    path = tmp_path / "phq9-norms.json"
+    table.write(path)
+    again = NormTable.read(path)
+    assert again.groups.equals(table.groups)
+    assert again.version == "2024-test" and again.instrument_sha256 == table.instrument_sha256
+    results = pl.DataFrame(
+        {
+            "grade": ["7", "7", "10", "8"],
+            "sex": ["F", "F", "F", None],
+            "phq9.total": [9.0, 9.5, 9.0, 12.0],
+        }
+    )
+    out = apply_norms(results, again)
+    g = again.groups.filter((pl.col("grade") == "7") & (pl.col("sex") == "F")).row(0, named=True)
+    assert out["phq9.total.t"][0] == pytest.approx(50 + 10 * (9 - g["mean"]) / g["sd"])
+    pr9 = g["percentiles"][g["scores"].index(9.0)]
+    pr10 = g["percentiles"][g["scores"].index(10.0)]
+    assert out["phq9.total.percentile"][0] == pytest.approx(pr9)
+    assert out["phq9.total.percentile"][1] == pytest.approx((pr9 + pr10) / 2)  # prorated
+    assert out["phq9.total.t"][2] is None  # grade 10 has no norms
+    assert out["phq9.total.percentile"][3] is None  # sex unknown
+
+
+def test_bad_norm_requests_are_explained(tmp_path):
+    frame = _sample(n=50)
+    with pytest.raises(PsychometricInputError, match=r"Group columns \['school'\]"):
+        norms(frame, "phq9", ["school"])
+    bad = tmp_path / "x.json"
+    bad.write_text('{"format": "other"}', encoding="utf-8")
+    with pytest.raises(PsychometricInputError, match="not a norm table"):
+        NormTable.read(bad)
+    table = norms(frame, "phq9", ["grade"], version="v")
+    with pytest.raises(PsychometricInputError, match="group columns"):
+        apply_norms(pl.DataFrame({"phq9.total": [1.0]}), table)
