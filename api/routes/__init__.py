@@ -7,6 +7,7 @@ from typing import Any
 from screening.api.schemas import ErrorOut
 
 DESCRIPTIONS = {
+    400: "The request body cannot be parsed",
     401: "Missing, unknown or revoked bearer token",
     403: "The role may not do this",
     404: "No such object, or it belongs to another school",

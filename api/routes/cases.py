@@ -15,7 +15,7 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 READ = errors(401, 403, 404)
-CHANGE = errors(401, 403, 404, 409)
+CHANGE = errors(400, 401, 403, 404, 409)
 
 
 @router.get("/{case_id}", response_model=CaseOut, responses=READ)

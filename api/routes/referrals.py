@@ -12,7 +12,9 @@ from screening.api.services.referrals import refer_student
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 
 
-@router.post("", response_model=ReferralReceipt, status_code=201, responses=errors(401, 403, 404))
+@router.post(
+    "", response_model=ReferralReceipt, status_code=201, responses=errors(400, 401, 403, 404)
+)
 def refer(
     body: ReferralIn, session: SessionDep, actor: CurrentUser, now: NowDep
 ) -> ReferralReceipt:

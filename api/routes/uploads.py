@@ -32,7 +32,7 @@ class PayloadTooLarge(ServiceError):
     status_code=201,
     responses={
         200: {"model": UploadSummary, "description": "The same content was stored before"},
-        **errors(401, 403, 404, 413),
+        **errors(400, 401, 403, 404, 413),
     },
 )
 def upload(

@@ -214,6 +214,7 @@ def responses_frame(
     return pl.DataFrame(rows, schema_overrides=items)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def frame() -> Callable[..., pl.DataFrame]:
+    """``frame(students, ...)``: see :func:`responses_frame`."""
     return responses_frame
