@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from screening import __version__
 from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
+from screening.errors import InputFileError
 from screening.io import iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
 from screening.pipeline import OnInvalid, Scorer, score_frame
@@ -119,6 +120,23 @@ def _frames(
         yield read_responses(path, item_columns=item_columns, mapping=mapping)
 
 
+def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
+    """A student may appear in one input file only (ids within a file are checked on read)."""
+    if not ids:
+        return
+    every = pl.concat(ids).drop_nulls("student_id")
+    repeated = every.filter(pl.col("student_id").is_duplicated())
+    if repeated.height:
+        first = repeated.group_by("student_id", maintain_order=True).agg("file").head(5)
+        shown = "; ".join(f"{sid!r} in {', '.join(files)}" for sid, files in first.iter_rows())
+        raise InputFileError(
+            None,
+            f"{repeated['student_id'].n_unique()} student ids appear in more than one input "
+            f"file ({shown}). Each student may appear once per run: remove the repeated "
+            "rows or score the files in separate runs.",
+        )
+
+
 def _machine() -> dict[str, object]:
     return {
         "python": platform.python_version(),
@@ -187,6 +205,7 @@ def score_files(
     failures: list[pl.DataFrame] = []
     files: list[dict[str, object]] = []
     rows = 0
+    ids: list[pl.DataFrame] = []
     with atomic_directory(out) as staging:
         sink = _Sink(staging / results_name, fmt)
         with ExitStack() as stack:
@@ -206,6 +225,8 @@ def score_files(
                     _count(result.results, by_status, by_tier)
                     school_parts.append(school_counts(result.results, scorer))
                     sink.write(result.results)
+                    if len(inputs) > 1 and "student_id" in frame.columns:
+                        ids.append(frame.select("student_id", file=pl.lit(str(path))))
                     file_rows += frame.height
                     timings["write"] += time.perf_counter() - clock
                     if bar is not None:
@@ -213,6 +234,7 @@ def score_files(
                     clock = time.perf_counter()
                 files.append({"path": str(path), "sha256": sha256_file(path), "rows": file_rows})
                 rows += file_rows
+            _check_ids_across_files(ids)
         timings["total"] = time.perf_counter() - started
         record = _record(scorer, files, rows, by_status, by_tier, failures, school_parts, timings)
         record["outputs"] = {"results": results_name, "format": fmt, "on_invalid": on_invalid}

@@ -214,3 +214,16 @@ def test_console_script_runs_from_outside_the_repository(csv_file: Path, tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert "300" in done.stdout and "scores.parquet" in done.stdout
+
+
+def test_student_in_two_input_files_is_an_error(tmp_path: Path, capsys) -> None:
+    frame = city(20)
+    frame.head(12).write_csv(tmp_path / "a.csv")
+    frame.tail(10).write_csv(tmp_path / "b.csv")  # rows 10 and 11 are in both files
+    assert run("score", tmp_path / "a.csv", tmp_path / "b.csv", "--out", tmp_path / "o", "-q") == 2
+    error = capsys.readouterr().err
+    assert "2 student ids appear in more than one input file" in error and "学00010" in error
+    assert not (tmp_path / "o").exists()
+    frame.tail(8).write_csv(tmp_path / "c.csv")
+    assert run("score", tmp_path / "a.csv", tmp_path / "c.csv", "--out", tmp_path / "o", "-q") == 0
+    assert pl.read_parquet(tmp_path / "o" / "scores.parquet").height == 20
