@@ -1,10 +1,16 @@
 """Aggregate reports: counts by tier, grade, sex (and school), with small cells suppressed.
 
-Suppression: a count of 1 to ``min_cell - 1`` students is hidden (primary). Every
-published total (the number of students, and each tier's count, which is the margin of the
-grade and sex tables) could give a single hidden cell away by subtraction, so when a line
-has exactly one hidden cell the smallest other non-zero cell of that line is hidden too
-(secondary). Zero counts are shown.
+Suppression: a count of 1 to ``min_cell - 1`` students is hidden (primary). A published
+total could give a single hidden cell away by subtraction, so (secondary suppression):
+
+- the tier counts add up to the number of students: when exactly one is hidden, the
+  smallest other non-zero tier count is hidden too;
+- the grade (sex, school) cells of one tier add up to that tier's count: when the tier
+  count is shown, a column never has exactly one hidden cell; when the tier count is
+  hidden, its column keeps at least one hidden cell, so the hidden count cannot be
+  recovered by adding up the column.
+
+Zero counts are shown. Row totals (all tiers of one grade) are not published.
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ from screening.api.services.access import (
 )
 
 LABELS = ("green", "yellow", "orange", "red", "retest")
-TIER_OF_LABEL = {"green": 0, "yellow": 1, "orange": 2, "red": 3, "retest": None}
 
 
 def suppress_line(counts: list[int], min_cell: int) -> list[bool]:
@@ -47,14 +52,38 @@ def suppress_line(counts: list[int], min_cell: int) -> list[bool]:
     return hidden
 
 
+def hide_in_column(counts: list[int], min_cell: int, total_hidden: bool) -> list[bool]:
+    """Which cells of one column to hide, given whether the column's total is hidden.
+
+    Examples
+    --------
+    >>> hide_in_column([12, 11], 10, total_hidden=True)
+    [False, True]
+    >>> hide_in_column([12, 11], 10, total_hidden=False)
+    [False, False]
+    """
+    if not total_hidden:
+        return suppress_line(counts, min_cell)
+    hidden = [0 < c < min_cell for c in counts]
+    if not any(hidden):
+        candidates = [(c, i) for i, c in enumerate(counts) if c > 0]
+        if candidates:
+            hidden[min(candidates)[1]] = True
+    return hidden
+
+
 def _table(
-    counts: dict[tuple[Hashable, str], int], groups: list[Hashable], min_cell: int
+    counts: dict[tuple[Hashable, str], int],
+    groups: list[Hashable],
+    min_cell: int,
+    tier_hidden: dict[str, bool],
 ) -> list[Cell]:
-    """Cells of a group x tier table, suppressed per tier column."""
+    """Cells of a group x tier table, suppressed per tier column (see the module doc)."""
     hidden: dict[tuple[Hashable, str], bool] = {}
     for label in LABELS:
         column = [counts.get((g, label), 0) for g in groups]
-        for g, h in zip(groups, suppress_line(column, min_cell), strict=True):
+        flags = hide_in_column(column, min_cell, tier_hidden[label])
+        for g, h in zip(groups, flags, strict=True):
             hidden[(g, label)] = h
     cells = []
     for g in groups:
@@ -106,7 +135,8 @@ def _build(
         schools[(school, label)] += n
     total = sum(tiers.values())
     line = [tiers.get((None, label), 0) for label in LABELS]
-    hidden = suppress_line(line, min_cell)
+    hidden = hide_in_column(line, min_cell, total_hidden=0 < total < min_cell)
+    tier_hidden = dict(zip(LABELS, hidden, strict=True))
     by_tier = [
         Cell(group=None, tier_label=label, count=None if h else n, suppressed=h)
         for label, n, h in zip(LABELS, line, hidden, strict=True)
@@ -122,9 +152,13 @@ def _build(
         min_cell=min_cell,
         students=None if 0 < total < min_cell else total,
         by_tier=by_tier,
-        by_grade=_table(grades, order({g for g, _ in grades}), min_cell),
-        by_sex=_table(sexes, order({s for s, _ in sexes}), min_cell),
-        by_school=_table(schools, order({s for s, _ in schools}), min_cell) if by_school else None,
+        by_grade=_table(grades, order({g for g, _ in grades}), min_cell, tier_hidden),
+        by_sex=_table(sexes, order({s for s, _ in sexes}), min_cell, tier_hidden),
+        by_school=(
+            _table(schools, order({s for s, _ in schools}), min_cell, tier_hidden)
+            if by_school
+            else None
+        ),
     )
 
 
@@ -160,4 +194,4 @@ def district_report(
     return report
 
 
-__all__ = ["TIER_OF_LABEL", "district_report", "school_report", "suppress_line"]
+__all__ = ["district_report", "hide_in_column", "school_report", "suppress_line"]

@@ -1,0 +1,200 @@
+"""Reports with small-cell suppression; exports per role with formulas neutralised."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from screening.api.pseudonyms import pseudonym
+from screening.api.services.exports import neutralise
+from screening.api.services.reports import hide_in_column, suppress_line
+
+WINDOW = "2026-autumn"
+
+
+def upload(client, bearer_headers, data: pl.DataFrame, window: str = WINDOW) -> dict:
+    answer = client.post(
+        "/api/v1/uploads",
+        headers=bearer_headers,
+        files={"file": ("r.csv", data.write_csv().encode(), "text/csv")},
+        data={"window": window},
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_suppress_line_examples():
+    assert suppress_line([40, 3, 0, 12], 10) == [False, True, False, True]
+    assert suppress_line([40, 30], 10) == [False, False]
+    assert suppress_line([5, 4], 10) == [True, True]
+    assert suppress_line([0, 0, 0], 10) == [False, False, False]
+    assert suppress_line([9, 50, 60], 10) == [True, True, False]
+    assert suppress_line([3, 0, 0], 10) == [True, False, False]
+
+
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=8), st.integers(1, 15))
+def test_suppression_hides_small_cells_and_never_one_alone(counts, min_cell):
+    hidden = suppress_line(counts, min_cell)
+    assert all(h for c, h in zip(counts, hidden, strict=True) if 0 < c < min_cell)
+    assert not any(h for c, h in zip(counts, hidden, strict=True) if c == 0)
+    if sum(hidden) == 1:
+        # A lone hidden cell is only possible when it is the only non-zero one: then the
+        # published total is itself small and hidden upstream (students < min_cell).
+        assert sum(c > 0 for c in counts) == 1
+
+
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=6), st.integers(1, 12), st.booleans())
+def test_hidden_column_total_is_never_recoverable(counts, min_cell, total_hidden):
+    hidden = hide_in_column(counts, min_cell, total_hidden)
+    assert all(h for c, h in zip(counts, hidden, strict=True) if 0 < c < min_cell)
+    if total_hidden and any(counts):
+        assert any(hidden)
+
+
+def test_school_report_suppresses_small_cells(client, token, headers, school, frame):
+    counsellor = headers(token("counsellor", school))
+    grades = ["7"] * 40 + ["8"] * 31
+    tiers = [0] * 25 + [2] * 12 + [3] * 3 + [0] * 20 + [2] * 11
+    students = [(f"M{i:03d}", t) for i, t in enumerate(tiers)]
+    upload(
+        client, counsellor, frame(students, grade=lambda i: grades[i], sex=lambda i: "FM"[i % 2])
+    )
+    report = client.get(f"/api/v1/reports/schools/{school}", headers=counsellor).json()
+    assert report["window"] == WINDOW and report["students"] == 71 and report["min_cell"] == 10
+    by_tier = {c["tier_label"]: c["count"] for c in report["by_tier"]}
+    # red = 3 is hidden; so is orange (the smallest other non-zero), else 71 - 45 - 23 = 3.
+    assert by_tier == {"green": 45, "yellow": 0, "orange": None, "red": None, "retest": 0}
+    for table in ("by_tier", "by_grade", "by_sex"):
+        for cell in report[table]:
+            assert cell["count"] is None or not 0 < cell["count"] < 10, (table, cell)
+            assert cell["suppressed"] == (cell["count"] is None)
+    grade = {(c["group"], c["tier_label"]): c["count"] for c in report["by_grade"]}
+    assert grade[("7", "green")] == 25 and grade[("8", "green")] == 20
+    assert grade[("7", "red")] is None and grade[("8", "red")] == 0
+    # Orange is hidden in by_tier, so its grade column must not add up to it.
+    assert grade[("7", "orange")] == 12 and grade[("8", "orange")] is None
+    assert_no_single_hidden_cell(report)
+
+
+def assert_no_single_hidden_cell(report: dict) -> None:
+    """No hidden count can be recovered by subtraction from a published total."""
+    tiers = {c["tier_label"]: c["count"] for c in report["by_tier"]}
+    hidden_tiers = [label for label, n in tiers.items() if n is None]
+    if report["students"] is not None:
+        assert len(hidden_tiers) != 1
+    for table in ("by_grade", "by_sex", "by_school"):
+        for label, total in tiers.items():
+            column = [c["count"] for c in report[table] or [] if c["tier_label"] == label]
+            if not column:
+                continue
+            if total is None:
+                assert None in column or sum(column) == 0, (table, label)
+            else:
+                assert column.count(None) != 1, (table, label)
+
+
+def test_district_report_by_school(client, token, headers, new_school, frame):
+    schools = [new_school(), new_school(), new_school()]
+    for n, school in zip((15, 4, 20), schools, strict=True):
+        upload(
+            client, headers(token("counsellor", school)), frame([(f"N{i}", 0) for i in range(n)])
+        )
+    analyst = headers(token("analyst"))
+    report = client.get("/api/v1/reports/district", params={"window": WINDOW}, headers=analyst)
+    assert report.status_code == 200
+    cells = {(c["group"], c["tier_label"]): c["count"] for c in report.json()["by_school"]}
+    # 4 is hidden; 15 is hidden too, else 4 = green total - 15 - 20.
+    assert [cells[(s, "green")] for s in schools] == [None, None, 20]
+    assert_no_single_hidden_cell(report.json())
+    small = client.get(f"/api/v1/reports/schools/{schools[1]}", headers=analyst).json()
+    assert small["students"] is None
+
+
+@pytest.fixture
+def seeded_school(client, token, headers, school, frame):
+    counsellor = headers(token("counsellor", school))
+    names = {"X1": '=HYPERLINK("http://evil","x")', "X2": "+SUM(1)", "X3": "@cmd", "X4": "李雷"}
+    data = frame([("X1", 3), ("X2", 2), ("X3", 0), ("X4", 1)], names=names)
+    data = data.with_columns(pl.Series("class_id", ["-1+1", "\tA", "\rB", "7-2"]))
+    upload(client, counsellor, data)
+    return school, counsellor, names
+
+
+def read_csv(content: bytes) -> list[dict[str, str]]:
+    assert content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def test_counsellor_export_neutralises_formulas(client, seeded_school):
+    school, counsellor, names = seeded_school
+    answer = client.get(f"/api/v1/exports/schools/{school}/results", headers=counsellor)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = {r["student_id"]: r for r in read_csv(answer.content)}
+    assert rows["X1"]["name"] == "'" + names["X1"]
+    assert rows["X2"]["name"] == "'+SUM(1)" and rows["X3"]["name"] == "'@cmd"
+    assert rows["X4"]["name"] == "李雷"
+    assert [rows[s]["class_id"] for s in ("X1", "X2", "X3", "X4")] == [
+        "'-1+1",
+        "'\tA",
+        "'\rB",
+        "7-2",
+    ]
+    assert rows["X1"]["tier_label"] == "red" and float(rows["X2"]["phq9.total"]) == 15.0
+
+    xlsx = client.get(
+        f"/api/v1/exports/schools/{school}/results", params={"format": "xlsx"}, headers=counsellor
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    header = [c.value for c in sheet[1]]
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
+    assert not any(c.data_type == "f" for c in cells)
+    by_id = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    assert by_id["X1"][header.index("name")].value == "'" + names["X1"]
+    assert by_id["X1"][header.index("tier")].value == 3  # numbers stay numbers
+
+
+def test_analyst_sees_pseudonyms_and_researcher_neither(
+    client, token, headers, seeded_school, settings
+):
+    school, _, _ = seeded_school
+    key = settings.pseudonym_key.get_secret_value()
+    analyst = client.get(
+        f"/api/v1/exports/schools/{school}/results", headers=headers(token("analyst"))
+    )
+    rows = read_csv(analyst.content)
+    assert "student_id" not in rows[0] and "name" not in rows[0]
+    assert {r["pseudonym"] for r in rows} == {pseudonym(s, key) for s in ("X1", "X2", "X3", "X4")}
+    text = analyst.content.decode("utf-8-sig")
+    assert not any(s in text for s in ("X1", "X2", "X3", "X4", "李雷", "HYPERLINK"))
+
+    researcher = client.get(
+        f"/api/v1/exports/schools/{school}/results", headers=headers(token("researcher", school))
+    )
+    rows = read_csv(researcher.content)
+    assert not {"student_id", "name", "pseudonym", "class_id"} & set(rows[0])
+    assert sorted(r["tier_label"] for r in rows) == ["green", "orange", "red", "yellow"]
+
+
+def test_report_and_queue_exports(client, token, headers, seeded_school):
+    school, counsellor, _ = seeded_school
+    report = client.get(f"/api/v1/exports/schools/{school}/report", headers=counsellor)
+    rows = read_csv(report.content)
+    assert {r["table"] for r in rows} == {"tier", "grade", "sex"}
+    assert all(r["count"] == "" for r in rows if r["suppressed"] == "True")
+    queue = client.get("/api/v1/exports/queue", params={"format": "xlsx"}, headers=counsellor)
+    sheet = openpyxl.load_workbook(io.BytesIO(queue.content)).active
+    assert [c.value for c in sheet[1]][:2] == ["case_id", "student_id"]
+    assert sorted(r[1].value for r in sheet.iter_rows(min_row=2)) == ["X1", "X2"]
+    assert "attachment" in queue.headers["content-disposition"]
+
+
+def test_neutralise():
+    assert neutralise("=1+1") == "'=1+1"
+    assert neutralise("\uff1d1") == "'\uff1d1"  # full-width equals sign
+    assert neutralise("a=1") == "a=1" and neutralise(-1.5) == -1.5 and neutralise(None) is None
