@@ -368,6 +368,7 @@ def careless_rates(
     confidence: float = 0.99,
     max_longstring: int | None = None,
     straightline_share: float = 1.0,
+    straightline_floor: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Careless-responding rates per group.
 
@@ -382,6 +383,10 @@ def careless_rates(
     straightline_share : float
         A row straight-lines when every item is answered and its longstring covers at least
         this share of the items (1.0: the same answer to every item).
+    straightline_floor : array (p,), optional
+        Lowest answer of each item: a row answering every item with its lowest answer is not
+        counted as straight-lining (a symptom-free student may answer "not at all"
+        throughout). Only used with ``straightline_share=1``.
 
     Returns
     -------
@@ -405,9 +410,13 @@ def careless_rates(
             f"Group columns {absent} are not in the data (columns: {frame.columns[:20]})."
         )
     need = int(np.ceil(straightline_share * p))
+    straight = (rows["answered"] == p) & (rows["longstring"] >= need)
+    if straightline_floor is not None and need == p:
+        values = matrix.values
+        at_floor = (values == np.asarray(straightline_floor)[None, :]).all(axis=1)
+        straight = straight & pl.Series(~at_floor)
     joined = pl.concat([frame.select(by), rows], how="horizontal").with_columns(
-        any_answer=pl.col("answered") > 0,
-        straight=(pl.col("answered") == p) & (pl.col("longstring") >= need),
+        any_answer=pl.col("answered") > 0, straight=straight
     )
     answered = pl.col("any_answer")
     aggregations = [
