@@ -66,6 +66,28 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_state(root: Path | None = None) -> dict[str, Any]:
+    """The commit measured, and whether the scoring code differs from it (uncommitted)."""
+    root = root or Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.rstrip("\n") if done.returncode == 0 else None
+
+    changed = git("status", "--porcelain", "--", "screening", "scoring", "instruments")
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "uncommitted_changes": None
+        if changed is None
+        else sorted(line[3:] for line in changed.splitlines() if line.endswith(".py")),
+    }
+
+
 def best_of(repeats: int, work: Callable[[], object]) -> tuple[float, object]:
     """Run ``work`` ``repeats`` times; the smallest wall time and the result of that run."""
     best, kept = float("inf"), None
@@ -110,19 +132,48 @@ def run_child(argv: Sequence[str], *, env: dict[str, str] | None = None) -> Chil
     return ChildRun(seconds, usage.ru_utime + usage.ru_stime, int(usage.ru_maxrss) * scale)
 
 
-def best_child(repeats: int, argv: Sequence[str]) -> dict[str, float]:
-    """Best wall and CPU times and the largest peak memory over ``repeats`` runs.
+def summarise_runs(runs: Sequence[ChildRun]) -> dict[str, Any]:
+    """Best wall and CPU times and the largest peak memory of several runs of a command.
 
     CPU time (user + system) is less disturbed than wall time when other work shares the
     machine; both are recorded.
     """
-    runs = [run_child(argv) for _ in range(repeats)]
     return {
         "seconds": min(r.seconds for r in runs),
         "seconds_all": [round(r.seconds, 4) for r in runs],
         "cpu_seconds": min(r.cpu_seconds for r in runs),
         "max_rss_bytes": max(r.max_rss_bytes for r in runs),
     }
+
+
+def interleaved_children(
+    repeats: int, commands: dict[str, Sequence[str]]
+) -> dict[str, dict[str, Any]]:
+    """Run several commands in turn (A B C A B C ...) and summarise each.
+
+    Interleaving puts a baseline and the command compared with it under the same
+    conditions, so their ratio holds when the machine's load drifts.
+    """
+    runs: dict[str, list[ChildRun]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, argv in commands.items():
+            runs[name].append(run_child(argv))
+    return {name: summarise_runs(done) for name, done in runs.items()}
+
+
+def interleaved_calls(
+    repeats: int, calls: dict[str, Callable[[], object]]
+) -> dict[str, tuple[float, object]]:
+    """In-process counterpart of :func:`interleaved_children`: best wall time and result."""
+    best: dict[str, tuple[float, object]] = {name: (float("inf"), None) for name in calls}
+    for _ in range(repeats):
+        for name, work in calls.items():
+            started = time.perf_counter()
+            result = work()
+            seconds = time.perf_counter() - started
+            if seconds < best[name][0]:
+                best[name] = (seconds, result)
+    return best
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -43,8 +43,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from _common import (  # noqa: E402
-    best_child,
     best_of,
+    code_state,
+    interleaved_calls,
+    interleaved_children,
     machine,
     replace_readme_section,
     write_json,
@@ -317,10 +319,11 @@ def kernel_figures(parquet_path: Path, repeats: int) -> dict[str, Any]:
     }
 
 
-def stage_profile(csv_path: Path, out_dir: Path) -> dict[str, float]:
+def stage_profile(csv_path: Path, parquet_path: Path, out_dir: Path) -> dict[str, float]:
     """One instrumented in-process pass over the CSV, split into its stages (seconds).
 
-    Mirrors ``screening.batch.score_files`` step by step with the public functions it calls.
+    Mirrors ``screening.batch.score_files`` step by step with the functions it calls; then
+    reads the Parquet input with polars alone and with ``read_responses``.
     """
     import pyarrow.parquet as pq
 
@@ -370,7 +373,14 @@ def stage_profile(csv_path: Path, out_dir: Path) -> dict[str, float]:
     lap("write_parquet")
     sha256_file(csv_path)
     lap("input_sha256")
+    _ = pl.read_parquet(parquet_path)
+    lap("parquet_polars_read_only")
+    read_responses(parquet_path, item_columns=columns)
+    lap("parquet_read_responses")
     stages["io_overhead"] = stages["read_responses"] - stages["read_polars_parse_only"]
+    stages["parquet_io_overhead"] = (
+        stages["parquet_read_responses"] - stages["parquet_polars_read_only"]
+    )
     del cases
     return {k: round(v, 4) for k, v in stages.items()}
 
@@ -386,7 +396,7 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
     from screening.batch import score_files
 
     started = time.perf_counter()
-    record: dict[str, Any] = {"benchmark": "score", "machine": machine()}
+    record: dict[str, Any] = {"benchmark": "score", "machine": machine(), "code": code_state()}
     csv_path, parquet_path = make_data(rows, data_dir)
     scorer_items = 9 + 7 + 100
     record["sizes"] = {
@@ -402,34 +412,54 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
     out_root.mkdir(exist_ok=True)
     timings: dict[str, Any] = {}
 
-    # child processes: whole commands, as a user runs them
-    timings["startup_import_s"] = best_child(
-        repeats, _python("import screening.batch, screening.commands.score")
-    )
-    timings["polars_read_csv_process"] = best_child(
-        repeats, _python(f"import polars as pl; pl.read_csv({str(csv_path)!r})")
-    )
-    timings["polars_read_parquet_process"] = best_child(
-        repeats, _python(f"import polars as pl; pl.read_parquet({str(parquet_path)!r})")
-    )
+    # child processes: whole commands, as a user runs them; interleaved so that each
+    # baseline and the command compared with it see the same load
     command = [*_screening_argv(), "score", "--battery", str(BATTERY), "-q", "--out"]
-    timings["screening_csv_process"] = best_child(
-        repeats, [*command, str(out_root / "csv_cli"), str(csv_path)]
-    )
-    timings["screening_parquet_process"] = best_child(
-        repeats, [*command, str(out_root / "parquet_cli"), str(parquet_path)]
+    timings.update(
+        interleaved_children(
+            repeats,
+            {
+                "startup_import_s": _python("import screening.batch, screening.commands.score"),
+                "polars_read_csv_process": _python(
+                    f"import polars as pl; pl.read_csv({str(csv_path)!r})"
+                ),
+                "screening_csv_process": [*command, str(out_root / "csv_cli"), str(csv_path)],
+                "polars_read_parquet_process": _python(
+                    f"import polars as pl; pl.read_parquet({str(parquet_path)!r})"
+                ),
+                "screening_parquet_process": [
+                    *command,
+                    str(out_root / "parquet_cli"),
+                    str(parquet_path),
+                ],
+            },
+        )
     )
 
     # in-process
-    timings["polars_read_csv_inprocess_s"], _ = best_of(repeats, lambda: pl.read_csv(csv_path))
     score_files([parquet_path], out_root / "warm", battery=BATTERY)  # numba cache, imports
+    best = interleaved_calls(
+        repeats,
+        {
+            "polars_read_csv": lambda: pl.read_csv(csv_path),
+            "csv": lambda: score_files([csv_path], out_root / "csv_api", battery=BATTERY),
+            "polars_read_parquet": lambda: pl.read_parquet(parquet_path),
+            "parquet": lambda: score_files(
+                [parquet_path], out_root / "parquet_api", battery=BATTERY
+            ),
+        },
+    )
+    timings["polars_read_csv_inprocess_s"] = best["polars_read_csv"][0]
+    timings["polars_read_parquet_inprocess_s"] = best["polars_read_parquet"][0]
     summaries = {}
-    for name, path in (("csv", csv_path), ("parquet", parquet_path)):
-        seconds, summary = best_of(
-            repeats, lambda p=path, n=name: score_files([p], out_root / f"{n}_api", battery=BATTERY)
-        )
+    for name in ("csv", "parquet"):
+        seconds, summary = best[name]
+        stages = summary.record["timings_s"]
         timings[f"score_files_{name}_inprocess_s"] = seconds
-        timings[f"score_files_{name}_stages_s"] = summary.record["timings_s"]
+        timings[f"score_files_{name}_stages_s"] = stages
+        timings[f"score_files_{name}_untimed_s"] = round(
+            stages["total"] - sum(v for k, v in stages.items() if k != "total"), 4
+        )
         summaries[name] = summary
     ours = {"tier": summaries["csv"].by_tier, "status": summaries["csv"].by_status}
     record["counts"] = ours
@@ -456,7 +486,7 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
     record["bandwidth_probe"] = probe
 
     # where the time goes
-    record["profile_s"] = stage_profile(csv_path, out_root)
+    record["profile_s"] = stage_profile(csv_path, parquet_path, out_root)
     record["timings"] = timings
 
     csv_s = timings["screening_csv_process"]["seconds"]
