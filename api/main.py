@@ -148,8 +148,12 @@ class SafeErrors:
 
 
 def _route(scope: Scope) -> str:
-    route = scope.get("route")
-    return getattr(route, "path_format", None) or getattr(route, "path", None) or "(unrouted)"
+    """The route template of a request (``/api/v1/cases/{case_id}``), never its values."""
+    if scope.get("route") is None:
+        return "(unrouted)"
+    names = {str(value): name for name, value in (scope.get("path_params") or {}).items()}
+    segments = scope.get("path", "").split("/")
+    return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
