@@ -36,7 +36,7 @@ TIERS: tuple[str, ...] = ("red", "orange", "yellow", "green", "retest")
 TIER_LEVEL = {"red": 3, "orange": 2, "yellow": 1, "green": 0}
 TIER_COLOURS: dict[str, tuple[str, str]] = {
     "red": ("#b71c1c", "#ffffff"),
-    "orange": ("#e65100", "#ffffff"),
+    "orange": ("#b34700", "#ffffff"),
     "yellow": ("#fbc02d", "#212121"),
     "green": ("#2e7d32", "#ffffff"),
     "retest": ("#616161", "#ffffff"),

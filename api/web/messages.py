@@ -41,6 +41,12 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^An urgent case closes only"), "web.err.urgent_close"),
     (re.compile(r"^Unknown file type (?P<suffix>'[^']*')"), "web.err.unknown_file_type"),
     (re.compile(r"^(The )?screening window", re.IGNORECASE), "web.err.bad_window"),
+    (
+        re.compile(r"missing item columns (?P<columns>.*?)\. The file has (?P<present>.*?)\. Name"),
+        "web.err.missing_columns",
+    ),
+    (re.compile(r": the file is UTF-16 text"), "web.err.utf16"),
+    (re.compile(r": the file is empty"), "web.err.empty_file"),
 ]
 
 
