@@ -16,8 +16,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from screening.errors import ScreeningError
 
 DEFAULT_SECRET = "development-secret-change-me"
 DEFAULT_PSEUDONYM_KEY = "development-pseudonym-key-change-me"
@@ -80,7 +82,25 @@ class Settings(BaseSettings):
         return int(self.max_upload_mb * 1024 * 1024)
 
 
+class SettingsError(ScreeningError, ValueError):
+    """The environment holds settings the service cannot start with."""
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The settings of this process, read once from the environment."""
-    return Settings()
+    """The settings of this process, read once from the environment.
+
+    Raises
+    ------
+    SettingsError
+        Naming each bad setting and how to fix it, never the values (they may be secrets).
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in item["loc"])
+            variable = f"SCREENING_{where.upper()}: " if where else ""
+            problems.append(variable + item["msg"].removeprefix("Value error, "))
+        raise SettingsError("Invalid settings. " + " ".join(problems)) from None

@@ -1,0 +1,106 @@
+"""``screening users`` and ``screening serve``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from screening.api.db import make_engine, make_sessionmaker
+from screening.api.security import authenticate
+from screening.cli import cli
+from screening.config import get_settings
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SCREENING_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_users_add_list_revoke(database):
+    runner = CliRunner()
+    added = runner.invoke(cli, ["users", "add", "wang", "--role", "counsellor", "--school", "S001"])
+    assert added.exit_code == 0, added.output
+    token = added.output.strip()
+    assert token.startswith("scr_") and len(token) > 40
+    sessions = make_sessionmaker(make_engine(database))
+    with sessions() as session:
+        actor = authenticate(session, token)
+    assert (actor.name, actor.role.value, actor.school_id) == ("wang", "counsellor", "S001")
+
+    listed = runner.invoke(cli, ["users", "list"])
+    assert "wang\tcounsellor\tS001" in listed.output and token not in listed.output
+    again = runner.invoke(cli, ["users", "add", "wang", "--role", "teacher", "--school", "S001"])
+    assert again.exit_code != 0 and "exists already" in again.output
+    no_school = runner.invoke(cli, ["users", "add", "li", "--role", "teacher"])
+    assert no_school.exit_code != 0 and "--school" in no_school.output
+    bad_school = runner.invoke(cli, ["users", "add", "li", "--role", "teacher", "--school", "a/b"])
+    assert bad_school.exit_code != 0
+
+    assert runner.invoke(cli, ["users", "revoke", "wang"]).exit_code == 0
+    with sessions() as session:
+        assert authenticate(session, token) is None
+    assert "revoked: 20" in runner.invoke(cli, ["users", "list"]).output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_migrates_and_answers(tmp_path):
+    port = _free_port()
+    env = os.environ | {"SCREENING_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "screening.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.2)
+        assert answer.json() == {"status": "ok", "database": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/queue").status_code == 401
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0]
+    assert "GET /healthz 200" in output
+
+
+def test_serve_refuses_default_secret_in_production(tmp_path):
+    env = os.environ | {
+        "SCREENING_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "SCREENING_ENVIRONMENT": "production",
+        "SCREENING_SECRET_KEY": "a-secret-that-must-not-be-printed",
+    }
+    env.pop("SCREENING_PSEUDONYM_KEY", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "screening.cli", "serve", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "SCREENING_PSEUDONYM_KEY" in done.stderr
+    assert "a-secret-that-must-not-be-printed" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
