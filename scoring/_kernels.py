@@ -61,6 +61,7 @@ def score_rows(
     irv,
     critical,
     invalid,
+    straight,
     out_of_range,
 ):  # pragma: no cover - compiled
     """Score every row of a battery's response matrix in one pass.
@@ -111,6 +112,10 @@ def score_rows(
         Output: critical items endorsed.
     invalid : ndarray of bool, shape (n, m)
         Output: a validity rule or the longstring limit fired.
+    straight : ndarray of bool, shape (n, m)
+        Output: the same answer to every item of the instrument, other than its lowest
+        answer (an all-lowest protocol is plausible: no symptoms) unless the instrument has
+        reverse-keyed items, where any identical string contradicts itself.
     out_of_range : ndarray of int16, shape (n,)
         Output: answers outside their item's range.
     """
@@ -154,6 +159,7 @@ def score_rows(
             irv,
             critical,
             invalid,
+            straight,
             out_of_range,
         )
 
@@ -192,6 +198,7 @@ def _score_block(
     irv,
     critical,
     invalid,
+    straight,
     out_of_range,
 ):  # pragma: no cover - compiled
     """Score rows ``r0 .. r0 + size`` column by column (inner loops run over rows: SIMD)."""
@@ -228,6 +235,12 @@ def _score_block(
                 previous[b] = x if ok else MISSING
                 best[b] = max(best[b], run[b])
         limit = max_longstring[m]
+        n_items = inst_ptr[m + 1] - inst_ptr[m]
+        floor = item_min[inst_ptr[m + 1] - 1]
+        keyed_both_ways = False
+        for j in range(inst_ptr[m], inst_ptr[m + 1]):
+            keyed_both_ways |= reverse[j]
+        straight_m = straight[r0 : r0 + size, m]
         answered_m = answered[r0 : r0 + size, m]
         longstring_m = longstring[r0 : r0 + size, m]
         irv_m = irv[r0 : r0 + size, m]
@@ -242,6 +255,9 @@ def _score_block(
             else:
                 irv_m[b] = np.nan
             invalid_m[b] = limit > 0 and best[b] >= limit
+            straight_m[b] = (
+                n_items >= 3 and best[b] == n_items and (keyed_both_ways or previous[b] != floor)
+            )
     out_of_range[r0 : r0 + size] = bad[:size]
 
     for s in range(n_scales):

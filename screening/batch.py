@@ -282,18 +282,14 @@ def _progress_bar(stack: ExitStack, enabled: bool):
 def school_counts(results: pl.DataFrame, scorer: Scorer) -> pl.DataFrame:
     """Mergeable per-school counts of one results frame: rows, statuses, tiers, straight-lining.
 
-    A straight-liner gave the same answer to every item of an instrument (longstring equal
-    to the number of items); such protocols are counted per school, since a school with
-    many of them may have run the screening carelessly.
+    A straight-liner gave the same answer to every item of an instrument, other than the
+    lowest (see ``{instrument}.straight_line``); such protocols are counted per school,
+    since a school with many of them may have run the screening carelessly.
     """
     if "school_id" not in results.columns:
         results = results.with_columns(school_id=pl.lit(None, pl.String))
-    c = scorer.compiled
-    lengths = {i: int(c.inst_ptr[m + 1] - c.inst_ptr[m]) for m, i in enumerate(c.instrument_ids)}
-    straight = (
-        pl.any_horizontal((pl.col(f"{i}.longstring") >= n) for i, n in lengths.items() if n >= 3)
-        if any(n >= 3 for n in lengths.values())
-        else pl.lit(False)
+    straight = pl.any_horizontal(
+        pl.col(f"{i}.straight_line") for i in scorer.compiled.instrument_ids
     )
     counts = [
         pl.len().alias("students"),

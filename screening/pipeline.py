@@ -192,6 +192,7 @@ def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
         "irv": np.empty((n, n_inst), dtype=np.float64, order="F"),
         "critical": np.empty((n, n_crit), dtype=np.bool_, order="F"),
         "invalid": np.empty((n, n_inst), dtype=np.bool_, order="F"),
+        "straight": np.empty((n, n_inst), dtype=np.bool_, order="F"),
         "out_of_range": np.empty(n, dtype=np.int16),
     }
     score_rows(
@@ -223,6 +224,7 @@ def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
         out["irv"],
         out["critical"],
         out["invalid"],
+        out["straight"],
         out["out_of_range"],
     )
     return out
@@ -251,6 +253,7 @@ def score_columns(scorer: Scorer, out: dict[str, np.ndarray]) -> list[pl.Series]
             flags = out["critical"][:, criticals].any(axis=1)
             columns.append(pl.Series(f"{instrument}.critical", flags))
         columns.append(pl.Series(f"{instrument}.longstring", out["longstring"][:, m]))
+        columns.append(pl.Series(f"{instrument}.straight_line", out["straight"][:, m]))
         columns.append(pl.Series(f"{instrument}.irv", out["irv"][:, m], nan_to_null=True))
     return columns
 

@@ -75,7 +75,14 @@ def score_instrument_row(instrument: Instrument, answers: list[int | None]) -> d
         score = scores[rule.scale]
         if score is not None and _holds(score, rule.op, rule.value):
             invalid = True
+    n = len(instrument.items)
+    straight = (
+        n >= 3
+        and longest == n
+        and (any(item.reverse for item in instrument.items) or answers[0] != low)
+    )
     return {
+        "straight_line": straight,
         "scores": scores,
         "bands": bands,
         "answered": len(given),

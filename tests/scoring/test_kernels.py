@@ -108,6 +108,7 @@ def _check(instrument: Instrument, rows: list[list[int | None]]) -> None:
             assert got[f"{instrument.id}.{scale}.band"] == label, (scale, answers)
         assert got[f"{instrument.id}.answered"] == expected["answered"]
         assert got[f"{instrument.id}.longstring"] == expected["longstring"]
+        assert got[f"{instrument.id}.straight_line"] == expected["straight_line"], answers
         assert close(got[f"{instrument.id}.irv"], expected["irv"])
         if instrument.critical:
             assert got[f"{instrument.id}.critical"] == expected["critical"]
@@ -153,10 +154,20 @@ def test_mixed_instrument_edge_cases() -> None:
         [1, None, None, None, None, 4],  # lie scale >= 4: invalid; item 3 missing counts as 5
         [None, None, None, None, None, None],  # nothing answered
         [2, 4, None, 3, 1, 1],
+        [1, 1, 1, 1, 1, 1],  # all lowest, but items 2 and 5 are reverse-keyed: straight-lined
+        [3, 3, 3, 3, 3, 3],
     ]
     _check(instrument, rows)
     frame = pl.DataFrame({c: [r[j] for r in rows] for j, c in enumerate(instrument.item_columns())})
     results = score_frame(frame, Scorer.for_battery(single_instrument_battery(instrument))).results
-    assert results["mixed.peak"].to_list() == [5.0, 5.0, 5.0, 5.0]
-    assert results["status"].to_list() == ["invalid", "invalid", "incomplete", "scored"]
-    assert results["mixed.critical"].to_list() == [True, False, False, False]
+    assert results["mixed.peak"].to_list() == [5.0, 5.0, 5.0, 5.0, 1.0, 3.0]
+    assert results["status"].to_list() == [
+        "invalid",
+        "invalid",
+        "incomplete",
+        "scored",
+        "invalid",
+        "invalid",
+    ]
+    assert results["mixed.critical"].to_list() == [True, False, False, False, False, False]
+    assert results["mixed.straight_line"].to_list() == [False, False, False, False, True, True]
