@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
 import openpyxl
 import polars as pl
@@ -101,14 +102,15 @@ def assert_no_single_hidden_cell(report: dict) -> None:
 
 def test_district_report_by_school(client, token, headers, new_school, frame):
     schools = [new_school(), new_school(), new_school()]
+    window = f"district-{uuid.uuid4().hex[:8]}"  # only these schools screened in it
     for n, school in zip((15, 4, 20), schools, strict=True):
-        upload(
-            client, headers(token("counsellor", school)), frame([(f"N{i}", 0) for i in range(n)])
-        )
+        students = frame([(f"N{i}", 0) for i in range(n)])
+        upload(client, headers(token("counsellor", school)), students, window)
     analyst = headers(token("analyst"))
-    report = client.get("/api/v1/reports/district", params={"window": WINDOW}, headers=analyst)
+    report = client.get("/api/v1/reports/district", params={"window": window}, headers=analyst)
     assert report.status_code == 200
     cells = {(c["group"], c["tier_label"]): c["count"] for c in report.json()["by_school"]}
+    assert {group for group, _ in cells} == set(schools)
     # 4 is hidden; 15 is hidden too, else 4 = green total - 15 - 20.
     assert [cells[(s, "green")] for s in schools] == [None, None, 20]
     assert_no_single_hidden_cell(report.json())
