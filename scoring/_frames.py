@@ -169,6 +169,10 @@ def _check_range(
     values: np.ndarray, names: list[str], low: np.ndarray, high: np.ndarray, owner: str | None
 ) -> None:
     """Raise on the first item with an answer outside its known range."""
+    if values.dtype == np.int8 and values.size and low.max() <= 0:
+        # fast path: every answer is -1 (missing) or within [0, min(high)]
+        if values.min() >= MISSING_INT and values.max() <= high.min():
+            return
     for j, name in enumerate(names):
         column = values[:, j]
         present = column != MISSING_INT if values.dtype == np.int8 else ~np.isnan(column)

@@ -83,13 +83,25 @@ def group_order(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarra
 
 @njit(cache=True)
 def _accumulate_rows(
-    x, order, r0, r1, flip, offset, missing, listwise, low, pair, total, rows, answered, hist
+    x, order, r0, r1, flip, offset, missing, listwise, low, pair, total, rows, answered, hist, g
 ):
-    """Add rows ``order[r0:r1]`` of ``x`` into the statistics of one group (views)."""
+    """Add rows ``order[r0:r1]`` of ``x`` into slot ``g`` of the statistics arrays.
+
+    Rows with every item present (most rows) go to compact local sums (p sums, p squares,
+    p(p+1)/2 products) that are added to every pair at the end; only rows with missing
+    answers take the full pairwise update. Both give the same sums.
+    """
     p = x.shape[1]
-    n_levels = hist.shape[1]
+    n_levels = hist.shape[2]
     vals = np.empty(p, dtype=np.float64)
     present = np.empty(p, dtype=np.bool_)
+    full_n = 0.0
+    full_t = 0.0
+    full_tt = 0.0
+    full_s = np.zeros(p)
+    full_q = np.zeros(p)
+    full_tx = np.zeros(p)
+    full_c = np.zeros((p, p))
     for r in range(r0, r1):
         i = order[r]
         m = 0
@@ -100,42 +112,68 @@ def _accumulate_rows(
                 present[j] = False
                 continue
             present[j] = True
-            answered[j] += 1.0
+            answered[g, j] += 1.0
             if n_levels > 0:
                 level = int(xv) - low
                 if 0 <= level < n_levels and float(xv) == float(int(xv)):
-                    hist[j, level] += 1.0
+                    hist[g, j, level] += 1.0
             v = float(xv)
             if flip[j]:
                 v = offset[j] - v
             vals[j] = v
             m += 1
             ssum += v
-        rows[0] += 1.0
+        rows[g, 0] += 1.0
         if m == 0 or (listwise and m < p):
             continue
         t = ssum / m
-        rows[1] += 1.0
-        rows[2] += t
-        rows[3] += t * t
+        rows[g, 1] += 1.0
+        rows[g, 2] += t
+        rows[g, 3] += t * t
+        if m == p:
+            full_n += 1.0
+            full_t += t
+            full_tt += t * t
+            for j in range(p):
+                vj = vals[j]
+                full_s[j] += vj
+                full_q[j] += vj * vj
+                full_tx[j] += t * vj
+                for k in range(j + 1, p):
+                    full_c[j, k] += vj * vals[k]
+            continue
         for j in range(p):
             if not present[j]:
                 continue
             vj = vals[j]
-            total[0, j] += t
-            total[1, j] += t * t
-            total[2, j] += t * vj
+            total[g, 0, j] += t
+            total[g, 1, j] += t * t
+            total[g, 2, j] += t * vj
             for k in range(j, p):
                 if not present[k]:
                     continue
                 vk = vals[k]
-                pair[0, j, k] += 1.0
-                pair[1, j, k] += vj
-                pair[2, j, k] += vj * vj
-                pair[3, j, k] += vj * vk
+                pair[g, 0, j, k] += 1.0
+                pair[g, 1, j, k] += vj
+                pair[g, 2, j, k] += vj * vj
+                pair[g, 3, j, k] += vj * vk
                 if k != j:
-                    pair[1, k, j] += vk
-                    pair[2, k, j] += vk * vk
+                    pair[g, 1, k, j] += vk
+                    pair[g, 2, k, j] += vk * vk
+    if full_n > 0:
+        for j in range(p):
+            total[g, 0, j] += full_t
+            total[g, 1, j] += full_tt
+            total[g, 2, j] += full_tx[j]
+            pair[g, 3, j, j] += full_q[j]
+            for k in range(j, p):
+                pair[g, 0, j, k] += full_n
+                pair[g, 1, j, k] += full_s[j]
+                pair[g, 2, j, k] += full_q[j]
+                if k != j:
+                    pair[g, 1, k, j] += full_s[k]
+                    pair[g, 2, k, j] += full_q[k]
+                    pair[g, 3, j, k] += full_c[j, k]
 
 
 @njit(parallel=True, cache=True)
@@ -180,19 +218,17 @@ def accumulate(
     """
     p = x.shape[1]
     n_groups = starts.shape[0] - 1
-    pair = np.zeros((n_groups, N_PAIR, p, p))
-    total = np.zeros((n_groups, N_TOTAL, p))
-    rows = np.zeros((n_groups, N_ROWS))
-    answered = np.zeros((n_groups, p))
-    hist = np.zeros((n_groups, p, n_levels))
     n_sorted = starts[n_groups]
     n_blocks = max(1, min(n_blocks, n_sorted))
+    # slots 0..G-1 hold the groups; G + 2b + s the shared first (s=0) and last (s=1) group
+    # of block b, added into their group after the parallel loop
+    slots = n_groups + 2 * n_blocks
+    pair = np.zeros((slots, N_PAIR, p, p))
+    total = np.zeros((slots, N_TOTAL, p))
+    rows = np.zeros((slots, N_ROWS))
+    answered = np.zeros((slots, p))
+    hist = np.zeros((slots, p, n_levels))
     part_group = np.full((n_blocks, 2), -1, dtype=np.int64)
-    part_pair = np.zeros((n_blocks, 2, N_PAIR, p, p))
-    part_total = np.zeros((n_blocks, 2, N_TOTAL, p))
-    part_rows = np.zeros((n_blocks, 2, N_ROWS))
-    part_answered = np.zeros((n_blocks, 2, p))
-    part_hist = np.zeros((n_blocks, 2, p, n_levels))
     for b in prange(n_blocks):
         lo = n_sorted * b // n_blocks
         hi = n_sorted * (b + 1) // n_blocks
@@ -205,59 +241,52 @@ def accumulate(
             r0 = max(starts[g], lo)
             r1 = min(starts[g + 1], hi)
             if r1 > r0:
-                if r0 == starts[g] and r1 == starts[g + 1]:
-                    _accumulate_rows(
-                        x,
-                        order,
-                        r0,
-                        r1,
-                        flip,
-                        offset,
-                        missing,
-                        listwise,
-                        low,
-                        pair[g],
-                        total[g],
-                        rows[g],
-                        answered[g],
-                        hist[g],
-                    )
-                else:
-                    s = 0 if g == g_first else 1
-                    part_group[b, s] = g
-                    _accumulate_rows(
-                        x,
-                        order,
-                        r0,
-                        r1,
-                        flip,
-                        offset,
-                        missing,
-                        listwise,
-                        low,
-                        part_pair[b, s],
-                        part_total[b, s],
-                        part_rows[b, s],
-                        part_answered[b, s],
-                        part_hist[b, s],
-                    )
+                slot = g
+                if r0 != starts[g] or r1 != starts[g + 1]:
+                    side = 0 if g == g_first else 1
+                    part_group[b, side] = g
+                    slot = n_groups + 2 * b + side
+                _accumulate_rows(
+                    x,
+                    order,
+                    r0,
+                    r1,
+                    flip,
+                    offset,
+                    missing,
+                    listwise,
+                    low,
+                    pair,
+                    total,
+                    rows,
+                    answered,
+                    hist,
+                    slot,
+                )
             g += 1
     for b in range(n_blocks):
-        for s in range(2):
-            g = part_group[b, s]
+        for side in range(2):
+            g = part_group[b, side]
             if g >= 0:
-                pair[g] += part_pair[b, s]
-                total[g] += part_total[b, s]
-                rows[g] += part_rows[b, s]
-                answered[g] += part_answered[b, s]
-                hist[g] += part_hist[b, s]
+                slot = n_groups + 2 * b + side
+                pair[g] += pair[slot]
+                total[g] += total[slot]
+                rows[g] += rows[slot]
+                answered[g] += answered[slot]
+                hist[g] += hist[slot]
     # the kernel fills k >= j of the symmetric counts and cross-products
     for g in range(n_groups):
         for j in range(p):
             for k in range(j + 1, p):
                 pair[g, 0, k, j] = pair[g, 0, j, k]
                 pair[g, 3, k, j] = pair[g, 3, j, k]
-    return pair, total, rows, answered, hist
+    return (
+        pair[:n_groups],
+        total[:n_groups],
+        rows[:n_groups],
+        answered[:n_groups],
+        hist[:n_groups],
+    )
 
 
 @njit(cache=True)
@@ -281,11 +310,12 @@ def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_
             missing,
             listwise,
             low,
-            pair[g],
-            total[g],
-            rows[g],
-            answered[g],
-            hist[g],
+            pair,
+            total,
+            rows,
+            answered,
+            hist,
+            g,
         )
         for j in range(p):
             for k in range(j + 1, p):

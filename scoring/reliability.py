@@ -40,7 +40,7 @@ from screening.scoring._frames import (
     resolve_instrument,
     scale_columns,
 )
-from screening.scoring._moments import Moments, compute_moments
+from screening.scoring._moments import Moments, compute_moments, group_order
 
 MissingPolicy = Literal["pairwise", "listwise"]
 CIMethod = Literal["feldt", "duhachek"]
@@ -108,6 +108,21 @@ def _cov2cor(c: np.ndarray) -> np.ndarray:
         return c / (d[..., :, None] * d[..., None, :])
 
 
+def _pinv_symmetric(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Moore–Penrose inverses of symmetric matrices (G, k, k) and whether each is regular.
+
+    psych's ``Pinv`` keeps singular values above :math:`\sqrt{\epsilon}` times the largest;
+    for a symmetric matrix the singular values are the absolute eigenvalues, so one batched
+    ``eigh`` gives the same inverse, faster than an SVD.
+    """
+    values, vectors = np.linalg.eigh(r)
+    size = np.abs(values)
+    keep = size > np.sqrt(np.finfo(float).eps) * size.max(axis=-1, keepdims=True)
+    inv_values = np.where(keep, 1.0 / np.where(keep, values, 1.0), 0.0)
+    inv = np.einsum("gij,gj,gkj->gik", vectors, inv_values, vectors)
+    return inv, keep.all(axis=-1)
+
+
 def smc(r: np.ndarray) -> np.ndarray:
     r"""Squared multiple correlations of each item with the others, batched.
 
@@ -119,17 +134,45 @@ def smc(r: np.ndarray) -> np.ndarray:
     out = np.full(r.shape[:-1], np.nan)
     ok = np.isfinite(r).all(axis=(-2, -1))
     if ok.any():
-        u, d, vt = np.linalg.svd(r[ok])
-        keep = d > np.sqrt(np.finfo(float).eps) * d[..., :1]
-        dinv = np.where(keep, 1.0 / np.where(keep, d, 1.0), 0.0)
-        inv = np.einsum("gji,gj,gkj->gik", vt, dinv, u)
+        inv, _ = _pinv_symmetric(r[ok])
         with np.errstate(divide="ignore"):
             out[ok] = np.clip(1.0 - 1.0 / np.diagonal(inv, axis1=-2, axis2=-1), 0.0, 1.0)
     return out
 
 
-def _alpha1(c: np.ndarray, r: np.ndarray) -> dict[str, np.ndarray]:
-    """psych's ``alpha.1`` for a stack of covariance and correlation matrices (G, k, k)."""
+def _smc_all(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """smc of every matrix (G, k) and of every matrix without item i (G, k, k-1).
+
+    For a regular matrix with inverse :math:`P`, the inverse of the matrix without item
+    :math:`i` has diagonal :math:`P_{jj} - P_{ji}^2 / P_{ii}` (the Schur complement), so one
+    inverse serves all k submatrices; singular matrices take one pseudo-inverse each.
+    """
+    g, k = r.shape[0], r.shape[-1]
+    whole = np.full((g, k), np.nan)
+    drop = np.full((g, k, max(k - 1, 0)), np.nan)
+    ok = np.isfinite(r).all(axis=(-2, -1))
+    if not ok.any():
+        return whole, drop
+    inv, regular = _pinv_symmetric(r[ok])
+    d = np.diagonal(inv, axis1=-2, axis2=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        whole[ok] = np.clip(1.0 - 1.0 / d, 0.0, 1.0)
+        sub = np.empty((inv.shape[0], k, k - 1))
+        for i in range(k):
+            keep = np.delete(np.arange(k), i)
+            sub[:, i] = d[:, keep] - inv[:, keep, i] ** 2 / inv[:, i, i][:, None]
+        sub = np.clip(1.0 - 1.0 / sub, 0.0, 1.0)
+    singular = np.flatnonzero(~regular)
+    for i in range(k):
+        if singular.size:
+            keep = np.delete(np.arange(k), i)
+            sub[singular, i] = smc(r[ok][singular][:, keep][:, :, keep])
+    drop[ok] = sub
+    return whole, drop
+
+
+def _alpha1(c: np.ndarray, r: np.ndarray, smc_r: np.ndarray) -> dict[str, np.ndarray]:
+    """psych's ``alpha.1`` for stacks of covariance and correlation matrices (G, k, k)."""
     k = c.shape[-1]
     tr_c = np.trace(c, axis1=-2, axis2=-1)
     sum_c = c.sum(axis=(-2, -1))
@@ -137,7 +180,7 @@ def _alpha1(c: np.ndarray, r: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = (1.0 - tr_c / sum_c) * (k / (k - 1.0))
         std = (1.0 - k / sum_r) * (k / (k - 1.0))
-        g6 = 1.0 - (k - smc(r).sum(axis=-1)) / sum_r
+        g6 = 1.0 - (k - smc_r.sum(axis=-1)) / sum_r
         av_r = (sum_r - k) / (k * (k - 1.0))
         sn = k * av_r / (1.0 - av_r)
         cc = c @ c
@@ -164,20 +207,21 @@ def _scale_stats(c: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.nda
     """Alpha of every group and the per-item statistics that depend only on C (k items)."""
     k = c.shape[-1]
     r = _cov2cor(c)
-    whole = _alpha1(c, r)
+    smc_whole, smc_drop = _smc_all(r)
+    whole = _alpha1(c, r, smc_whole)
     g = len(c)
     drop = {key: np.full((g, k), np.nan) for key in ("raw", "std", "g6", "av_r")}
     if k > 2:
         for i in range(k):
             keep = np.delete(np.arange(k), i)
-            sub = _alpha1(c[:, keep][:, :, keep], r[:, keep][:, :, keep])
+            sub = _alpha1(c[:, keep][:, :, keep], r[:, keep][:, :, keep], smc_drop[:, i])
             for key in drop:
                 drop[key][:, i] = sub[key]
     with np.errstate(divide="ignore", invalid="ignore"):
         std_r = r.sum(axis=-2) / np.sqrt(r.sum(axis=(-2, -1)))[:, None]
         rc = r.copy()
         idx = np.arange(k)
-        rc[:, idx, idx] = smc(r)
+        rc[:, idx, idx] = smc_whole
         r_cor = rc.sum(axis=-2) / np.sqrt(rc.sum(axis=(-2, -1)))[:, None]
         col = c.sum(axis=-2)
         diag = np.diagonal(c, axis1=-2, axis2=-1)
@@ -633,20 +677,21 @@ class ReliabilityAccumulator:
             raise PsychometricInputError(
                 f"Group columns {absent} are not in the data (columns: {frame.columns[:20]})."
             )
-        local = frame.select(pl.struct(self.by).rank("dense").alias("code") - 1)["code"]
-        keys = (
-            frame.select(self.by)
-            .with_columns(local.alias("__code"))
-            .unique("__code")
-            .sort("__code")
+        local = (
+            frame.select(pl.struct(self.by).rank("dense").alias("code") - 1)["code"]
+            .to_numpy()
+            .astype(np.int64)
         )
-        mapping = np.empty(keys.height, dtype=np.int64)
-        for i, key in enumerate(keys.select(self.by).iter_rows()):
+        n_local = int(local.max()) + 1 if local.size else 0
+        order, starts = group_order(local, n_local)
+        keys = frame.select(self.by)[order[starts[:-1]]]  # the first row of every group
+        mapping = np.empty(n_local, dtype=np.int64)
+        for i, key in enumerate(keys.iter_rows()):
             if key not in self._keys:
                 self._keys[key] = len(self._key_frame)
                 self._key_frame.append(key)
             mapping[i] = self._keys[key]
-        return mapping[local.to_numpy().astype(np.int64)]
+        return mapping[local]
 
     def add(self, data: Any) -> ReliabilityAccumulator:
         """Add a chunk of rows (a polars or pandas frame); returns self."""

@@ -838,3 +838,22 @@ def test_bad_input_is_named():
         cronbach_alpha(PHQ, ["phq9_1"])
     with pytest.raises(PsychometricInputError, match="no scale 'nope'"):
         cronbach_alpha(PHQ, instrument="phq9", scale="nope")
+
+
+def test_drop_smc_by_schur_complement_equals_direct_pseudo_inverse():
+    from screening.scoring.reliability import _smc_all, smc
+
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(6, 40, 5))
+    a[5, :, 4] = a[5, :, 3]  # a duplicated item: singular correlation matrix
+    c = np.einsum("gni,gnj->gij", a, a)
+    d = np.sqrt(np.einsum("gii->gi", c))
+    r = c / d[:, :, None] / d[:, None, :]
+    whole, drop = _smc_all(r)
+    np.testing.assert_allclose(whole, smc(r), atol=1e-10)
+    # psych gives 0 for twins too: smc(cor(a)) with a[, 5] <- a[, 4] prints
+    # "In smc, smcs < 0 were set to .0" and V4 = V5 = 0
+    assert whole[5, 3] == 0.0 and whole[5, 4] == 0.0
+    for i in range(5):
+        keep = [j for j in range(5) if j != i]
+        np.testing.assert_allclose(drop[:, i], smc(r[:, keep][:, :, keep]), atol=1e-8)
