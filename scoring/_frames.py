@@ -65,6 +65,8 @@ class ItemMatrix:
     def take(self, columns: Sequence[int]) -> ItemMatrix:
         """The matrix restricted to some items, in the given order."""
         idx = np.asarray(columns, dtype=np.int64)
+        if np.array_equal(idx, np.arange(len(self.names))):
+            return self
         return ItemMatrix(
             np.ascontiguousarray(self.values[:, idx]),
             [self.names[i] for i in idx],

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -119,7 +120,7 @@ def _pinv_symmetric(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     size = np.abs(values)
     keep = size > np.sqrt(np.finfo(float).eps) * size.max(axis=-1, keepdims=True)
     inv_values = np.where(keep, 1.0 / np.where(keep, values, 1.0), 0.0)
-    inv = np.einsum("gij,gj,gkj->gik", vectors, inv_values, vectors)
+    inv = (vectors * inv_values[:, None, :]) @ np.swapaxes(vectors, -1, -2)
     return inv, keep.all(axis=-1)
 
 
@@ -171,6 +172,11 @@ def _smc_all(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return whole, drop
 
 
+@lru_cache(maxsize=64)
+def _tril(k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(k, -1)
+
+
 def _alpha1(c: np.ndarray, r: np.ndarray, smc_r: np.ndarray) -> dict[str, np.ndarray]:
     """psych's ``alpha.1`` for stacks of covariance and correlation matrices (G, k, k)."""
     k = c.shape[-1]
@@ -188,7 +194,7 @@ def _alpha1(c: np.ndarray, r: np.ndarray, smc_r: np.ndarray) -> dict[str, np.nda
             sum_c * (np.trace(cc, axis1=-2, axis2=-1) + tr_c**2)
             - 2.0 * tr_c * cc.sum(axis=(-2, -1))
         )
-    lower = r[:, *np.tril_indices(k, -1)]
+    lower = r[:, *_tril(k)]
     var_r = lower.var(axis=-1, ddof=1) if lower.shape[-1] > 1 else np.full(len(c), np.nan)
     med_r = np.median(lower, axis=-1)
     return {
@@ -412,10 +418,11 @@ def _alpha_frame(alpha: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def _item_frame(item: dict[str, np.ndarray], names: list[str], g: int) -> dict[str, Any]:
     p = len(names)
-    out: dict[str, Any] = {"item": np.tile(np.asarray(names, dtype=object), g)}
-    for name in [*ITEM_COLUMNS, "flag"]:
+    out: dict[str, Any] = {"item": pl.Series(np.tile(np.asarray(names, dtype=str), g))}
+    for name in ITEM_COLUMNS:
         out[name] = item[name].reshape(g * p)
-    out["flag"] = [flag or None for flag in out["flag"]]
+    flags = pl.Series(item["flag"].reshape(g * p).astype(str))
+    out["flag"] = pl.select(pl.when(flags != "").then(flags)).to_series()
     return out
 
 
@@ -791,9 +798,8 @@ class ReliabilityAccumulator:
                 schema=ITEM_SCHEMA,
             )
             if self.by:
-                ibody = pl.concat(
-                    [keys.select(pl.all().repeat_by(p).explode()), ibody], how="horizontal"
-                )
+                repeated = keys[np.repeat(np.arange(keys.height), p)]
+                ibody = pl.concat([repeated, ibody], how="horizontal")
             item_frames.append(ibody)
         return ReliabilityTables(pl.concat(scale_frames), pl.concat(item_frames))
 
