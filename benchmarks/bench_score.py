@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import operator
 import shutil
 import sys
@@ -322,8 +323,9 @@ def kernel_figures(parquet_path: Path, repeats: int) -> dict[str, Any]:
 def stage_profile(csv_path: Path, parquet_path: Path, out_dir: Path) -> dict[str, float]:
     """One instrumented in-process pass over the CSV, split into its stages (seconds).
 
-    Mirrors ``screening.batch.score_files`` step by step with the functions it calls; then
-    reads the Parquet input with polars alone and with ``read_responses``.
+    Mirrors ``screening.batch.score_files`` step by step with the functions it calls, then
+    reads the Parquet input with polars alone and with ``read_responses``. The benchmark
+    keeps the minimum of each stage over two passes.
     """
     import pyarrow.parquet as pq
 
@@ -377,10 +379,6 @@ def stage_profile(csv_path: Path, parquet_path: Path, out_dir: Path) -> dict[str
     lap("parquet_polars_read_only")
     read_responses(parquet_path, item_columns=columns)
     lap("parquet_read_responses")
-    stages["io_overhead"] = stages["read_responses"] - stages["read_polars_parse_only"]
-    stages["parquet_io_overhead"] = (
-        stages["parquet_read_responses"] - stages["parquet_polars_read_only"]
-    )
     del cases
     return {k: round(v, 4) for k, v in stages.items()}
 
@@ -486,7 +484,15 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
     record["bandwidth_probe"] = probe
 
     # where the time goes
-    record["profile_s"] = stage_profile(csv_path, parquet_path, out_root)
+    passes = [stage_profile(csv_path, parquet_path, out_root) for _ in range(min(repeats, 2))]
+    profile = {stage: min(p[stage] for p in passes) for stage in passes[0]}
+    profile["csv_io_overhead"] = round(
+        profile["read_responses"] - profile["read_polars_parse_only"], 4
+    )
+    profile["parquet_io_overhead"] = round(
+        profile["parquet_read_responses"] - profile["parquet_polars_read_only"], 4
+    )
+    record["profile_s"] = profile
     record["timings"] = timings
 
     csv_s = timings["screening_csv_process"]["seconds"]
@@ -509,17 +515,17 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
             / GIB,
         ),
     }
-    if with_pandas:
-        ratios["pandas_vs_csv"] = _ratio("pandas_vs_csv", timings["pandas_s"] / csv_s)
+    if with_pandas:  # both in-process: neither pays for starting Python and importing
+        ratios["pandas_vs_csv"] = _ratio(
+            "pandas_vs_csv", timings["pandas_s"] / timings["score_files_csv_inprocess_s"]
+        )
     record["ratios"] = ratios
     record["secondary"] = {
         "csv_vs_polars_read_csv_inprocess": round(
             timings["score_files_csv_inprocess_s"] / timings["polars_read_csv_inprocess_s"], 4
         ),
         "parquet_end_to_end_inprocess_s": round(timings["score_files_parquet_inprocess_s"], 4),
-        "pandas_vs_csv_inprocess": round(
-            timings["pandas_s"] / timings["score_files_csv_inprocess_s"], 2
-        )
+        "pandas_inprocess_vs_csv_process": round(timings["pandas_s"] / csv_s, 2)
         if with_pandas
         else None,
     }
@@ -542,63 +548,79 @@ def performance_section(record: dict[str, Any]) -> str:
     def mark(name: str) -> str:
         return "met" if r[name]["met"] else "**missed**"
 
+    def cpu(name: str) -> str:
+        return f"{t[name]['cpu_seconds']:.2f} s"
+
     rows = [
         (
             "polars `read_csv` of the same CSV (baseline)",
             _fmt_s(t["polars_read_csv_process"]["seconds"]),
+            cpu("polars_read_csv_process"),
             "",
             "",
         ),
         (
             "`screening score` from CSV",
             _fmt_s(t["screening_csv_process"]["seconds"]),
-            f"{r['csv_vs_polars_read_csv']['value']:.2f} × polars read",
+            cpu("screening_csv_process"),
+            f"{r['csv_vs_polars_read_csv']['value']:.2f} × polars read "
+            f"(in-process {record['secondary']['csv_vs_polars_read_csv_inprocess']:.2f} ×)",
             f"≤ 1.3 × ({mark('csv_vs_polars_read_csv')})",
         ),
     ]
     if "pandas_vs_csv" in r:
         rows.append(
             (
-                "pandas implementation of the same scoring",
+                "pandas implementation of the same scoring (in-process)",
                 _fmt_s(t["pandas_s"]),
-                f"ours is {r['pandas_vs_csv']['value']:.1f} × faster",
+                "",
+                f"{r['pandas_vs_csv']['value']:.1f} × our in-process "
+                f"{_fmt_s(t['score_files_csv_inprocess_s'])}",
                 f"≥ 20 × ({mark('pandas_vs_csv')})",
             )
         )
     rows += [
         (
-            "scoring kernel alone",
+            "scoring kernel alone (in-process)",
             _fmt_s(k["seconds"]),
-            f"{k['bytes_per_s'] / 1e9:.1f} GB/s = {r['kernel_bandwidth_fraction']['value']:.0%} "
-            f"of {p['bytes_per_s'] / 1e9:.1f} GB/s probe",
+            "",
+            f"{k['bytes_per_s'] / 1e9:.2f} GB/s = {r['kernel_bandwidth_fraction']['value']:.1%} "
+            f"of the {p['bytes_per_s'] / 1e9:.1f} GB/s numpy probe",
             f"≥ 30 % ({mark('kernel_bandwidth_fraction')})",
         ),
         (
             "`screening score` from Parquet",
             _fmt_s(t["screening_parquet_process"]["seconds"]),
-            f"in-process {_fmt_s(t['score_files_parquet_inprocess_s'])}",
+            cpu("screening_parquet_process"),
+            f"in-process {_fmt_s(t['score_files_parquet_inprocess_s'])}; "
+            f"Python + imports alone {_fmt_s(t['startup_import_s']['seconds'])}",
             f"≤ 1 s ({mark('parquet_end_to_end_s')})",
         ),
         (
             "peak memory (resident, whole process)",
             f"{r['peak_memory_gib']['value']:.2f} GiB",
             "",
+            "",
             f"≤ 2 GiB ({mark('peak_memory_gib')})",
         ),
     ]
+    load = m.get("load_average_at_start")
     lines = [
         "## Performance",
         "",
         f"{s['rows']:,} students × {s['items']} items (PHQ-9, GAD-7 and a synthetic 100-item "
         f"instrument; `benchmarks/batteries/bench.toml`), CSV {s['csv_bytes'] / 2**20:.0f} MiB, "
-        f"on {m['cpu']} with {m['cores']} cores and {m['memory_gib']} GiB, Python "
-        f"{m['python']}, {m['date'][:10]}. Best of {s['repeats']} runs; whole processes "
-        "unless noted. Regenerate with `python benchmarks/bench_score.py` "
-        "(figures in `benchmarks/results/score.json`).",
+        f"Parquet {s['parquet_bytes'] / 2**20:.0f} MiB, on {m['cpu']} with {m['cores']} cores "
+        f"and {m['memory_gib']} GiB, Python {m['python']}, {m['date'][:10]}. Best of "
+        f"{s['repeats']} runs; whole processes unless noted. The machine was shared"
+        + (f" (load average {load[0]} at the start)" if load else "")
+        + ", so wall times are inflated: CPU seconds (user + system) are given beside them. "
+        "Regenerate with `python benchmarks/bench_score.py`; every figure is in "
+        "`benchmarks/results/score.json`.",
         "",
-        "| measurement | time | ratio | target |",
-        "| --- | ---: | --- | --- |",
-        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "| measurement | wall | CPU | ratio | target |",
+        "| --- | ---: | ---: | --- | --- |",
+        *(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows),
     ]
     return "\n".join(lines) + "\n"
 
@@ -615,7 +637,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--readme", default=None, help="README to update ('none' to skip; quick runs skip)"
     )
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        help="measure nothing: regenerate the README section from this results JSON",
+    )
     args = parser.parse_args(argv)
+    if args.render is not None:
+        record = json.loads(args.render.read_text("utf-8"))
+        replace_readme_section(Path(args.readme or ROOT / "README.md"), performance_section(record))
+        return record
     rows = 2_000 if args.quick else args.rows
     repeats = args.repeats or (1 if args.quick else 3)
     out = args.out or (
