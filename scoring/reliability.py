@@ -426,6 +426,11 @@ def _item_frame(item: dict[str, np.ndarray], names: list[str], g: int) -> dict[s
     return out
 
 
+def _nulls(frame: pl.DataFrame) -> pl.DataFrame:
+    """Statistics that cannot be computed are null (not NaN), like unscorable scores."""
+    return frame.with_columns(pl.col(pl.Float64).fill_nan(None))
+
+
 ALPHA_SCHEMA = {
     "scale": pl.String,
     "n": pl.Int64,
@@ -534,7 +539,7 @@ def cronbach_alpha(
     for scale_id, sub in _scales(matrix, inst, scale):
         alpha, _ = _statistics(_matrix_moments(sub, listwise), sub.low, sub.high, ci, ci_method)
         rows.append({"scale": [scale_id], **_alpha_frame(alpha)})
-    return pl.concat([pl.DataFrame(r, schema=ALPHA_SCHEMA) for r in rows])
+    return _nulls(pl.concat([pl.DataFrame(r, schema=ALPHA_SCHEMA) for r in rows]))
 
 
 def item_statistics(
@@ -599,7 +604,7 @@ def item_statistics(
         frames.append(
             pl.DataFrame({"scale": [scale_id] * len(sub.names), **body}, schema=ITEM_SCHEMA)
         )
-    return pl.concat(frames)
+    return _nulls(pl.concat(frames))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -801,7 +806,7 @@ class ReliabilityAccumulator:
                 repeated = keys[np.repeat(np.arange(keys.height), p)]
                 ibody = pl.concat([repeated, ibody], how="horizontal")
             item_frames.append(ibody)
-        return ReliabilityTables(pl.concat(scale_frames), pl.concat(item_frames))
+        return ReliabilityTables(_nulls(pl.concat(scale_frames)), _nulls(pl.concat(item_frames)))
 
 
 def _group_omega(m: Moments) -> list[float | None]:

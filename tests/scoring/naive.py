@@ -101,7 +101,12 @@ def alpha(x):
         keep = [j for j in range(k) if j != i]
         rest = c[np.ix_(keep, keep)]
         cov_item_rest = sum(c[i, j] for j in keep)
-        out["r_drop"].append(cov_item_rest / math.sqrt(c[i, i] * rest.sum()))
+        # pairwise covariances need not form a positive matrix: a negative variance of the
+        # rest gives NaN, as in R (sqrt of a negative number)
+        denominator = c[i, i] * rest.sum()
+        out["r_drop"].append(
+            cov_item_rest / math.sqrt(denominator) if denominator > 0 else float("nan")
+        )
         out["alpha_drop"].append(raw(rest) if k > 2 else float("nan"))
     return out
 

@@ -737,7 +737,7 @@ def test_constant_item_is_left_out_as_psych_does():
     items = item_statistics(data)
     np.testing.assert_allclose(items["r_drop"].to_numpy()[:4], CONSTANT_ITEM["r_drop"], atol=TOL)
     assert items["flag"].to_list() == [None, None, None, None, "no variance"]
-    assert np.isnan(items["r_drop"][4])
+    assert items["r_drop"][4] is None
 
 
 def test_duhachek_interval_uses_psychs_ase():
