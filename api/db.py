@@ -1,13 +1,18 @@
 """Database engine, sessions and migrations of the service.
 
-SQLite files run in WAL mode with ``synchronous=FULL`` and foreign keys on; every
-transaction starts with ``BEGIN IMMEDIATE`` so that writers queue on the busy timeout
-instead of failing when a read snapshot goes stale. PostgreSQL runs at READ COMMITTED with
-a connection pool.
+SQLite files run in WAL mode with ``synchronous=FULL`` and foreign keys on. Every
+transaction starts with ``BEGIN IMMEDIATE`` (it holds the write lock from its first
+statement, so it never fails on a stale read snapshot), and the writers of one process
+take turns on a lock of the engine instead of polling SQLite's busy handler, whose
+growing sleeps starve some threads under load; other processes still wait on the busy
+timeout. A connection opened with the execution option ``READ_ONLY`` (used for the token
+look-up) begins a plain deferred transaction and takes no lock. PostgreSQL runs at READ
+COMMITTED with a connection pool.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +23,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Execution option: this connection only reads (SQLite: deferred BEGIN, no writer lock).
+READ_ONLY = "screening_read_only"
+WRITER_WAIT_S = 60
 #: Modules that declare tables on :class:`screening.api.models.Base` (migrations cover all).
 MODEL_MODULES = ("screening.api.models", "screening.api.web.models")
 
@@ -56,6 +64,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    writer = threading.Lock()
+    holders: set[int] = set()  # ids of the DBAPI connections holding the writer lock
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN instead of the driver.
@@ -69,7 +80,33 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            return
+        key = id(connection.connection.dbapi_connection)
+        # A timeout keeps a lost release from blocking forever: SQLite's own lock still
+        # guards the data, the turn-taking only keeps waiting fair.
+        if writer.acquire(timeout=WRITER_WAIT_S):
+            holders.add(key)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _release(connection: Any) -> None:
+        key = id(connection.connection.dbapi_connection)
+        if key in holders:
+            holders.discard(key)
+            writer.release()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        # The event fires before the driver commits: commit here so that the next writer
+        # gets its turn only once this transaction is durable (the driver's commit that
+        # follows finds no open transaction and does nothing).
+        try:
+            connection.connection.dbapi_connection.commit()
+        finally:
+            _release(connection)
+
+    event.listen(engine, "rollback", _release)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from screening.api.db import READ_ONLY
 from screening.api.security import Actor, authenticate
 from screening.config import Settings
 
@@ -61,8 +62,11 @@ def get_current_user(
     The look-up's transaction ends here, so slow work in the route (scoring an upload)
     holds no database lock.
     """
-    actor = authenticate(session, credentials.credentials) if credentials else None
-    session.commit()
+    actor = None
+    if credentials:
+        session.connection(execution_options={READ_ONLY: True})  # no writer lock
+        actor = authenticate(session, credentials.credentials)
+        session.commit()
     if actor is None:
         raise HTTPException(
             status_code=401,

@@ -118,12 +118,18 @@ class QueueItem(Model):
 
 
 class Queue(Model):
-    """A school's queue: urgent first, then due time, then tier, then waiting time."""
+    """A school's queue: urgent first, then due time, then tier, then waiting time.
+
+    ``count`` and ``overdue`` count every open case (of the caller, with ``mine``);
+    ``items`` is the page from ``offset`` of at most ``limit`` cases.
+    """
 
     school_id: str
     as_of: dt.datetime
     count: int
     overdue: int
+    offset: int = 0
+    limit: int | None = None
     items: list[QueueItem]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from screening.api.deps import CurrentUser, NowDep, SessionDep
 from screening.api.routes import errors
@@ -13,9 +15,17 @@ router = APIRouter(tags=["queue"])
 
 
 @router.get("/queue", response_model=Queue, responses=errors(401, 403))
-def queue(session: SessionDep, actor: CurrentUser, now: NowDep, mine: bool = False) -> Queue:
+def queue(
+    session: SessionDep,
+    actor: CurrentUser,
+    now: NowDep,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Queue:
     """Open cases of the counsellor's school: urgent first, then due time, tier, waiting time.
 
-    ``mine=true`` keeps only the cases the caller has claimed.
+    ``mine=true`` keeps only the cases the caller has claimed. ``count`` and ``overdue``
+    cover the whole queue; ``items`` holds at most ``limit`` cases from ``offset``.
     """
-    return list_queue(session, actor, now, mine=mine)
+    return list_queue(session, actor, now, mine=mine, limit=limit, offset=offset)

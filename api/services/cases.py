@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from screening.api import audit
@@ -114,10 +114,20 @@ def _claimer() -> Any:
 
 
 def _queue_select() -> Any:
+    """Columns of a queue item (plain columns: no ORM objects to build for a long queue)."""
     claimer = _claimer()
     return (
         select(
-            Case,
+            Case.id,
+            Case.tier,
+            Case.urgent,
+            Case.source,
+            Case.status,
+            Case.opened_at,
+            Case.due_at,
+            Case.claimed_at,
+            Case.follow_up_on,
+            Case.escalated_at,
             Student.student_id,
             Student.name,
             Result.grade,
@@ -133,26 +143,25 @@ def _queue_select() -> Any:
 
 
 def _item_fields(row: Any, now: dt.datetime) -> dict[str, Any]:
-    case: Case = row[0]
     return {
-        "case_id": case.id,
+        "case_id": row.id,
         "student_id": row.student_id,
         "name": row.name,
         "grade": row.grade,
         "class_id": row.class_id,
         "sex": row.sex,
-        "tier": case.tier,
-        "tier_label": tier_label(case.tier),
-        "urgent": case.urgent,
-        "source": case.source,
-        "status": case.status,
-        "opened_at": case.opened_at,
-        "due_at": case.due_at,
-        "overdue": case.status == CaseStatus.open.value and case.due_at < now,
+        "tier": row.tier,
+        "tier_label": tier_label(row.tier),
+        "urgent": row.urgent,
+        "source": row.source,
+        "status": row.status,
+        "opened_at": row.opened_at,
+        "due_at": row.due_at,
+        "overdue": row.status == CaseStatus.open.value and row.due_at < now,
         "claimed_by": row.claimer_name,
-        "claimed_at": case.claimed_at,
-        "follow_up_on": case.follow_up_on,
-        "escalated": case.escalated_at is not None,
+        "claimed_at": row.claimed_at,
+        "follow_up_on": row.follow_up_on,
+        "escalated": row.escalated_at is not None,
         "reasons": list(row.reasons or []),
     }
 
@@ -164,26 +173,41 @@ def list_queue(
     *,
     school_id: str | None = None,
     mine: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> Queue:
     """The open cases of the counsellor's school.
 
     Urgent first, then due time, then tier (highest first), then waiting time; overdue
-    cases are marked. Overdue urgent cases are escalated first.
+    cases are marked. Overdue urgent cases are escalated first. ``limit`` and ``offset``
+    page through the queue (None: all of it); the counts cover the whole queue.
     """
     require_role(actor, CASEWORKERS, "read the queue")
     school = target_school(actor, school_id)
     escalate_overdue(session, now, school)
-    stmt = _queue_select().where(Case.school_id == school, Case.status == CaseStatus.open.value)
+    where = [Case.school_id == school, Case.status == CaseStatus.open.value]
     if mine:
-        stmt = stmt.where(Case.claimed_by == actor.user_id)
-    stmt = stmt.order_by(Case.urgent.desc(), Case.due_at, Case.tier.desc(), Case.opened_at, Case.id)
+        where.append(Case.claimed_by == actor.user_id)
+    count, overdue = session.execute(
+        select(func.count(), func.count().filter(Case.due_at < now)).where(*where)
+    ).one()
+    stmt = (
+        _queue_select()
+        .where(*where)
+        .order_by(Case.urgent.desc(), Case.due_at, Case.tier.desc(), Case.opened_at, Case.id)
+        .offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
     items = [QueueItem(**_item_fields(row, now)) for row in session.execute(stmt)]
     audit.record(session, actor, "queue.read", "queue", school, school, now)
     return Queue(
         school_id=school,
         as_of=now,
-        count=len(items),
-        overdue=sum(item.overdue for item in items),
+        count=count,
+        overdue=overdue,
+        offset=offset,
+        limit=limit,
         items=items,
     )
 
@@ -210,9 +234,10 @@ def get_case(session: Session, actor: Actor, case_id: int, now: dt.datetime) -> 
 
 def _case_out(session: Session, case_id: int, now: dt.datetime) -> CaseOut:
     session.flush()
-    stmt = _queue_select().where(Case.id == case_id)
-    row = session.execute(stmt.execution_options(populate_existing=True)).one()
-    case: Case = row[0]
+    row = session.execute(_queue_select().where(Case.id == case_id)).one()
+    case = session.scalar(
+        select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+    )
     actor_user = aliased(User, name="actor")
     events = [
         CaseEventOut(id=e.id, at=e.at, kind=e.kind, actor=name, detail=e.detail or {})

@@ -43,7 +43,7 @@ from screening.api.models import (
 from screening.api.schemas import FailureCase, RejectedRow, UploadSummary
 from screening.api.security import Actor
 from screening.api.services.access import UPLOADERS, require_role, target_school
-from screening.api.services.dialect import insert_for
+from screening.api.services.dialect import bulk_insert
 from screening.api.services.errors import Unprocessable
 from screening.errors import ScreeningError
 
@@ -307,6 +307,9 @@ def store_upload(
         return _duplicate(session, actor, existing, now)
 
     accepted, rejected = _check_rows(prepared.results, school)
+    # Rows are written in student-id order: concurrent uploads then take row locks in the
+    # same order and cannot deadlock on PostgreSQL.
+    accepted = accepted.sort("student_id")
     upload = Upload(
         school_id=school,
         window=window,
@@ -445,9 +448,7 @@ def _upsert_students(
         if sid not in known
     ]
     if new:
-        insert = insert_for(session, Student)
-        stmt = insert.on_conflict_do_nothing(index_elements=["school_id", "student_id"])
-        session.execute(stmt, new)
+        bulk_insert(session, Student.__table__, new)
         known = _school_students(session, school)
     renames = [
         {"id": known[sid][0], "name": name}
@@ -489,13 +490,14 @@ def _upsert_results(
         )
     if not rows:
         return
-    insert = insert_for(session, Result.__table__)
     replaced = ("upload_id", "battery", "grade", "sex", "class_id", "status", "tier")
-    stmt = insert.on_conflict_do_update(
-        index_elements=["student_pk", "screening_window"],
-        set_={c: insert.excluded[c] for c in (*replaced, "scores", "reasons", "updated_at")},
+    bulk_insert(
+        session,
+        Result.__table__,
+        rows,
+        conflict=["student_pk", "screening_window"],
+        update=(*replaced, "scores", "reasons", "updated_at"),
     )
-    session.execute(stmt, rows)
 
 
 def _open_cases(
@@ -508,7 +510,8 @@ def _open_cases(
 ) -> tuple[int, int]:
     """Open a case for every student at tier >= 2 without one; update the open ones."""
     flagged = accepted.filter(pl.col("tier") >= 2)
-    tiers = {pks[s]: int(t) for s, t in zip(flagged["student_id"], flagged["tier"], strict=True)}
+    pairs = zip(flagged["student_id"], flagged["tier"], strict=True)
+    tiers = dict(sorted((pks[s], int(t)) for s, t in pairs))
     if not tiers:
         return 0, 0
 
@@ -553,10 +556,8 @@ def _open_cases(
     if rows:
         # A case opened meanwhile by a concurrent upload makes its row a no-op (the partial
         # unique index); RETURNING names exactly the cases this upload opened.
-        table = Case.__table__
-        stmt = insert_for(session, table).on_conflict_do_nothing()
-        stmt = stmt.returning(table.c.id, table.c.student_pk)
-        created = {pk: case_id for case_id, pk in session.execute(stmt, rows)}
+        written = bulk_insert(session, Case.__table__, rows, returning=("id", "student_pk"))
+        created = {pk: case_id for case_id, pk in written}
         missed = [r["student_pk"] for r in rows if r["student_pk"] not in created]
         if missed:
             for case_id, pk, tier, due_at in session.execute(
@@ -605,7 +606,7 @@ def _open_cases(
     if raised:
         session.execute(update(Case), raised)
     if events:
-        session.execute(CaseEvent.__table__.insert(), events)
+        bulk_insert(session, CaseEvent.__table__, events)
     return len(created), len(open_cases)
 
 

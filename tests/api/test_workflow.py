@@ -229,3 +229,14 @@ def test_results_frame_passthrough_is_stored(client, token, headers, school, fra
         result = session.scalar(select(Result).where(Result.school_id == school))
     assert (result.grade, result.sex, result.class_id, result.tier) == ("9", "F", "7-1", 2)
     assert result.scores["phq9.total"] == 15.0 and result.scores["phq9.total.band"]
+
+
+def test_queue_pages_and_counts_the_whole_queue(client, token, headers, school, frame, clock):
+    counsellor = headers(token("counsellor", school))
+    upload(client, token_of(counsellor), frame([("P1", 2), ("P2", 3), ("P3", 2), ("P4", 3)]))
+    clock.advance(hours=25)  # both urgent cases are overdue
+    whole = client.get("/api/v1/queue", headers=counsellor).json()
+    page = client.get("/api/v1/queue", params={"limit": 2, "offset": 1}, headers=counsellor).json()
+    assert (page["count"], page["overdue"], page["limit"], page["offset"]) == (4, 2, 2, 1)
+    assert [i["case_id"] for i in page["items"]] == [i["case_id"] for i in whole["items"][1:3]]
+    assert client.get("/api/v1/queue", params={"limit": 0}, headers=counsellor).status_code == 422
