@@ -102,6 +102,12 @@ def _accumulate_rows(
     full_q = np.zeros(p)
     full_tx = np.zeros(p)
     full_c = np.zeros((p, p))
+    seen = np.zeros(p)  # answered, histogram and row counts kept locally, added at the end
+    levels = np.zeros((p, n_levels))
+    n_rows = 0.0
+    n_used = 0.0
+    sum_t = 0.0
+    sum_tt = 0.0
     for r in range(r0, r1):
         i = order[r]
         m = 0
@@ -112,24 +118,24 @@ def _accumulate_rows(
                 present[j] = False
                 continue
             present[j] = True
-            answered[g, j] += 1.0
+            seen[j] += 1.0
             if n_levels > 0:
                 level = int(xv) - low
                 if 0 <= level < n_levels and float(xv) == float(int(xv)):
-                    hist[g, j, level] += 1.0
+                    levels[j, level] += 1.0
             v = float(xv)
             if flip[j]:
                 v = offset[j] - v
             vals[j] = v
             m += 1
             ssum += v
-        rows[g, 0] += 1.0
+        n_rows += 1.0
         if m == 0 or (listwise and m < p):
             continue
         t = ssum / m
-        rows[g, 1] += 1.0
-        rows[g, 2] += t
-        rows[g, 3] += t * t
+        n_used += 1.0
+        sum_t += t
+        sum_tt += t * t
         if m == p:
             full_n += 1.0
             full_t += t
@@ -160,6 +166,14 @@ def _accumulate_rows(
                 if k != j:
                     pair[g, 1, k, j] += vk
                     pair[g, 2, k, j] += vk * vk
+    rows[g, 0] += n_rows
+    rows[g, 1] += n_used
+    rows[g, 2] += sum_t
+    rows[g, 3] += sum_tt
+    for j in range(p):
+        answered[g, j] += seen[j]
+        for level in range(n_levels):
+            hist[g, j, level] += levels[j, level]
     if full_n > 0:
         for j in range(p):
             total[g, 0, j] += full_t
