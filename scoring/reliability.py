@@ -112,10 +112,28 @@ def _cov2cor(c: np.ndarray) -> np.ndarray:
 def _pinv_symmetric(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Moore–Penrose inverses of symmetric matrices (G, k, k) and whether each is regular.
 
-    psych's ``Pinv`` keeps singular values above :math:`\sqrt{\epsilon}` times the largest;
-    for a symmetric matrix the singular values are the absolute eigenvalues, so one batched
-    ``eigh`` gives the same inverse, faster than an SVD.
+    psych's ``Pinv`` keeps singular values above :math:`\sqrt{\epsilon}` times the largest.
+    When :math:`\lVert R^{-1}\rVert_F \lVert R\rVert_F` (a bound on the condition number) is
+    below :math:`1/\sqrt{\epsilon}` every singular value is kept and the pseudo-inverse is the
+    inverse, so the ordinary batched inverse serves; the other matrices take the
+    eigendecomposition (for a symmetric matrix the singular values are the absolute
+    eigenvalues).
     """
+    limit = 1.0 / np.sqrt(np.finfo(float).eps)
+    try:
+        with np.errstate(all="ignore"):
+            inv = np.linalg.inv(r)
+            bound = np.linalg.norm(inv, axis=(-2, -1)) * np.linalg.norm(r, axis=(-2, -1))
+    except np.linalg.LinAlgError:  # some matrix is exactly singular
+        return _pinv_eigh(r)
+    regular = np.isfinite(bound) & (bound < limit)
+    if not regular.all():
+        slow = ~regular
+        inv[slow], regular[slow] = _pinv_eigh(r[slow])
+    return inv, regular
+
+
+def _pinv_eigh(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values, vectors = np.linalg.eigh(r)
     size = np.abs(values)
     keep = size > np.sqrt(np.finfo(float).eps) * size.max(axis=-1, keepdims=True)
@@ -177,8 +195,14 @@ def _tril(k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tril_indices(k, -1)
 
 
-def _alpha1(c: np.ndarray, r: np.ndarray, smc_r: np.ndarray) -> dict[str, np.ndarray]:
-    """psych's ``alpha.1`` for stacks of covariance and correlation matrices (G, k, k)."""
+def _alpha1(
+    c: np.ndarray, r: np.ndarray, smc_r: np.ndarray, full: bool = True
+) -> dict[str, np.ndarray]:
+    """psych's ``alpha.1`` for stacks of covariance and correlation matrices (G, k, k).
+
+    ``full=False`` leaves out what the item-deleted statistics do not report (Duhachek's
+    Q, the variance and median of the correlations).
+    """
     k = c.shape[-1]
     tr_c = np.trace(c, axis1=-2, axis2=-1)
     sum_c = c.sum(axis=(-2, -1))
@@ -189,6 +213,8 @@ def _alpha1(c: np.ndarray, r: np.ndarray, smc_r: np.ndarray) -> dict[str, np.nda
         g6 = 1.0 - (k - smc_r.sum(axis=-1)) / sum_r
         av_r = (sum_r - k) / (k * (k - 1.0))
         sn = k * av_r / (1.0 - av_r)
+        if not full:
+            return {"raw": raw, "std": std, "g6": g6, "av_r": av_r}
         cc = c @ c
         q = (2.0 * k**2 / ((k - 1.0) ** 2 * sum_c**3)) * (
             sum_c * (np.trace(cc, axis1=-2, axis2=-1) + tr_c**2)
@@ -220,7 +246,9 @@ def _scale_stats(c: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.nda
     if k > 2:
         for i in range(k):
             keep = np.delete(np.arange(k), i)
-            sub = _alpha1(c[:, keep][:, :, keep], r[:, keep][:, :, keep], smc_drop[:, i])
+            sub = _alpha1(
+                c[:, keep][:, :, keep], r[:, keep][:, :, keep], smc_drop[:, i], full=False
+            )
             for key in drop:
                 drop[key][:, i] = sub[key]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -243,6 +271,21 @@ def _scale_stats(c: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.nda
         "average_r_drop": drop["av_r"],
     }
     return whole, items
+
+
+def _patterns(good: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Groups that share the same set of usable items: ``(group indices, item indices)``."""
+    p = good.shape[1]
+    if p <= 62:
+        keys = good.astype(np.int64) @ (np.int64(1) << np.arange(p, dtype=np.int64))
+        values, which = np.unique(keys, return_inverse=True)
+        patterns = ((values[:, None] >> np.arange(p)) & 1).astype(bool)
+    else:
+        patterns, which = np.unique(good, axis=0, return_inverse=True)
+    which = which.ravel()
+    return [
+        (np.flatnonzero(which == i), np.flatnonzero(pattern)) for i, pattern in enumerate(patterns)
+    ]
 
 
 def _statistics(
@@ -271,12 +314,9 @@ def _statistics(
     )
     items = {key: np.full((g, p), np.nan) for key in item_keys}
     n_items = good.sum(axis=1)
-    patterns, which = np.unique(good, axis=0, return_inverse=True)
-    for pattern_id, pattern in enumerate(patterns):
-        cols = np.flatnonzero(pattern)
+    for groups, cols in _patterns(good):
         if cols.size < 2:
             continue
-        groups = np.flatnonzero(which.ravel() == pattern_id)
         whole, per_item = _scale_stats(c[groups][:, cols][:, :, cols])
         for key in scale:
             scale[key][groups] = whole[key]
