@@ -143,26 +143,28 @@ def _queue_select() -> Any:
 
 
 def _item_fields(row: Any, now: dt.datetime) -> dict[str, Any]:
+    (case_id, tier, urgent, source, status, opened_at, due_at, claimed_at, follow_up_on,
+     escalated_at, student_id, name, grade, class_id, sex, reasons, claimer) = row  # fmt: skip
     return {
-        "case_id": row.id,
-        "student_id": row.student_id,
-        "name": row.name,
-        "grade": row.grade,
-        "class_id": row.class_id,
-        "sex": row.sex,
-        "tier": row.tier,
-        "tier_label": tier_label(row.tier),
-        "urgent": row.urgent,
-        "source": row.source,
-        "status": row.status,
-        "opened_at": row.opened_at,
-        "due_at": row.due_at,
-        "overdue": row.status == CaseStatus.open.value and row.due_at < now,
-        "claimed_by": row.claimer_name,
-        "claimed_at": row.claimed_at,
-        "follow_up_on": row.follow_up_on,
-        "escalated": row.escalated_at is not None,
-        "reasons": list(row.reasons or []),
+        "case_id": case_id,
+        "student_id": student_id,
+        "name": name,
+        "grade": grade,
+        "class_id": class_id,
+        "sex": sex,
+        "tier": tier,
+        "tier_label": tier_label(tier),
+        "urgent": urgent,
+        "source": source,
+        "status": status,
+        "opened_at": opened_at,
+        "due_at": due_at,
+        "overdue": status == CaseStatus.open.value and due_at < now,
+        "claimed_by": claimer,
+        "claimed_at": claimed_at,
+        "follow_up_on": follow_up_on,
+        "escalated": escalated_at is not None,
+        "reasons": list(reasons or []),
     }
 
 
