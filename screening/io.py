@@ -381,6 +381,9 @@ def _check_empty_rows(
 
 
 def _check_unique_ids(ids: pl.Series, label: str | Path, id_column: str, row_offset: int) -> None:
+    present = ids.drop_nulls()
+    if present.hash().n_unique() == present.len():
+        return  # distinct 64-bit hashes: certainly distinct ids (a collision only costs time)
     repeated = ids.is_duplicated() & ids.is_not_null()
     if not repeated.any():
         return

@@ -52,9 +52,14 @@ from screening.mapping import load_mapping
     default=None,
     help="Process inputs in batches of this many rows (files larger than memory).",
 )
+@click.option(
+    "--quality",
+    is_flag=True,
+    help="Record per-school reliability and response-quality checks in run.json.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def command(
-    inputs, battery, instrument, out_dir, fmt, mapping_path, on_invalid, chunk_rows, quiet
+    inputs, battery, instrument, out_dir, fmt, mapping_path, on_invalid, chunk_rows, quality, quiet
 ) -> None:
     """Score CSV, Excel (.xlsx) or Parquet response files with a battery or an instrument."""
     if battery is None and instrument is None:
@@ -71,6 +76,7 @@ def command(
         on_invalid=on_invalid,
         chunk_rows=chunk_rows,
         progress=not quiet,
+        quality=quality,
     )
     if not quiet:
         print_summary(summary)

@@ -227,3 +227,13 @@ def test_student_in_two_input_files_is_an_error(tmp_path: Path, capsys) -> None:
     frame.tail(8).write_csv(tmp_path / "c.csv")
     assert run("score", tmp_path / "a.csv", tmp_path / "c.csv", "--out", tmp_path / "o", "-q") == 0
     assert pl.read_parquet(tmp_path / "o" / "scores.parquet").height == 20
+
+
+def test_quality_flag_records_per_school_checks(csv_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "q"
+    assert run("score", csv_file, "--out", out, "--quality", "-q") == 0
+    record = json.loads((out / "run.json").read_text("utf-8"))
+    quality = {row["school_id"]: row for row in record["quality"]}
+    assert set(quality) == {"S000", "S001", "S002", "S003"}
+    assert all(0 < row["alpha_min"] <= 1 for row in quality.values())
+    assert {"hash", "write", "summaries", "kernel", "read"} <= set(record["timings_s"])
