@@ -9,7 +9,8 @@ For each database, with the service running as its own process (uvicorn, one wor
    and scoring the same bytes in-process (``prepare_upload``), without the database.
 2. **queue**: ``--clients`` concurrent clients (default 20, one keep-alive connection
    each) read ``GET /api/v1/queue`` (first page, 50 cases) of a school with a full queue
-   ``--requests`` times each, in two ways: *closed loop* (each client sends its next
+   ``--requests`` times each (each scenario ``--repeats`` times, the least disturbed run
+   kept), in two ways: *closed loop* (each client sends its next
    request as soon as the last answered: the worst case, it measures throughput) and
    *paced* (each client reads every ``--pace`` seconds on average, randomly spread, like
    counsellors refreshing their screens). Latency per request, p50 / p95 / p99, and
@@ -274,9 +275,19 @@ def _read_queue(
 
 
 def bench_queue(
-    db: Database, server: Server, token: str, clients: int, requests: int, pace: float
+    db: Database,
+    server: Server,
+    token: str,
+    clients: int,
+    requests: int,
+    pace: float,
+    repeats: int,
 ) -> dict[str, Any]:
-    """Queue reads: one client, ``clients`` closed-loop clients, ``clients`` paced clients."""
+    """Queue reads: one client, ``clients`` closed-loop clients, ``clients`` paced clients.
+
+    Each scenario runs ``repeats`` times; the run with the lowest p95 is kept (the least
+    disturbed by other work on a shared machine) and every run's p95 is recorded.
+    """
     from screening.api.db import make_sessionmaker
     from screening.api.security import authenticate
     from screening.api.services.cases import list_queue
@@ -284,9 +295,22 @@ def bench_queue(
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base, headers=headers) as client:
         count = client.get("/api/v1/queue").json()["count"]
-    alone, _ = _read_queue(server, headers, 1, requests, 0)
-    closed, wall = _read_queue(server, headers, clients, requests, 0)
-    paced, _ = _read_queue(server, headers, clients, requests, pace)
+    runs: dict[str, list[tuple[list[float], float]]] = {"alone": [], "closed": [], "paced": []}
+    for _ in range(repeats):  # interleaved, so that a change of load hits all three
+        runs["alone"].append(_read_queue(server, headers, 1, requests, 0))
+        runs["closed"].append(_read_queue(server, headers, clients, requests, 0))
+        runs["paced"].append(_read_queue(server, headers, clients, requests, pace))
+
+    def least_disturbed(name: str) -> tuple[list[float], float]:
+        return min(runs[name], key=lambda run: percentiles(run[0])["p95"])
+
+    alone, _ = least_disturbed("alone")
+    closed, wall = least_disturbed("closed")
+    paced, _ = least_disturbed("paced")
+    p95_all = {
+        name: [round(percentiles(run[0])["p95"] * 1000, 1) for run in done]
+        for name, done in runs.items()
+    }
 
     sessions = make_sessionmaker(db.engine)
     direct = []
@@ -312,6 +336,8 @@ def bench_queue(
         "closed_loop_requests_per_s": len(closed) / wall,
         "paced_ms": ms(paced),
         "list_queue_in_process_ms": ms(direct),
+        "repeats": repeats,
+        "p95_ms_of_each_run": p95_all,
     }
 
 
@@ -323,7 +349,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             server = Server(db.url)
             uploads = bench_uploads(db, server, args.students, args.uploads)
             school = uploads.pop("_queue_school")
-            queue = bench_queue(db, server, school["token"], args.clients, args.requests, args.pace)
+            queue = bench_queue(
+                db, server, school["token"], args.clients, args.requests, args.pace, args.repeats
+            )
             return {"database": db.version(), "upload": uploads, "queue": queue}
         finally:
             if server is not None:
@@ -336,20 +364,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--students", type=int, default=3000)
     parser.add_argument("--uploads", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=25)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each queue scenario")
     parser.add_argument("--pace", type=float, default=1.0, help="paced clients: s per read")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "service.json")
     args = parser.parse_args(argv)
     if args.quick:
-        args.students, args.uploads, args.clients, args.requests, args.pace = 60, 2, 3, 3, 0.05
+        args.students, args.uploads, args.clients, args.requests = 60, 2, 3, 3
+        args.pace, args.repeats = 0.05, 1
     record: dict[str, Any] = {
         "benchmark": "service",
         "machine": machine(),
         "code": code_state(),
         "sizes": {
-            k: getattr(args, k) for k in ("students", "uploads", "clients", "requests", "pace")
+            k: getattr(args, k)
+            for k in ("students", "uploads", "clients", "requests", "pace", "repeats")
         },
         "targets": TARGETS,
         "backends": {},
