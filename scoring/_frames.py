@@ -109,6 +109,7 @@ def item_matrix(
     instrument: Instrument | str | None = None,
     reverse: Sequence[str] | Sequence[bool] | np.ndarray | None = None,
     item_range: tuple[float, float] | None = None,
+    on_invalid: str = "raise",
 ) -> ItemMatrix:
     """Validate and convert item responses.
 
@@ -125,6 +126,10 @@ def item_matrix(
     item_range : (low, high), optional
         Response range used to reverse items and to define floor and ceiling; default: the
         instrument's range, else the smallest and largest answer in the data.
+    on_invalid : {"raise", "missing"}
+        ``"raise"``: an answer that is not a number or outside the range raises.
+        ``"missing"``: such answers count as missing (as ``screening score --on-invalid
+        flag`` counts them), for quality figures computed after scoring.
 
     Returns
     -------
@@ -136,10 +141,15 @@ def item_matrix(
         Missing columns, non-numeric columns, integer answers below -1 or above 127, or
         fewer than two items.
     """
+    if on_invalid not in ("raise", "missing"):
+        raise PsychometricInputError(
+            f"on_invalid must be 'raise' or 'missing'; got {on_invalid!r}."
+        )
+    lenient = on_invalid == "missing"
     inst = resolve_instrument(instrument)
     if items is None and inst is not None:
         items = inst.item_columns()
-    values, names = _to_numpy(data, items)
+    values, names = _to_numpy(data, items, lenient)
     if values.shape[1] < 2:
         raise PsychometricInputError(
             f"Reliability needs at least two items; got {values.shape[1]} ({names}). "
@@ -163,23 +173,34 @@ def item_matrix(
         low = np.full(p, float(lo))
         high = np.full(p, float(hi))
     if item_range is not None or inst is not None:
-        _check_range(values, names, low, high, inst.id if inst is not None else None)
+        owner = inst.id if inst is not None else None
+        values = _check_range(values, names, low, high, owner, lenient)
     return ItemMatrix(values, names, np.asarray(flip, dtype=bool), low, high)
 
 
 def _check_range(
-    values: np.ndarray, names: list[str], low: np.ndarray, high: np.ndarray, owner: str | None
-) -> None:
-    """Raise on the first item with an answer outside its known range."""
+    values: np.ndarray,
+    names: list[str],
+    low: np.ndarray,
+    high: np.ndarray,
+    owner: str | None,
+    lenient: bool = False,
+) -> np.ndarray:
+    """Raise on the first item with an answer outside its known range (or make it missing)."""
     if values.dtype == np.int8 and values.size and low.max() <= 0:
         # fast path: every answer is -1 (missing) or within [0, min(high)]
         if values.min() >= MISSING_INT and values.max() <= high.min():
-            return
+            return values
+    copied = False
     for j, name in enumerate(names):
         column = values[:, j]
         present = column != MISSING_INT if values.dtype == np.int8 else ~np.isnan(column)
         bad = present & ((column < low[j]) | (column > high[j]))
-        if bad.any():
+        if bad.any() and lenient:
+            if not copied:  # never change the caller's array
+                values, copied = values.copy(), True
+            values[bad, j] = MISSING_INT if values.dtype == np.int8 else np.nan
+        elif bad.any():
             rows = np.flatnonzero(bad)
             of = f" of instrument {owner!r}" if owner else ""
             raise PsychometricInputError(
@@ -187,6 +208,7 @@ def _check_range(
                 f"Got {column[rows[0]]:g} in {rows.size} rows (first: row {rows[0] + 1}). "
                 "Recode the answers or give the right item_range."
             )
+    return values
 
 
 def _reverse_mask(reverse: Any, names: list[str]) -> np.ndarray:
@@ -205,7 +227,9 @@ def _reverse_mask(reverse: Any, names: list[str]) -> np.ndarray:
     return np.isin(np.asarray(names, dtype=object), arr.astype(object))
 
 
-def _to_numpy(data: Any, items: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
+def _to_numpy(
+    data: Any, items: Sequence[str] | None, lenient: bool = False
+) -> tuple[np.ndarray, list[str]]:
     if isinstance(data, np.ndarray):
         if data.ndim != 2:
             raise PsychometricInputError(
@@ -216,7 +240,7 @@ def _to_numpy(data: Any, items: Sequence[str] | None) -> tuple[np.ndarray, list[
             raise PsychometricInputError(
                 f"{len(names)} item names for an array of {data.shape[1]} columns."
             )
-        return _from_array(data, names), names
+        return _from_array(data, names, lenient), names
     if not isinstance(data, pl.DataFrame):
         try:
             import pandas as pd
@@ -237,6 +261,8 @@ def _to_numpy(data: Any, items: Sequence[str] | None) -> tuple[np.ndarray, list[
             "Rename the columns or pass items=[...]."
         )
     frame = data.select(names)
+    if lenient:
+        frame = _numbers_or_null(frame)
     for name, dtype in frame.schema.items():
         if not (dtype.is_integer() or dtype.is_float() or dtype == pl.Null):
             raise PsychometricInputError(
@@ -249,6 +275,20 @@ def _to_numpy(data: Any, items: Sequence[str] | None) -> tuple[np.ndarray, list[
         return np.ascontiguousarray(out, dtype=np.int8), names
     out = frame.cast(pl.Float64).fill_null(float("nan")).to_numpy()
     return np.ascontiguousarray(out, dtype=np.float64), names
+
+
+def _numbers_or_null(frame: pl.DataFrame) -> pl.DataFrame:
+    """Answers that are not numbers, or not in [-1, 127] when integers, become null."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if dtype.is_float() or dtype == pl.Null:
+            exprs.append(column)
+            continue
+        if not dtype.is_integer():
+            column = column.cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        exprs.append(pl.when(column.is_between(MISSING_INT, 127)).then(column).alias(name))
+    return frame.select(exprs)
 
 
 def _check_integers(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -266,7 +306,7 @@ def _check_integers(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     return frame
 
 
-def _from_array(data: np.ndarray, names: list[str]) -> np.ndarray:
+def _from_array(data: np.ndarray, names: list[str], lenient: bool = False) -> np.ndarray:
     if data.dtype == np.int8:
         bad = data < MISSING_INT
     elif data.dtype.kind in "iub":
@@ -277,7 +317,9 @@ def _from_array(data: np.ndarray, names: list[str]) -> np.ndarray:
         raise PsychometricInputError(
             f"A numpy array of responses must hold numbers; got dtype {data.dtype}."
         )
-    if bad.any():
+    if bad.any() and lenient:
+        data = np.where(bad, MISSING_INT, data)
+    elif bad.any():
         row, col = np.argwhere(bad)[0]
         raise PsychometricInputError(
             f"Item {names[col]!r} must be an integer answer in [0, 127] (or -1 for missing). "

@@ -369,6 +369,7 @@ def careless_rates(
     max_longstring: int | None = None,
     straightline_share: float = 1.0,
     straightline_floor: np.ndarray | None = None,
+    on_invalid: str = "raise",
 ) -> pl.DataFrame:
     """Careless-responding rates per group.
 
@@ -387,6 +388,8 @@ def careless_rates(
         Lowest answer of each item: a row answering every item with its lowest answer is not
         counted as straight-lining (a symptom-free student may answer "not at all"
         throughout). Only used with ``straightline_share=1``.
+    on_invalid : {"raise", "missing"}
+        Answers that are not numbers or out of range raise, or count as missing.
 
     Returns
     -------
@@ -398,7 +401,14 @@ def careless_rates(
     """
     frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
     inst = resolve_instrument(instrument)
-    matrix = item_matrix(frame, items, instrument=inst, reverse=reverse, item_range=item_range)
+    matrix = item_matrix(
+        frame,
+        items,
+        instrument=inst,
+        reverse=reverse,
+        item_range=item_range,
+        on_invalid=on_invalid,
+    )
     if max_longstring is None and inst is not None:
         max_longstring = inst.careless.max_longstring
     rows = _careless_matrix(matrix, inst, factors, confidence, max_longstring)

@@ -116,6 +116,7 @@ def quality_tables(
     min_n: int = 30,
     omega: bool = False,
     thresholds: QualityThresholds | None = None,
+    on_invalid: str = "raise",
 ) -> QualityTables:
     """Reliability, item statistics, careless rates and quality flags per group.
 
@@ -134,6 +135,8 @@ def quality_tables(
         As in :func:`screening.scoring.reliability.reliability_by`.
     thresholds : QualityThresholds, optional
         When to flag a group.
+    on_invalid : {"raise", "missing"}
+        Answers that are not numbers or out of range raise, or count as missing.
 
     Returns
     -------
@@ -144,14 +147,24 @@ def quality_tables(
     rel, items, careless = [], [], []
     for inst in instruments_of(spec):
         tables = reliability_by(
-            frame, inst, by, missing=missing, min_n=min_n, careless=False, omega=omega
+            frame,
+            inst,
+            by,
+            missing=missing,
+            min_n=min_n,
+            careless=False,
+            omega=omega,
+            on_invalid=on_invalid,
         )
         tag = pl.lit(inst.id).alias("instrument")
         rel.append(tables.scales.with_columns(tag))
         items.append(tables.items.with_columns(tag))
         careless.append(
             _careless_flags(
-                careless_rates(frame, inst, by, straightline_floor=inst.item_min()), limits
+                careless_rates(
+                    frame, inst, by, straightline_floor=inst.item_min(), on_invalid=on_invalid
+                ),
+                limits,
             ).with_columns(tag)
         )
     order = [*by, "instrument"]
@@ -322,6 +335,7 @@ def quality_by_school(
     results: pl.DataFrame | None = None,
     school_column: str = "school_id",
     min_n: int = 30,
+    on_invalid: str = "missing",
 ) -> pl.DataFrame:
     """Quality figures of every school, for ``run.json`` and reports.
 
@@ -337,6 +351,9 @@ def quality_by_school(
         The school column; without it, one row for all the data.
     min_n : int
         Schools with fewer rows are marked ``small group``.
+    on_invalid : {"missing", "raise"}
+        Answers that are not numbers or out of range count as missing (the default: the
+        scoring run has already reported them), or raise.
 
     Returns
     -------
@@ -344,7 +361,9 @@ def quality_by_school(
         The ``quality`` table of :func:`quality_tables` by school.
     """
     by = [school_column] if school_column in frame.columns else []
-    return quality_tables(frame, battery_or_instruments, by, results=results, min_n=min_n).quality
+    return quality_tables(
+        frame, battery_or_instruments, by, results=results, min_n=min_n, on_invalid=on_invalid
+    ).quality
 
 
 __all__ = [

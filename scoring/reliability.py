@@ -689,6 +689,8 @@ class ReliabilityAccumulator:
         Group columns; an empty list makes one group.
     items, reverse, item_range, missing
         As in :func:`cronbach_alpha`.
+    on_invalid : {"raise", "missing"}
+        Answers that are not numbers or out of range raise, or count as missing.
     """
 
     def __init__(
@@ -700,6 +702,7 @@ class ReliabilityAccumulator:
         reverse: Sequence[str] | Sequence[bool] | np.ndarray | None = None,
         item_range: tuple[float, float] | None = None,
         missing: MissingPolicy = "pairwise",
+        on_invalid: str = "raise",
     ) -> None:
         self.instrument = resolve_instrument(instrument)
         if self.instrument is None and (items is None or item_range is None):
@@ -712,6 +715,7 @@ class ReliabilityAccumulator:
         self.reverse = reverse
         self.item_range = item_range
         self.listwise = _policy(missing)
+        self.on_invalid = on_invalid
         self._keys: dict[tuple, int] = {}
         self._key_frame: list[tuple] = []
         self._moments: list[Moments | None] = []
@@ -754,6 +758,7 @@ class ReliabilityAccumulator:
             instrument=self.instrument,
             reverse=self.reverse,
             item_range=self.item_range,
+            on_invalid=self.on_invalid,
         )
         codes = self._codes(frame)
         n_groups = len(self._key_frame)
@@ -897,6 +902,7 @@ def reliability_by(
     min_n: int = 30,
     careless: bool = True,
     omega: bool = False,
+    on_invalid: str = "raise",
 ) -> ReliabilityTables:
     """Alpha, its interval, item statistics and careless rates for every group.
 
@@ -917,6 +923,8 @@ def reliability_by(
         Also compute the careless-responding rates per group (a second, row-wise pass).
     omega : bool
         Also compute each group's one-factor omega total (a minres fit per group).
+    on_invalid : {"raise", "missing"}
+        Answers that are not numbers or out of range raise, or count as missing.
 
     Returns
     -------
@@ -935,7 +943,13 @@ def reliability_by(
     if items is not None and item_range is None and resolve_instrument(instrument) is None:
         item_range = _observed_range(frame, items)
     acc = ReliabilityAccumulator(
-        instrument, by, items=items, reverse=reverse, item_range=item_range, missing=missing
+        instrument,
+        by,
+        items=items,
+        reverse=reverse,
+        item_range=item_range,
+        missing=missing,
+        on_invalid=on_invalid,
     )
     tables = acc.add(frame).result(ci=ci, ci_method=ci_method, min_n=min_n, omega=omega)
     if not careless:
@@ -943,7 +957,13 @@ def reliability_by(
     from screening.scoring.careless import careless_rates  # careless uses this module
 
     rates = careless_rates(
-        frame, instrument, by, items=items, reverse=reverse, item_range=item_range
+        frame,
+        instrument,
+        by,
+        items=items,
+        reverse=reverse,
+        item_range=item_range,
+        on_invalid=on_invalid,
     )
     return ReliabilityTables(tables.scales, tables.items, rates)
 

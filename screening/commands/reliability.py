@@ -85,6 +85,13 @@ def _split_by(values: tuple[str, ...]) -> list[str]:
     default="pairwise",
     show_default=True,
 )
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["raise", "missing"]),
+    default="raise",
+    show_default=True,
+    help="Stop at answers out of range, or count them as missing.",
+)
 @click.option("--min-n", type=click.IntRange(min=2), default=30, show_default=True)
 @click.option("--alpha-min", type=click.FloatRange(0, 1), default=0.6, show_default=True)
 @click.option("--omega", is_flag=True, help="Also one-factor omega total per group (slower).")
@@ -98,6 +105,7 @@ def command(
     mapping_path,
     results_path,
     missing,
+    on_invalid,
     min_n,
     alpha_min,
     omega,
@@ -136,10 +144,17 @@ def command(
             )
     limits = QualityThresholds(alpha_min=alpha_min)
     tables = build_quality_tables(
-        frame, instruments, by, results=results, missing=missing, min_n=min_n, omega=omega,
+        frame,
+        instruments,
+        by,
+        results=results,
+        missing=missing,
+        min_n=min_n,
+        omega=omega,
         thresholds=limits,
-    )  # fmt: skip
-    overall = _overall(frame, instruments, missing, omega)
+        on_invalid=on_invalid,
+    )
+    overall = _overall(frame, instruments, missing, omega, on_invalid)
     html = render_report(
         tables,
         overall,
@@ -163,16 +178,18 @@ def command(
         )
 
 
-def _overall(frame: pl.DataFrame, instruments: list, missing: str, omega: bool) -> pl.DataFrame:
-    parts = []
+def _overall(
+    frame: pl.DataFrame, instruments: list, missing: str, omega: bool, on_invalid: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Scale and item statistics over all rows (one group)."""
+    scales, items = [], []
     for inst in instruments:
-        t = reliability_by(frame, inst, [], missing=missing, careless=False, omega=omega)
-        parts.append(t.scales.with_columns(instrument=pl.lit(inst.id)))
-    items = []
-    for inst in instruments:
-        t = reliability_by(frame, inst, [], missing=missing, careless=False)
+        t = reliability_by(
+            frame, inst, [], missing=missing, careless=False, omega=omega, on_invalid=on_invalid
+        )
+        scales.append(t.scales.with_columns(instrument=pl.lit(inst.id)))
         items.append(t.items.with_columns(instrument=pl.lit(inst.id)))
-    return pl.concat(parts, how="diagonal_relaxed"), pl.concat(items, how="diagonal_relaxed")
+    return pl.concat(scales, how="diagonal_relaxed"), pl.concat(items, how="diagonal_relaxed")
 
 
 def _f(value: Any, digits: int = 3) -> str:

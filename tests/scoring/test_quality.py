@@ -84,3 +84,26 @@ def test_without_school_column_one_row():
     assert q.height == 1
     assert q["rows"][0] == 2000
     assert q["flagged"][0] is None
+
+
+def test_invalid_answers_count_as_missing_after_scoring():
+    frame = generate_city(3000, n_schools=3, seed=9)
+    # an out-of-range answer and a text answer, as `screening score --on-invalid flag` keeps
+    bad = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 5)
+        .then(pl.lit("7"))
+        .when(pl.int_range(pl.len()) == 6)
+        .then(pl.lit("often"))
+        .otherwise(pl.col("phq9_3").cast(pl.String))
+        .alias("phq9_3")
+    )
+    q = quality_by_school(bad, "phq9")
+    dropped = frame.with_columns(
+        pl.when(pl.int_range(pl.len()).is_in([5, 6]))
+        .then(None)
+        .otherwise(pl.col("phq9_3"))
+        .alias("phq9_3")
+    )
+    assert q.equals(quality_by_school(dropped, "phq9"))
+    with pytest.raises(ValueError, match="phq9_3"):
+        quality_by_school(bad, "phq9", on_invalid="raise")
