@@ -86,3 +86,49 @@ def test_bad_norm_requests_are_explained(tmp_path):
     table = norms(frame, "phq9", ["grade"], version="v")
     with pytest.raises(PsychometricInputError, match="group columns"):
         apply_norms(pl.DataFrame({"phq9.total": [1.0]}), table)
+
+
+def test_norms_command_writes_a_table(tmp_path):
+    from screening.cli import main
+    from screening.demo import generate_city, write_city
+
+    path = tmp_path / "city.csv"
+    write_city(generate_city(3000, n_schools=4, seed=1, instruments=("phq9",)), path)
+    out = tmp_path / "phq9-norms.json"
+    code = main(
+        [
+            "norms",
+            str(path),
+            "-i",
+            "phq9",
+            "--by",
+            "grade,sex",
+            "--version",
+            "t1",
+            "--min-n",
+            "20",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    table = NormTable.read(out)
+    assert table.version == "t1" and table.by == ["grade", "sex"]
+    assert (table.groups["n"] >= 20).all()
+    assert (
+        main(
+            [
+                "norms",
+                str(path),
+                "-i",
+                "phq9",
+                "--by",
+                "nope",
+                "--version",
+                "x",
+                "--out",
+                str(tmp_path / "x.json"),
+            ]
+        )
+        == 2
+    )

@@ -1,0 +1,62 @@
+"""``screening norms``: build a versioned norm table from a reference sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import polars as pl
+
+from screening.errors import InputFileError
+from screening.instruments import load_instrument
+from screening.io import read_responses
+from screening.mapping import load_mapping
+from screening.scoring.norms import norms
+
+
+@click.command("norms")
+@click.argument(
+    "inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--instrument", "-i", required=True, help="Instrument id or TOML path.")
+@click.option(
+    "--by",
+    "by_values",
+    multiple=True,
+    help="Group columns, repeated or comma-separated. Default: grade,sex.",
+)
+@click.option("--version", "norm_version", required=True, help="Version of the norm table.")
+@click.option("--min-n", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option(
+    "--map",
+    "mapping_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Column mapping TOML ([columns] "学号" = "student_id").',
+)
+@click.option(
+    "--out",
+    "-o",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The norm table to write (JSON).",
+)
+def command(inputs, instrument, by_values, norm_version, min_n, mapping_path, out_path) -> None:
+    """Mean, sd and percentile ranks of every scale per group, as a versioned JSON table."""
+    inst = load_instrument(instrument)
+    mapping = load_mapping(mapping_path) if mapping_path else None
+    frames = [
+        read_responses(path, item_columns=inst.item_columns(), mapping=mapping, id_column=None)
+        for path in inputs
+    ]
+    frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    by = [c.strip() for v in by_values for c in v.split(",") if c.strip()] or ["grade", "sex"]
+    absent = [c for c in by if c not in frame.columns]
+    if absent:
+        raise InputFileError(None, f"group columns {absent} are not in the inputs")
+    table = norms(frame, inst, by, version=norm_version, min_n=min_n)
+    table.write(out_path)
+    click.echo(
+        f"{table.groups.height} group x scale norms from {frame.height:,} rows written to "
+        f"{out_path}"
+    )
