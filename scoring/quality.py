@@ -50,7 +50,11 @@ from screening.scoring.reliability import MissingPolicy, reliability_by
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """When a group is flagged (see the module docstring)."""
+    """When a group is flagged (see the module docstring).
+
+    ``flag_p`` is small because one test runs per group, index and instrument: with 2,000
+    schools, 1e-4 expects about one school flagged by chance per index.
+    """
 
     alpha_min: float = 0.60
     straightline_max: float = 0.20
@@ -58,7 +62,7 @@ class QualityThresholds:
     longstring_max: float = 0.20
     rate_ratio: float = 2.0
     flag_tier: int = 2
-    flag_p: float = 0.001
+    flag_p: float = 1e-4
 
 
 @dataclass(frozen=True)
