@@ -12,6 +12,7 @@ COMMITTED with a connection pool.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("screening.api.db")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Execution option: this connection only reads (SQLite: deferred BEGIN, no writer lock).
@@ -88,13 +91,25 @@ def _configure_sqlite(engine: Engine) -> None:
         # guards the data, the turn-taking only keeps waiting fair.
         if writer.acquire(timeout=WRITER_WAIT_S):
             holders.add(key)
+        else:
+            log.warning("no writer turn after %d s: waiting on SQLite's lock", WRITER_WAIT_S)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    def _release(connection: Any) -> None:
-        key = id(connection.connection.dbapi_connection)
+    def _release_dbapi(dbapi_connection: Any) -> None:
+        key = id(dbapi_connection)
         if key in holders:
             holders.discard(key)
             writer.release()
+
+    def _release(connection: Any) -> None:
+        _release_dbapi(connection.connection.dbapi_connection)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # A connection given back without commit or rollback through SQLAlchemy (the pool
+        # rolls it back itself) must not keep the turn.
+        if dbapi_connection is not None:
+            _release_dbapi(dbapi_connection)
 
     @event.listens_for(engine, "commit")
     def _on_commit(connection: Any) -> None:

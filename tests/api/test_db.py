@@ -69,3 +69,60 @@ def test_sqlite_runs_in_wal_with_full_sync(sqlite_db):
 def test_in_memory_sqlite_is_refused():
     with pytest.raises(ValueError, match="SQLite file"):
         make_engine("sqlite://")
+
+
+def test_sqlite_writers_take_turns(tmp_path, caplog):
+    import threading
+
+    from screening.api.db import make_sessionmaker, session_scope
+    from screening.api.models import AuditEvent
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    errors = []
+
+    def write(k: int) -> None:
+        try:
+            for i in range(20):
+                with session_scope(sessions) as session:
+                    session.add(
+                        AuditEvent(
+                            at=dt.datetime.now(dt.UTC),
+                            object_type="t",
+                            object_id=f"{k}-{i}",
+                            action="w",
+                        )
+                    )
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with engine.connect() as connection:
+        assert (
+            connection.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'w'")) == 320
+        )
+    assert "no writer turn" not in caplog.text
+
+
+@pytest.mark.parametrize("ending", ["close", "rollback", "commit", "pool"])
+def test_writer_turn_is_released_however_a_transaction_ends(tmp_path, caplog, monkeypatch, ending):
+    import screening.api.db as db
+
+    monkeypatch.setattr(db, "WRITER_WAIT_S", 0.05)
+    engine = make_engine(f"sqlite:///{tmp_path / 'release.db'}")
+    migrate(engine)
+    connection = engine.connect()
+    connection.execute(text("SELECT count(*) FROM users"))  # begins: takes the turn
+    if ending == "pool":  # the DBAPI connection goes back without SQLAlchemy's rollback
+        connection.connection._checkin()
+    else:
+        getattr(connection, ending)()
+    with engine.begin() as other:
+        other.execute(text("SELECT count(*) FROM users"))
+    assert "no writer turn" not in caplog.text
