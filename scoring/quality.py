@@ -15,8 +15,10 @@ with the reasons to look again:
     answer, which a symptom-free student may well give throughout) are more common than in
     the data as a whole: see below;
 ``careless``
-    Mahalanobis outliers, or rows over the instrument's longstring limit, are more common
-    than in the data as a whole.
+    rows over the instrument's longstring limit (and, with ``use_mahalanobis``, Mahalanobis
+    outliers) are more common than in the data as a whole. Mahalanobis outliers are only
+    reported by default, not flagged: D² also grows with genuine symptom severity, so a
+    school whose students are more distressed would be flagged as careless.
 
 A rate is "more common" when it is above the given absolute limit (``straightline_max``,
 ``mahad_max``, ``longstring_max``), or at least ``rate_ratio`` times the rate over all
@@ -61,6 +63,7 @@ class QualityThresholds:
     mahad_max: float = 0.30
     longstring_max: float = 0.20
     rate_ratio: float = 2.0
+    use_mahalanobis: bool = False
     flag_tier: int = 2
     flag_p: float = 1e-4
 
@@ -243,7 +246,12 @@ def _quality(
         pl.col("mahad_rate").max(),
         pl.col("longstring_rate").max(),
         pl.col("straightline_flag").any().alias("straight_any"),
-        (pl.col("mahad_flag_group") | pl.col("longstring_flag_group")).any().alias("careless_any"),
+        (
+            (pl.col("mahad_flag_group") & pl.lit(limits.use_mahalanobis))
+            | pl.col("longstring_flag_group")
+        )
+        .any()
+        .alias("careless_any"),
     )
     if not key:
         rel, rates = (t.drop("literal") for t in (rel, rates))

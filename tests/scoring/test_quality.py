@@ -8,7 +8,7 @@ import pytest
 
 from screening.demo import generate_city
 from screening.pipeline import score_frame
-from screening.scoring.quality import quality_by_school, quality_tables
+from screening.scoring.quality import QualityThresholds, quality_by_school, quality_tables
 from screening.scoring.reliability import cronbach_alpha
 
 
@@ -61,6 +61,13 @@ def test_planted_problems_are_flagged(city):
     want = min(cronbach_alpha(rows, instrument=i)["alpha"][0] for i in ("phq9", "gad7"))
     assert q[noise]["alpha_min"] == pytest.approx(want, abs=1e-12)
     assert set(tables.reliability["instrument"].unique()) == {"phq9", "gad7"}
+    # D² flags random answering only when asked (it also rises with real distress)
+    assert "careless" not in q[noise]["flags"]
+    strict = quality_tables(
+        frame, "default", ["school_id"], thresholds=QualityThresholds(use_mahalanobis=True)
+    )
+    flags = dict(zip(strict.quality["school_id"], strict.quality["flags"], strict=True))
+    assert "careless" in flags[noise]
 
 
 def test_implausible_share_of_flagged_students():
