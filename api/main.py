@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -166,7 +166,7 @@ async def _no_receive() -> Message:  # pragma: no cover - responses never read t
 
 
 def _service_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ServiceError)
+    error = cast(ServiceError, error)  # registered for ServiceError only
     if isinstance(error, Unprocessable):
         body: dict[str, Any] = {
             "detail": [{"loc": ["body"], "msg": error.detail, "type": "value_error"}]

@@ -42,9 +42,9 @@ from screening.api.models import (
 )
 from screening.api.schemas import FailureCase, RejectedRow, UploadSummary
 from screening.api.security import Actor
-from screening.api.services.access import UPLOADERS, require_role, target_school
+from screening.api.services.access import UPLOADERS, check_school, require_role, target_school
 from screening.api.services.dialect import bulk_insert
-from screening.api.services.errors import Unprocessable
+from screening.api.services.errors import NotFound, Unprocessable
 from screening.errors import ScreeningError
 
 log = logging.getLogger("screening.api.uploads")
@@ -398,9 +398,6 @@ def _duplicate(session: Session, actor: Actor, upload: Upload, now: dt.datetime)
 
 def get_upload(session: Session, actor: Actor, upload_id: int, now: dt.datetime) -> UploadSummary:
     """The stored summary of an upload (own school only; 404 otherwise)."""
-    from screening.api.services.access import check_school
-    from screening.api.services.errors import NotFound
-
     require_role(actor, UPLOADERS, "read uploads")
     upload = session.get(Upload, upload_id)
     if upload is None:
