@@ -164,7 +164,11 @@ class Server:
             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
             "--log-level", "warning",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        # uvicorn puts its --app-dir (default: the current folder) first on sys.path; run
+        # it from a neutral folder so a source checkout never shadows the installed package
+        self.process = subprocess.Popen(
+            command, env=env, stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir()
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120
         while True:
