@@ -28,6 +28,7 @@ class LoadedBattery:
 
     battery: Battery
     instruments: tuple[Instrument, ...]
+    norm_paths: tuple[Path, ...] = ()
 
     def item_columns(self) -> list[str]:
         """Input column names of every item of every instrument, in order."""
@@ -144,7 +145,17 @@ def load_battery(ref: str | Path) -> LoadedBattery:
         raise InstrumentDefinitionError(
             source, "instruments", f"two instruments share an id: {ids}"
         )
-    return LoadedBattery(battery, tuple(instruments))
+    if battery.norms and base is None:
+        raise InstrumentDefinitionError(source, "norms", "bundled batteries cannot name norms")
+    norm_paths = tuple(base / name for name in battery.norms) if base is not None else ()
+    for position, path in enumerate(norm_paths):
+        if not path.is_file():
+            raise InstrumentDefinitionError(
+                source,
+                f"norms[{position}]",
+                f"no norm table at {path}; write one with `screening norms`",
+            )
+    return LoadedBattery(battery, tuple(instruments), norm_paths)
 
 
 def single_instrument_battery(ref: str | Path | Instrument) -> LoadedBattery:

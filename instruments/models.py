@@ -330,6 +330,11 @@ class Battery(Spec):
     )
     tier: list[TierRule] = Field(default_factory=list)
     queue: Queue = Queue()
+    norms: list[str] = Field(
+        default_factory=list,
+        description="Norm tables (JSON written by `screening norms`), as paths relative to "
+        "the battery file; scoring adds T-scores and percentile ranks of their scales.",
+    )
 
     _source: str = PrivateAttr(default="")
     _sha256: str = PrivateAttr(default="")

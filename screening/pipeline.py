@@ -15,10 +15,16 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from screening.errors import InputFileError, ResponseValidationError, failure_frame
+from screening.errors import (
+    InputFileError,
+    InstrumentDefinitionError,
+    ResponseValidationError,
+    failure_frame,
+)
 from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
 from screening.scoring._kernels import score_rows
+from screening.scoring.norms import NormTable, apply_norms
 from screening.triage import (
     STATUSES,
     TriagePlan,
@@ -42,14 +48,15 @@ class Scorer:
     loaded: LoadedBattery
     compiled: CompiledBattery
     plan: TriagePlan | None
+    norms: tuple[NormTable, ...] = ()
 
     @classmethod
     def for_battery(cls, battery: str | Path | LoadedBattery) -> Scorer:
-        """Prepare a battery (bundled id, path, or already loaded)."""
+        """Prepare a battery (bundled id, path, or already loaded) and its norm tables."""
         loaded = battery if isinstance(battery, LoadedBattery) else load_battery(battery)
         compiled = compile_battery(loaded)
         plan = plan_triage(loaded, compiled) if loaded.has_tiers else None
-        return cls(loaded, compiled, plan)
+        return cls(loaded, compiled, plan, tuple(_norm_table(loaded, p) for p in loaded.norm_paths))
 
     @classmethod
     def for_instrument(cls, instrument: str | Path) -> Scorer:
@@ -66,6 +73,27 @@ class Scorer:
             for m in range(len(ids))
             for column in self.compiled.columns[ptr[m] : ptr[m + 1]]
         }
+
+
+def _norm_table(loaded: LoadedBattery, path: Path) -> NormTable:
+    """Read a norm table and check it belongs to this version of one of the instruments."""
+    table = NormTable.read(path)
+    versions = {inst.id: inst.sha256 for inst in loaded.instruments}
+    if table.instrument not in versions:
+        raise InstrumentDefinitionError(
+            loaded.battery.source,
+            "norms",
+            f"{path} holds norms of {table.instrument!r}, "
+            f"which the battery does not give ({', '.join(versions)})",
+        )
+    if table.instrument_sha256 != versions[table.instrument]:
+        raise InstrumentDefinitionError(
+            loaded.battery.source,
+            "norms",
+            f"{path} was built for another version of "
+            f"{table.instrument!r} (file hash differs): rebuild it with `screening norms`",
+        )
+    return table
 
 
 @dataclass
@@ -333,5 +361,7 @@ def score_frame(
             results = results.with_columns(pl.col("reasons").list.concat(extra))
         else:
             results = results.with_columns(extra.alias("reasons"))
+    for table in scorer.norms:
+        results = apply_norms(results, table)
     timings["triage"] = time.perf_counter() - started
     return ScoreResult(results, cases, scorer, timings)

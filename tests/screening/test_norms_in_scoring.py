@@ -1,0 +1,54 @@
+"""A battery that names a norm table: scoring adds T-scores and percentile ranks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from screening.demo import generate_city
+from screening.errors import InstrumentDefinitionError
+from screening.pipeline import Scorer, score_frame
+from screening.scoring.norms import norms
+
+
+def battery_with(tmp_path: Path, table: str) -> Path:
+    path = tmp_path / "normed.toml"
+    path.write_text(
+        'id = "normed"\ninstruments = ["phq9", "gad7"]\n'
+        f'norms = ["{table}"]\n[[tier]]\nlevel = 2\nany = ["phq9.total >= 15"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_scoring_adds_t_scores_from_the_battery_norms(tmp_path: Path) -> None:
+    reference = generate_city(4000, seed=2)
+    table = norms(reference, "phq9", by=["grade", "sex"], version="2026")
+    table.write(tmp_path / "phq9-norms.json")
+    scorer = Scorer.for_battery(battery_with(tmp_path, "phq9-norms.json"))
+    results = score_frame(reference, scorer, on_invalid="flag").results
+    assert {"phq9.total.t", "phq9.total.percentile"} <= set(results.columns)
+    scored = results.filter(pl.col("phq9.total").is_not_null())
+    by_group = scored.group_by("grade", "sex").agg(pl.col("phq9.total.t").mean().alias("t"))
+    # T-scores of the norm sample itself have mean 50 in every group
+    assert by_group["t"].to_list() == pytest.approx([50.0] * by_group.height, abs=1e-6)
+    low, high = scored["phq9.total.percentile"].min(), scored["phq9.total.percentile"].max()
+    assert 0 <= low < high <= 100
+    assert results.filter(pl.col("phq9.total").is_null())["phq9.total.t"].null_count() == (
+        results["phq9.total"].null_count()
+    )
+
+
+def test_norms_of_another_instrument_version_are_refused(tmp_path: Path) -> None:
+    table = norms(generate_city(500, seed=3), "phq9", by=["sex"], version="x")
+    replace(table, instrument_sha256="0" * 64).write(tmp_path / "old.json")
+    with pytest.raises(InstrumentDefinitionError, match="another version"):
+        Scorer.for_battery(battery_with(tmp_path, "old.json"))
+
+
+def test_missing_norm_file_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(InstrumentDefinitionError, match=r"norms\[0\]"):
+        Scorer.for_battery(battery_with(tmp_path, "nowhere.json"))
