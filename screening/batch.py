@@ -21,7 +21,6 @@ from typing import IO, Literal
 
 import numba
 import polars as pl
-import pyarrow.parquet as pq
 
 from screening import __version__
 from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
@@ -29,12 +28,11 @@ from screening.errors import InputFileError
 from screening.io import iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
 from screening.pipeline import OnInvalid, Scorer, score_frame
-from screening.scoring.quality import quality_by_school
 from screening.triage import STATUSES
 
 Format = Literal["parquet", "csv"]
 FAILURES = "failures.csv"
-COMPRESSION = "snappy"  # 3x faster to write than zstd for results; files ~1.8x larger
+COMPRESSION = "snappy"  # results: 3x faster to write than zstd, files ~1.8x larger
 
 
 @dataclass
@@ -64,7 +62,7 @@ class _Sink:
         self.fmt = fmt
         self._pending: pl.DataFrame | None = None
         self._schema: pl.Schema | None = None
-        self._parquet: pq.ParquetWriter | None = None
+        self._parquet = None  # a pyarrow.parquet.ParquetWriter once streaming
         self._csv: IO[bytes] | None = None
 
     def write(self, frame: pl.DataFrame) -> None:
@@ -84,6 +82,8 @@ class _Sink:
 
     def _append(self, frame: pl.DataFrame) -> None:
         if self.fmt == "parquet":
+            import pyarrow.parquet as pq  # only runs of several frames stream through pyarrow
+
             table = frame.to_arrow()
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self.path, table.schema, compression=COMPRESSION)
@@ -102,7 +102,7 @@ class _Sink:
     def close(self) -> None:
         if self._pending is not None:
             if self.fmt == "parquet":
-                self._pending.write_parquet(self.path, compression=COMPRESSION)
+                self._pending.write_parquet(self.path, compression=COMPRESSION, statistics=False)
             else:
                 _flat(self._pending).write_csv(self.path)
             self._pending = None
@@ -242,6 +242,10 @@ def score_files(
                     _count(result.results, by_status, by_tier)
                     school_parts.append(school_counts(result.results, scorer))
                     if quality:
+                        from screening.scoring.quality import (
+                            quality_by_school,
+                        )  # scipy: slow import
+
                         quality_parts.append(
                             quality_by_school(frame, scorer.loaded, results=result.results)
                         )
