@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from screening.scoring.reliability import (
+    ALPHA_COLUMNS,
+    ITEM_COLUMNS,
     ReliabilityAccumulator,
     cronbach_alpha,
     item_statistics,
@@ -22,38 +24,6 @@ from screening.scoring.reliability import (
 DATA = Path(__file__).parent / "data"
 PHQ = pl.read_csv(DATA / "phq_like.csv")
 ITEMS = [f"phq9_{i}" for i in range(1, 10)]
-ALPHA_NUMBERS = [
-    "n",
-    "n_items",
-    "alpha",
-    "ci_low",
-    "ci_high",
-    "std_alpha",
-    "g6",
-    "average_r",
-    "median_r",
-    "var_r",
-    "signal_noise",
-    "ase",
-    "mean",
-    "sd",
-]
-ITEM_NUMBERS = [
-    "n",
-    "missing_rate",
-    "mean",
-    "sd",
-    "floor",
-    "ceiling",
-    "raw_r",
-    "std_r",
-    "r_cor",
-    "r_drop",
-    "alpha_drop",
-    "std_alpha_drop",
-    "g6_drop",
-    "average_r_drop",
-]
 
 
 def _synthetic(n=6000, groups=40, seed=11):
@@ -103,12 +73,12 @@ def test_grouped_equals_separate_calls(missing):
         _assert_frames_close(
             tables.scales.filter(sel),
             cronbach_alpha(rows, instrument="phq9", missing=missing),
-            ALPHA_NUMBERS,
+            ALPHA_COLUMNS,
         )
         _assert_frames_close(
             tables.items.filter(sel),
             item_statistics(rows, instrument="phq9", missing=missing),
-            ITEM_NUMBERS,
+            ITEM_COLUMNS,
         )
 
 
@@ -136,8 +106,8 @@ def test_chunked_and_merged_equal_in_memory():
     merged = left.merge(right).result()
     for got in (chunked, merged):
         assert got.scales["school_id"].equals(whole.scales["school_id"])
-        _assert_frames_close(got.scales, whole.scales, ALPHA_NUMBERS)
-        _assert_frames_close(got.items, whole.items, ITEM_NUMBERS)
+        _assert_frames_close(got.scales, whole.scales, ALPHA_COLUMNS)
+        _assert_frames_close(got.items, whole.items, ITEM_COLUMNS)
 
 
 def test_small_groups_are_flagged_not_dropped():
@@ -199,7 +169,7 @@ def test_listwise_equals_pairwise_on_complete_data(x):
     a = cronbach_alpha(x, missing="pairwise")
     b = cronbach_alpha(x, missing="listwise")
     assert a.equals(b, null_equal=True) or np.allclose(
-        a.select(ALPHA_NUMBERS).to_numpy(), b.select(ALPHA_NUMBERS).to_numpy(), equal_nan=True
+        a.select(ALPHA_COLUMNS).to_numpy(), b.select(ALPHA_COLUMNS).to_numpy(), equal_nan=True
     )
 
 
