@@ -11,6 +11,7 @@ from screening.batch import score_files
 from screening.commands.common import print_summary
 from screening.demo import generate_city, write_city
 from screening.pipeline import Scorer
+from screening.reports import write_report
 
 
 @click.command("demo")
@@ -40,9 +41,11 @@ def command(students: int, seed: int, battery: str, out_dir: Path, quiet: bool) 
     out_dir.mkdir(parents=True, exist_ok=True)
     responses = write_city(city, out_dir / "responses.csv")
     summary = score_files([responses], out_dir / "results", battery=battery, progress=not quiet)
+    report = write_report(out_dir / "results", out_dir / "report.html")
     if not quiet:
         schools = city["school_id"].n_unique()
         console.print(
             f"synthetic city: {students:,} students in {schools:,} schools -> {responses}"
         )
         print_summary(summary, console)
+        console.print(f"report: {report} (zh-CN; `screening report --lang en` for English)")

@@ -15,7 +15,8 @@ def test_demo_scores_a_synthetic_city(tmp_path: Path, capsys) -> None:
     assert main(["demo", "--students", "3000", "--seed", "4", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "3,000 students scored" in printed
-    assert "results" in printed and "run.json" in printed
+    assert "results" in printed and "run.json" in printed and "report.html" in printed
+    assert (out / "report.html").read_text("utf-8").count("<svg") >= 3
     results = pl.read_parquet(out / "results" / "scores.parquet")
     responses = pl.read_csv(out / "responses.csv")
     assert results.height == responses.height == 3000
