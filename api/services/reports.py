@@ -32,24 +32,9 @@ from screening.api.services.access import (
     require_role,
     target_school,
 )
+from screening.suppression import suppress_line
 
 LABELS = ("green", "yellow", "orange", "red", "retest")
-
-
-def suppress_line(counts: list[int], min_cell: int) -> list[bool]:
-    """Which cells of one line (counts with a published total) to hide.
-
-    Examples
-    --------
-    >>> suppress_line([40, 3, 0, 12], 10)
-    [False, True, False, True]
-    """
-    hidden = [0 < c < min_cell for c in counts]
-    if sum(hidden) == 1:
-        candidates = [(c, i) for i, c in enumerate(counts) if c > 0 and not hidden[i]]
-        if candidates:
-            hidden[min(candidates)[1]] = True
-    return hidden
 
 
 def hide_in_column(counts: list[int], min_cell: int, total_hidden: bool) -> list[bool]:
