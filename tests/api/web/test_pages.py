@@ -98,8 +98,9 @@ def test_forms_without_the_csrf_token_change_nothing(counsellor_client, helpers,
 
 def test_queue_masks_names_and_puts_urgent_first(counsellor_client, helpers, frame):
     client, csrf, school = counsellor_client
-    students = [("Q1", 2), ("Q2", 0), ("Q3", 3), ("Q4", 1)]
-    names = {"Q1": "李小龙", "Q2": "王五", "Q3": "张三丰", "Q4": "赵六"}
+    # ids that cannot occur by chance in a random CSRF token or a timestamp
+    students = [("学号Q1", 2), ("学号Q2", 0), ("学号Q3", 3), ("学号Q4", 1)]
+    names = {"学号Q1": "李小龙", "学号Q2": "王五", "学号Q3": "张三丰", "学号Q4": "赵六"}
     result = helpers.upload(client, csrf, frame(students, school_id=school, names=names))
     assert result.status_code == 201
     assert re.search(r'id="cases-opened">2<', result.text)
@@ -110,9 +111,9 @@ def test_queue_masks_names_and_puts_urgent_first(counsellor_client, helpers, fra
     assert re.findall(r'class="student">([^<]*)<', queue) == ["张*", "李*"]
     for name in names.values():
         assert name not in queue
-    assert "Q3" not in queue and "Q1" not in queue  # ids only on the case page
+    assert "学号Q3" not in queue and "学号Q1" not in queue  # ids only on the case page
     case = client.get(f"/cases/{rows[0][1]}").text
-    assert "张三丰" in case and "Q3" in case
+    assert "张三丰" in case and "学号Q3" in case
 
 
 def test_another_schools_case_is_not_found(browser_client, account, helpers, frame, new_school):
@@ -122,11 +123,11 @@ def test_another_schools_case_is_not_found(browser_client, account, helpers, fra
     a, b = browser_client(), browser_client()
     csrf_a = helpers.sign_in(a, token_a)
     csrf_b = helpers.sign_in(b, token_b)
-    helpers.upload(a, csrf_a, frame([("X1", 3)], school_id=school_a))
+    helpers.upload(a, csrf_a, frame([("学号X1", 3)], school_id=school_a))
     (case_id,) = _case_ids(a.get("/queue").text)
     page = b.get(f"/cases/{case_id}")
     assert page.status_code == 404 and t("web.not_found_title") in page.text
-    assert "X1" not in page.text
+    assert "学号X1" not in page.text
     missing = b.get("/cases/999999")
     assert missing.status_code == 404 and missing.text.count(t("web.not_found")) == 1
     for action in ("claim", "note", "close"):
