@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import polars as pl
 
+from screening.commands.options import mapping_option
 from screening.errors import InputFileError
 from screening.instruments import load_instrument
 from screening.io import read_responses
@@ -27,12 +28,7 @@ from screening.scoring.norms import norms
 )
 @click.option("--version", "norm_version", required=True, help="Version of the norm table.")
 @click.option("--min-n", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option(
-    "--map",
-    "mapping_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='Column mapping TOML ([columns] "学号" = "student_id").',
-)
+@mapping_option
 @click.option(
     "--out",
     "-o",

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from screening import __version__
 from screening.atomic import atomic_directory, atomic_write, write_parquet_atomic
+from screening.commands.options import mapping_option
 from screening.errors import InputFileError
 from screening.io import read_responses
 from screening.mapping import load_mapping
@@ -66,12 +67,7 @@ def _split_by(values: tuple[str, ...]) -> list[str]:
     show_default=True,
     help="Output folder.",
 )
-@click.option(
-    "--map",
-    "mapping_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='Column mapping TOML ([columns] "学号" = "student_id").',
-)
+@mapping_option
 @click.option(
     "--results",
     "results_path",

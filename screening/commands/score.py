@@ -8,6 +8,7 @@ import click
 
 from screening.batch import score_files
 from screening.commands.common import print_summary
+from screening.commands.options import mapping_option
 from screening.mapping import load_mapping
 
 
@@ -33,12 +34,7 @@ from screening.mapping import load_mapping
 @click.option(
     "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True
 )
-@click.option(
-    "--map",
-    "mapping_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='Column mapping TOML ([columns] "学号" = "student_id").',
-)
+@mapping_option
 @click.option(
     "--on-invalid",
     type=click.Choice(["raise", "flag"]),
