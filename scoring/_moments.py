@@ -47,6 +47,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from screening.scoring._jit import PARALLEL_LAUNCH  # also skips numba's BLAS probe
+
 N_PAIR = 4
 N_TOTAL = 3
 N_ROWS = 4
@@ -469,5 +471,6 @@ def compute_moments(
     if n_blocks is None and values.shape[0] < SERIAL_ROWS:
         pair, total, rows, answered, hist = accumulate_serial(*args)
     else:
-        pair, total, rows, answered, hist = accumulate(*args, int(n_blocks or default_blocks()))
+        with PARALLEL_LAUNCH:
+            pair, total, rows, answered, hist = accumulate(*args, int(n_blocks or default_blocks()))
     return Moments(pair, total, rows, answered, hist, int(low))

@@ -37,6 +37,7 @@ from screening.scoring._frames import (
     item_matrix,
     resolve_instrument,
 )
+from screening.scoring._jit import PARALLEL_LAUNCH  # also skips numba's BLAS probe
 from screening.scoring._moments import compute_moments
 from screening.scoring.reliability import covariance
 
@@ -323,16 +324,17 @@ def _careless_matrix(
         raise PsychometricInputError(f"confidence must be in (0, 1); got {confidence}.")
     flat, starts = _factors(matrix, instrument, factors)
     means, inverse = _mahalanobis_parts(matrix)
-    answered, longest, avgstr, irv, evenodd, mahad = careless_rows(
-        matrix.values,
-        matrix.missing,
-        matrix.reverse,
-        matrix.low + matrix.high,
-        flat,
-        starts,
-        means,
-        inverse,
-    )
+    with PARALLEL_LAUNCH:
+        answered, longest, avgstr, irv, evenodd, mahad = careless_rows(
+            matrix.values,
+            matrix.missing,
+            matrix.reverse,
+            matrix.low + matrix.high,
+            flat,
+            starts,
+            means,
+            inverse,
+        )
     cut = sps.chi2.ppf(confidence, len(matrix.names))
     with np.errstate(invalid="ignore"):
         flag = pl.Series(mahad > cut).set(pl.Series(np.isnan(mahad)), None)

@@ -13,13 +13,13 @@ import platform
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, TypeVar
 
-import numba
 import polars as pl
 
 from screening import __version__
@@ -27,10 +27,12 @@ from screening.atomic import atomic_directory, write_csv_atomic, write_json_atom
 from screening.errors import InputFileError
 from screening.io import iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
-from screening.pipeline import OnInvalid, Scorer, score_frame
+from screening.pipeline import OnInvalid, Scorer, score_frame, warm_up
 from screening.triage import STATUSES
 
 Format = Literal["parquet", "csv"]
+T = TypeVar("T")
+_DONE = object()
 FAILURES = "failures.csv"
 COMPRESSION = "snappy"  # results: 3x faster to write than zstd, files ~1.8x larger
 
@@ -119,15 +121,37 @@ def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.List(pl.String)).list.join("; "))
 
 
-def _frames(
-    path: Path, item_columns: list[str], mapping: ColumnMapping | None, chunk_rows: int | None
-) -> Iterator[pl.DataFrame]:
-    if chunk_rows:
-        yield from iter_response_batches(
-            path, item_columns=item_columns, mapping=mapping, batch_rows=chunk_rows
-        )
-    else:
-        yield read_responses(path, item_columns=item_columns, mapping=mapping)
+def _all_frames(
+    paths: list[Path],
+    item_columns: list[str],
+    mapping: ColumnMapping | None,
+    chunk_rows: int | None,
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """(input index, frame) of every input in order: whole files, or batches of rows."""
+    for index, path in enumerate(paths):
+        if chunk_rows:
+            for batch in iter_response_batches(
+                path, item_columns=item_columns, mapping=mapping, batch_rows=chunk_rows
+            ):
+                yield index, batch
+        else:
+            yield index, read_responses(path, item_columns=item_columns, mapping=mapping)
+
+
+def _read_ahead(pool: ThreadPoolExecutor, items: Iterator[T]) -> Iterator[T]:
+    """The items of ``items``, each produced in ``pool`` while the caller uses the one before.
+
+    The first item is started at once, before the first ``next``.
+    """
+    pending = pool.submit(next, items, _DONE)
+
+    def drain() -> Iterator[T]:
+        nonlocal pending
+        while (item := pending.result()) is not _DONE:
+            pending = pool.submit(next, items, _DONE)
+            yield item
+
+    return drain()
 
 
 def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
@@ -148,6 +172,8 @@ def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
 
 
 def _machine() -> dict[str, object]:
+    import numba  # loaded by the kernel already; imported here to keep this module light
+
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -219,8 +245,6 @@ def score_files(
     by_tier: Counter[str] = Counter()
     school_parts: list[pl.DataFrame] = []
     failures: list[pl.DataFrame] = []
-    files: list[dict[str, object]] = []
-    rows = 0
     ids: list[pl.DataFrame] = []
     quality_parts: list[pl.DataFrame] = []
     with atomic_directory(out) as staging:
@@ -228,41 +252,56 @@ def score_files(
         with ExitStack() as stack:
             stack.callback(sink.abort)
             bar = _progress_bar(stack, progress)
-            for path in map(Path, inputs):
-                file_rows = 0
+            # beside the scoring: one thread hashes the inputs (hashlib releases the GIL),
+            # another reads the next frame (polars releases it) while this one is scored
+            hasher = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+            stack.callback(hasher.shutdown, cancel_futures=True)
+            reader = ThreadPoolExecutor(1, thread_name_prefix="read")
+            stack.callback(reader.shutdown)
+            paths = [Path(p) for p in inputs]
+            digests = [hasher.submit(sha256_file, path) for path in paths]
+            file_rows = [0] * len(paths)
+            frames = _read_ahead(reader, _all_frames(paths, item_columns, mapping, chunk_rows))
+            clock = time.perf_counter()
+            warm_up(scorer)  # numba loads the kernel while the first frame is read
+            timings["kernel_load"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            for index, frame in frames:
+                timings["read"] += time.perf_counter() - clock
+                path = paths[index]
+                result = score_frame(
+                    frame, scorer, on_invalid=on_invalid, row_offset=file_rows[index]
+                )
+                for stage, seconds in result.timings.items():
+                    timings[stage] += seconds
                 clock = time.perf_counter()
-                for frame in _frames(path, item_columns, mapping, chunk_rows):
-                    timings["read"] += time.perf_counter() - clock
-                    result = score_frame(frame, scorer, on_invalid=on_invalid, row_offset=file_rows)
-                    for stage, seconds in result.timings.items():
-                        timings[stage] += seconds
-                    clock = time.perf_counter()
-                    if result.failure_cases.height:
-                        failures.append(result.failure_cases.with_columns(file=pl.lit(str(path))))
-                    _count(result.results, by_status, by_tier)
-                    school_parts.append(school_counts(result.results, scorer))
-                    if quality:
-                        from screening.scoring.quality import (
-                            quality_by_school,
-                        )  # scipy: slow import
+                if result.failure_cases.height:
+                    failures.append(result.failure_cases.with_columns(file=pl.lit(str(path))))
+                _count(result.results, by_status, by_tier)
+                school_parts.append(school_counts(result.results, scorer))
+                if quality:
+                    from screening.scoring.quality import quality_by_school  # scipy: slow import
 
-                        quality_parts.append(
-                            quality_by_school(frame, scorer.loaded, results=result.results)
-                        )
-                    if len(inputs) > 1 and "student_id" in frame.columns:
-                        ids.append(frame.select("student_id", file=pl.lit(str(path))))
-                    timings["summaries"] += time.perf_counter() - clock
-                    clock = time.perf_counter()
-                    sink.write(result.results)
-                    file_rows += frame.height
-                    timings["write"] += time.perf_counter() - clock
-                    if bar is not None:
-                        bar.advance(frame.height)
-                    clock = time.perf_counter()
+                    quality_parts.append(
+                        quality_by_school(frame, scorer.loaded, results=result.results)
+                    )
+                if len(paths) > 1 and "student_id" in frame.columns:
+                    ids.append(frame.select("student_id", file=pl.lit(str(path))))
+                timings["summaries"] += time.perf_counter() - clock
                 clock = time.perf_counter()
-                files.append({"path": str(path), "sha256": sha256_file(path), "rows": file_rows})
-                timings["hash"] += time.perf_counter() - clock
-                rows += file_rows
+                sink.write(result.results)
+                file_rows[index] += frame.height
+                timings["write"] += time.perf_counter() - clock
+                if bar is not None:
+                    bar.advance(frame.height)
+                clock = time.perf_counter()
+            clock = time.perf_counter()
+            files = [
+                {"path": str(path), "sha256": digest.result(), "rows": n}
+                for path, digest, n in zip(paths, digests, file_rows, strict=True)
+            ]
+            timings["hash"] += time.perf_counter() - clock
+            rows = sum(file_rows)
             _check_ids_across_files(ids)
             clock = time.perf_counter()
             sink.close()

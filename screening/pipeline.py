@@ -23,7 +23,6 @@ from screening.errors import (
 )
 from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
-from screening.scoring._kernels import score_rows
 from screening.scoring.norms import NormTable, apply_norms
 from screening.triage import (
     STATUSES,
@@ -209,6 +208,9 @@ def response_matrix(
 
 def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
     """Allocate the outputs and run the scoring kernel over the matrix."""
+    from screening.scoring._jit import PARALLEL_LAUNCH  # numba: imported when first needed
+    from screening.scoring._kernels import score_rows
+
     c = scorer.compiled
     n = matrix.shape[0]
     n_inst, n_scales, n_crit = len(c.instrument_ids), len(c.scale_names), len(c.crit_names)
@@ -223,44 +225,49 @@ def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
         "straight": np.empty((n, n_inst), dtype=np.bool_, order="F"),
         "out_of_range": np.empty(n, dtype=np.int16),
     }
-    score_rows(
-        matrix,
-        c.item_min,
-        c.item_max,
-        c.reverse,
-        c.missing_means,
-        c.inst_ptr,
-        c.scale_ptr,
-        c.scale_idx,
-        c.scale_method,
-        c.scale_required,
-        c.scale_prorate,
-        c.scale_multiplier,
-        c.band_ptr,
-        c.band_cuts,
-        c.crit_col,
-        c.crit_threshold,
-        c.valid_scale,
-        c.valid_op,
-        c.valid_value,
-        c.scale_inst,
-        c.max_longstring,
-        out["scores"],
-        out["bands"],
-        out["answered"],
-        out["longstring"],
-        out["irv"],
-        out["critical"],
-        out["invalid"],
-        out["straight"],
-        out["out_of_range"],
-    )
+    with PARALLEL_LAUNCH:
+        score_rows(
+            matrix,
+            c.item_min,
+            c.item_max,
+            c.reverse,
+            c.missing_means,
+            c.inst_ptr,
+            c.scale_ptr,
+            c.scale_idx,
+            c.scale_method,
+            c.scale_required,
+            c.scale_prorate,
+            c.scale_multiplier,
+            c.band_ptr,
+            c.band_cuts,
+            c.crit_col,
+            c.crit_threshold,
+            c.valid_scale,
+            c.valid_op,
+            c.valid_value,
+            c.scale_inst,
+            c.max_longstring,
+            out["scores"],
+            out["bands"],
+            out["answered"],
+            out["longstring"],
+            out["irv"],
+            out["critical"],
+            out["invalid"],
+            out["straight"],
+            out["out_of_range"],
+        )
     return out
 
 
-def _band_series(name: str, bands: np.ndarray, labels: tuple[str, ...]) -> pl.Series:
-    codes = pl.Series(name, bands, dtype=pl.Int8)
-    return codes.replace_strict(dict(enumerate(labels)), default=None, return_dtype=pl.Enum(labels))
+def warm_up(scorer: Scorer) -> None:
+    """Load the kernel for this battery's matrices from numba's cache (or compile it).
+
+    A matrix of two rows has the memory layout of every larger one (numba compiles one
+    version per layout), so a later call on real data finds the kernel ready.
+    """
+    run_kernel(scorer, np.full((2, scorer.compiled.n_items), -1, dtype=np.int8, order="F"))
 
 
 def score_columns(scorer: Scorer, out: dict[str, np.ndarray]) -> list[pl.Series]:
