@@ -24,17 +24,24 @@ Contract of every reader here
 
 CSV fast path
 -------------
-The file is memory-mapped once; a BOM, NUL bytes, quotes and the field counts of every
+The file is memory-mapped once and its header read (BOM, NUL bytes, empty file, header
+only, names and mapping checked). A clean file, that is UTF-8 without quote characters,
+``\\n`` or ``\\r\\n`` line ends and as many fields on every line as in the header, whose
+item cells are all empty or unsigned integers of 1 to 3 digits in 0..127, is tokenised
+by a numba kernel (:mod:`screening._csv_kernels`, one part of the file per thread)
+straight into Int8 item columns and Arrow text columns. Any other file takes the general
+path, which gives exactly the same frames for clean files and the precise error messages
+for the rest (``_FAST_CSV = False`` forces it, for tests): the field counts of every
 line are checked with vectorised byte counts (no decoding in Python), then polars parses
-the file with a schema that makes every item column Int8. When polars rejects a cell, the
-column it names is read as text and the parse repeated (a few times at most, then every
-column is read as text); clean item columns become Int8 again afterwards.
+the file with a schema that makes every item column Int8. When polars rejects a cell,
+the column it names is read as text and the parse repeated (a few times at most, then
+every column is read as text); clean item columns become Int8 again afterwards.
 
-Encoding: a UTF-8 BOM means UTF-8; otherwise UTF-8 is tried first (polars validates it
-while parsing) and a file that is not valid UTF-8 is transcoded from GB18030 (a superset
-of GBK, what Chinese Excel writes) in memory, or to a temporary file for batches. A file
-that starts as UTF-8 (BOM, or a non-ASCII UTF-8 header) but is not UTF-8 further down is
-refused as mixed, never guessed.
+Encoding: a UTF-8 BOM means UTF-8; otherwise UTF-8 is tried first (the kernel or polars
+validates it while parsing) and a file that is not valid UTF-8 is transcoded from
+GB18030 (a superset of GBK, what Chinese Excel writes) in memory, or to a temporary file
+for batches. A file that starts as UTF-8 (BOM, or a non-ASCII UTF-8 header) but is not
+UTF-8 further down is refused as mixed, never guessed.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import itertools
 import logging
 import mmap
 import os
@@ -53,13 +61,16 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from screening.errors import InputFileError
 from screening.mapping import PASSTHROUGH_COLUMNS, ColumnMapping
+
+if TYPE_CHECKING:
+    from screening import _csv_kernels
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +99,7 @@ _BOMS = {
 _INTEGRAL = r"^[+-]?[0-9]+(?:\.0*)?$"
 _NEWLINE, _COMMA, _QUOTE = 10, 44, 34
 _FIX_ENCODING = 'In Excel use "Save as" > "CSV UTF-8", or save it as GBK/GB18030 text.'
+_FAST_CSV = True  # private switch: False always parses with polars (tests compare the two)
 
 
 # --------------------------------------------------------------------------- public API
@@ -352,11 +364,12 @@ def _finish(
     if unnamed:
         frame = frame.drop(unnamed)
     items = set(item_columns)
+    schema = frame.schema  # built anew on each access
     frame = frame.with_columns(
         [
             _coerce_item(frame.get_column(c)) if c in items else _coerce_passthrough(frame[c])
             for c in frame.columns
-            if frame.schema[c] != (pl.Int8 if c in items else pl.String)
+            if schema[c] != (pl.Int8 if c in items else pl.String)
         ]
     )
     _check_empty_rows(frame, label, id_column, row_offset)
@@ -431,6 +444,16 @@ def _mapped(path: Path) -> Iterator[mmap.mmap | bytes]:
         finally:
             with contextlib.suppress(BufferError):  # a view still alive: closed when collected
                 buffer.close()
+
+
+@dataclass
+class _Header:
+    """A CSV whose header has been read and checked; ``buffer`` starts as UTF-8."""
+
+    names: list[str]
+    data_start: int  # offset of the first data record
+    data_end: int  # offset after the last record, trailing line breaks excluded
+    clean: bool  # no quote or carriage return inside the header line
 
 
 @dataclass
@@ -556,14 +579,14 @@ def _exact_records(
     return ends, problems
 
 
-def _layout(
+def _read_header(
     buffer: mmap.mmap | bytes,
     label: str | Path,
     item_columns: Sequence[str],
     mapping: ColumnMapping | None,
     id_column: str | None,
-) -> _Layout | None:
-    """Check a CSV's encoding and structure; None means: not UTF-8, transcode it."""
+) -> _Header | None:
+    """Check a CSV's encoding and read its header; None means: not UTF-8, transcode it."""
     if len(buffer) == 0 or _content_end(buffer) == 0:
         raise InputFileError(label, "the file is empty. Export the responses again.")
     for bom, name in _BOMS.items():
@@ -591,14 +614,22 @@ def _layout(
                 f"{_FIX_ENCODING}",
             ) from None
         return None
-    raw = next(csv.reader([header_text.rstrip("\r")]), [])
+    header_line = header_text.rstrip("\r")
+    raw = next(csv.reader([header_line]), [])
     names = _resolve_header(raw, label, item_columns, mapping, id_column)
     data_start, data_end = header_end + 1, _content_end(buffer)
     if data_start >= data_end:
         raise InputFileError(
             label, "the file has a header but no data rows. Export the responses again."
         )
-    quoted = buffer.find(b'"', start) != -1
+    clean = '"' not in header_line and "\r" not in header_line
+    return _Header(names, data_start, data_end, clean)
+
+
+def _check_records(buffer: mmap.mmap | bytes, header: _Header, label: str | Path) -> _Layout:
+    """Count the records of a CSV and check that each has as many fields as the header."""
+    names, data_start, data_end = header.names, header.data_start, header.data_end
+    quoted = buffer.find(b'"', 3 if buffer[:3] == codecs.BOM_UTF8 else 0) != -1
     newlines = separators = 0
     for _, positions, commas in _scan(buffer, data_start, data_end, quoted):
         newlines += len(positions)
@@ -685,23 +716,42 @@ def _read_csv(
     mapping: ColumnMapping | None,
     id_column: str | None,
 ) -> pl.DataFrame:
-    layout = _layout(buffer, label, item_columns, mapping, id_column)
-    if layout is not None:
+    header = _read_header(buffer, label, item_columns, mapping, id_column)
+    if header is not None:
         try:
-            frame = _parse_region(
-                layout, source, label, item_columns, has_header=True, check_utf8=True
-            )
+            frame = _read_body(buffer, source, header, label, item_columns, check_utf8=True)
         except _NotUtf8:
-            layout = _utf8_body_or_fail(buffer, layout, label)
-    if layout is None:
+            header = _utf8_body_or_fail(buffer, header.data_start, label)
+    if header is None:
         out = io.BytesIO()
         _transcode(buffer, label, out)
         logger.info("read a GB18030 CSV (transcoded to UTF-8)")
         utf8 = out.getvalue()
-        layout = _layout(utf8, label, item_columns, mapping, id_column)
-        if layout is None:  # pragma: no cover - transcoded text is UTF-8
+        header = _read_header(utf8, label, item_columns, mapping, id_column)
+        if header is None:  # pragma: no cover - transcoded text is UTF-8
             raise InputFileError(label, "cannot decode the header.")
-        frame = _parse_region(layout, utf8, label, item_columns, has_header=True)
+        frame = _read_body(utf8, utf8, header, label, item_columns)
+    return _finish(frame, label, item_columns, id_column, 0)
+
+
+def _read_body(
+    buffer: mmap.mmap | bytes,
+    source: Path | bytes,
+    header: _Header,
+    label: str | Path,
+    item_columns: Sequence[str],
+    *,
+    check_utf8: bool = False,
+) -> pl.DataFrame:
+    """The data rows, untyped beyond Int8 items: tokenised by the fast path when the file
+    is clean, else parsed by polars (``check_utf8``: see :func:`_parse_region`)."""
+    tokens = _fast_tokens(buffer, header, item_columns, header.data_start, header.data_end)
+    if tokens is not None:
+        return _fast_frame(buffer, header, item_columns, tokens)
+    layout = _check_records(buffer, header, label)
+    frame = _parse_region(
+        layout, source, label, item_columns, has_header=True, check_utf8=check_utf8
+    )
     if frame.height > layout.n_records:
         extra = frame.slice(layout.n_records)
         if extra.null_count().sum_horizontal().item() != extra.height * extra.width:
@@ -713,16 +763,16 @@ def _read_csv(
             f"cannot parse the CSV: found {frame.height} rows where {layout.n_records} "
             "lines were counted (check quotes in the file).",
         )
-    return _finish(frame, label, item_columns, id_column, 0)
+    return frame
 
 
-def _utf8_body_or_fail(buffer: mmap.mmap | bytes, layout: _Layout, label: str | Path) -> None:
+def _utf8_body_or_fail(buffer: mmap.mmap | bytes, data_start: int, label: str | Path) -> None:
     """The body is not UTF-8: return None (transcode from GB18030) when that is safe, that
     is when neither a UTF-8 mark nor a non-ASCII UTF-8 header says the file is UTF-8."""
     offset = _first_invalid_utf8(buffer, 0)
     if offset is None:
         raise InputFileError(label, "cannot parse the CSV: polars reports invalid UTF-8.")
-    if buffer[:3] != codecs.BOM_UTF8 and buffer[: layout.data_start].isascii():
+    if buffer[:3] != codecs.BOM_UTF8 and buffer[:data_start].isascii():
         return None
     line = _lines_before(buffer, offset) + 1
     raise InputFileError(
@@ -741,33 +791,60 @@ def _csv_batches(
 ) -> Iterator[pl.DataFrame]:
     with contextlib.ExitStack() as stack:
         buffer = stack.enter_context(_mapped(path))
-        layout = _layout(buffer, path, item_columns, mapping, id_column)
-        if layout is None or _first_invalid_utf8(buffer, layout.data_start) is not None:
-            if layout is not None:
-                _utf8_body_or_fail(buffer, layout, path)
-            handle = stack.enter_context(tempfile.TemporaryFile(suffix=".csv"))
-            _transcode(buffer, path, handle)
-            handle.flush()
-            buffer = stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-            layout = _layout(buffer, path, item_columns, mapping, id_column)
-            if layout is None:  # pragma: no cover - transcoded text is UTF-8
-                raise InputFileError(path, "cannot decode the header.")
-        cuts = _cut_points(layout, batch_rows)
-        start, row = layout.data_start, 0
-        for stop in [*cuts, layout.data_end]:
-            if stop <= start:
-                continue
-            region = buffer[start:stop]
-            frame = _parse_region(layout, region, path, item_columns, has_header=False)
-            yield _finish(frame, path, item_columns, id_column, row)
-            row += frame.height
-            start = stop
-        if row != layout.n_records:  # a guard: the cuts must respect record boundaries
-            raise InputFileError(
-                path,
-                f"cannot parse the CSV: found {row} rows where {layout.n_records} lines were "
-                "counted (check quotes in the file).",
-            )
+        header = _read_header(buffer, path, item_columns, mapping, id_column)
+        cuts = None if header is None else _fast_cuts(buffer, header, item_columns, batch_rows)
+        layout = None
+        if cuts is None:
+            layout = None if header is None else _check_records(buffer, header, path)
+            if layout is None or _first_invalid_utf8(buffer, layout.data_start) is not None:
+                if layout is not None:
+                    _utf8_body_or_fail(buffer, layout.data_start, path)
+                buffer = _transcoded_file(stack, buffer, path)
+                header = _read_header(buffer, path, item_columns, mapping, id_column)
+                if header is None:  # pragma: no cover - transcoded text is UTF-8
+                    raise InputFileError(path, "cannot decode the header.")
+                cuts = _fast_cuts(buffer, header, item_columns, batch_rows)
+                layout = None if cuts is not None else _check_records(buffer, header, path)
+        if cuts is not None:
+            yield from _fast_batches(buffer, header, path, item_columns, id_column, cuts)
+        else:
+            yield from _polars_batches(buffer, layout, path, item_columns, id_column, batch_rows)
+
+
+def _transcoded_file(
+    stack: contextlib.ExitStack, buffer: mmap.mmap | bytes, path: Path
+) -> mmap.mmap:
+    """``buffer`` transcoded from GB18030 to a temporary UTF-8 file, memory-mapped."""
+    handle = stack.enter_context(tempfile.TemporaryFile(suffix=".csv"))
+    _transcode(buffer, path, handle)
+    handle.flush()
+    return stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def _polars_batches(
+    buffer: mmap.mmap | bytes,
+    layout: _Layout,
+    path: Path,
+    item_columns: Sequence[str],
+    id_column: str | None,
+    batch_rows: int,
+) -> Iterator[pl.DataFrame]:
+    cuts = _cut_points(layout, batch_rows)
+    start, row = layout.data_start, 0
+    for stop in [*cuts, layout.data_end]:
+        if stop <= start:
+            continue
+        region = buffer[start:stop]
+        frame = _parse_region(layout, region, path, item_columns, has_header=False)
+        yield _finish(frame, path, item_columns, id_column, row)
+        row += frame.height
+        start = stop
+    if row != layout.n_records:  # a guard: the cuts must respect record boundaries
+        raise InputFileError(
+            path,
+            f"cannot parse the CSV: found {row} rows where {layout.n_records} lines were "
+            "counted (check quotes in the file).",
+        )
 
 
 def _cut_points(layout: _Layout, batch_rows: int) -> list[int]:
@@ -786,6 +863,91 @@ def _cut_points(layout: _Layout, batch_rows: int) -> list[int]:
         cuts.extend(int(p) + lo + 1 for p in picks)
         seen += len(positions)
     return cuts
+
+
+# ------------------------------------------------------------------------- CSV fast path
+
+
+def _fast_tokens(
+    buffer: mmap.mmap | bytes,
+    header: _Header,
+    item_columns: Sequence[str],
+    start: int,
+    end: int,
+    *,
+    store: bool = True,
+    every: int = 0,
+) -> _csv_kernels.Tokens | None:
+    """The cells of the records in ``buffer[start:end]`` when the file is clean (see
+    :mod:`screening._csv_kernels`), else None: parse it with polars."""
+    if not (_FAST_CSV and header.clean and _only_line_breaks(buffer, header.data_end)):
+        return None
+    from screening import _csv_kernels  # numba: imported when a CSV is read
+
+    items = set(item_columns)
+    is_item = np.array([name in items for name in header.names], dtype=bool)
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    tokens = _csv_kernels.tokenise(data, start, end, is_item, store=store, every=every)
+    if tokens.status != _csv_kernels.OK:
+        logger.debug("CSV fast path declined: %s", _csv_kernels.REASONS[tokens.status])
+        return None
+    return tokens
+
+
+def _only_line_breaks(buffer: mmap.mmap | bytes, offset: int) -> bool:
+    """Whether ``buffer[offset:]`` holds only ``\\n`` and ``\\r\\n`` line breaks."""
+    return not buffer[offset:].replace(b"\r\n", b"").replace(b"\n", b"")
+
+
+def _fast_frame(
+    buffer: mmap.mmap | bytes,
+    header: _Header,
+    item_columns: Sequence[str],
+    tokens: _csv_kernels.Tokens,
+) -> pl.DataFrame:
+    """The frame of tokenised cells: Int8 items, String text, empty cells null."""
+    from screening import _csv_kernels
+
+    return _csv_kernels.to_frame(
+        np.frombuffer(buffer, dtype=np.uint8), header.names, item_columns, tokens
+    )
+
+
+def _fast_cuts(
+    buffer: mmap.mmap | bytes, header: _Header, item_columns: Sequence[str], batch_rows: int
+) -> list[int] | None:
+    """Check the whole file for the fast path; the offsets where batches 2, 3, ... start,
+    or None: parse it with polars."""
+    tokens = _fast_tokens(
+        buffer,
+        header,
+        item_columns,
+        header.data_start,
+        header.data_end,
+        store=False,
+        every=batch_rows,
+    )
+    return None if tokens is None else tokens.cuts.tolist()
+
+
+def _fast_batches(
+    buffer: mmap.mmap | bytes,
+    header: _Header,
+    path: Path,
+    item_columns: Sequence[str],
+    id_column: str | None,
+    cuts: list[int],
+) -> Iterator[pl.DataFrame]:
+    """The batches of a file that :func:`_fast_cuts` accepted, cut at ``cuts``."""
+    bounds = [header.data_start, *cuts, header.data_end]
+    row = 0
+    for start, stop in itertools.pairwise(bounds):
+        tokens = _fast_tokens(buffer, header, item_columns, start, stop)
+        if tokens is None:  # pragma: no cover - the whole file was checked
+            raise RuntimeError("the CSV fast path declined a part of a file it accepted")
+        frame = _fast_frame(buffer, header, item_columns, tokens)
+        yield _finish(frame, path, item_columns, id_column, row)
+        row += frame.height
 
 
 # --------------------------------------------------------------------------------- Excel
