@@ -171,3 +171,113 @@ def test_mixed_instrument_edge_cases() -> None:
     ]
     assert results["mixed.critical"].to_list() == [True, False, False, False, False, False]
     assert results["mixed.straight_line"].to_list() == [False, False, False, False, True, True]
+
+
+def synthetic_instrument(
+    name: str, n_items: int, high: int, *, keyed: bool = True, max_items: int = 0
+) -> Instrument:
+    """An instrument of ``n_items`` items answered 0..``high``.
+
+    With ``keyed``, every third item is reverse-keyed and every seventh counts as ``high //
+    2`` when missing. Scales: ``a``, ``b``, ``c`` (items 1, 4, 7, ...; 2, 5, 8, ...; 3, 6,
+    9, ...) partition ``total`` (every item, prorated, with bands); ``half`` (mean of the
+    first half), ``peak`` (max of the first ``max_items`` or four items) and ``one``.
+    """
+    values = list(range(high + 1))
+    labels = [str(v) for v in values]
+    lines = [
+        f'id = "{name}"',
+        'version = "1"',
+        'licence = "test"',
+        'citation = "test"',
+        f'name = {{ "zh-CN" = "{name}", en = "{name}" }}',
+        f"careless = {{ max_longstring = {max(n_items - 1, 2)} }}",
+        "[response_scale]",
+        f"values = {values}",
+        f'labels = {{ "zh-CN" = {labels}, en = {labels} }}'.replace("'", '"'),
+    ]
+    for i in range(1, n_items + 1):
+        lines += ["[[items]]", f'id = "{i}"', f'label = {{ "zh-CN" = "{i}", en = "{i}" }}']
+        if keyed and i % 3 == 0:
+            lines.append("reverse = true")
+        if keyed and i % 7 == 0:
+            lines.append(f"missing_means = {high // 2}")
+
+    def scale(sid: str, items: list[int], extra: str) -> list[str]:
+        ids = [str(i) for i in items]
+        return [
+            "[[scales]]",
+            f'id = "{sid}"',
+            f'name = {{ "zh-CN" = "{sid}", en = "{sid}" }}',
+            f"items = {ids}".replace("'", '"'),
+            *extra.split("\n"),
+        ]
+
+    every = list(range(1, n_items + 1))
+    n = n_items
+    lines += scale(
+        "a", every[0::3], f"min_answered = {max(len(every[0::3]) - 1, 1)}\nprorate = true"
+    )
+    lines += scale("b", every[1::3], "min_answered = 1\nprorate = true\nmultiplier = 0.5")
+    lines += scale("c", every[2::3], f"min_answered = {len(every[2::3])}")
+    cuts = [n * high // 3, n * high // 2]
+    lines += scale(
+        "total",
+        every,
+        f"min_answered = {max(n - 2, 1)}\nprorate = true\n"
+        f'bands = {{ cuts = {cuts}, risk = "high", labels = {{ "zh-CN" = ["l", "m", "h"], '
+        'en = ["low", "mid", "high"] } }',
+    )
+    lines += scale("half", every[: max(n // 2, 1)], 'method = "mean"\nmin_answered = 1')
+    lines += scale("peak", every[: max_items or 4], 'method = "max"\nmin_answered = 1')
+    lines += scale("one", every[-1:], "min_answered = 1")
+    lines += [
+        "[[validity]]",
+        'scale = "half"',
+        'op = ">"',
+        f"value = {high * 0.8}",
+        'reason = { "zh-CN" = "half", en = "half" }',
+        "[[critical]]",
+        'item = "1"',
+        f"threshold = {high}",
+    ]
+    return parse_model(Instrument, f"test:{name}", "\n".join(lines).encode())
+
+
+SYNTHETIC = {
+    # int16 accumulators; a, b, c partition total (reverse-keyed and missing_means items)
+    "small": lambda: synthetic_instrument("small", 12, 4),
+    # every item plain: total takes the instrument's count and sum
+    "plain": lambda: synthetic_instrument("plain", 5, 3, keyed=False),
+    # answers up to 100: the sum of squares of 3 items fits int16 (30000), of 4 it does not
+    "fits16": lambda: synthetic_instrument("fits16", 3, 100),
+    "wide": lambda: synthetic_instrument("wide", 4, 100),
+    # 340 items up to 100: total needs int32 (34000), its parts a, b, c do not
+    "widest": lambda: synthetic_instrument("widest", 340, 100, max_items=340),
+}
+
+
+@pytest.mark.parametrize("name", list(SYNTHETIC))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_kernel_matches_reference_on_wide_ranges(name: str, data: st.DataObject) -> None:
+    instrument = SYNTHETIC[name]()
+    _check(instrument, data.draw(response_rows(instrument)))
+
+
+@pytest.mark.parametrize("name", list(SYNTHETIC))
+def test_kernel_matches_reference_on_extremes(name: str) -> None:
+    """All highest (the int16 bounds reached), all lowest, all missing, and random blocks."""
+    instrument = SYNTHETIC[name]()
+    n = len(instrument.items)
+    high = instrument.response_scale.values[-1]
+    rng = np.random.default_rng(11)
+    block = rng.integers(0, high + 1, size=(300, n))
+    block[:100] = rng.integers(high - 1, high + 1, size=(100, n))  # near the top
+    missing = rng.random(block.shape) < 0.1
+    rows = [
+        [None if m else int(v) for v, m in zip(r, mr, strict=True)]
+        for r, mr in zip(block, missing, strict=True)
+    ]
+    rows += [[high] * n, [0] * n, [None] * n, [high, *[None] * (n - 1)]]
+    _check(instrument, rows)
