@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -67,8 +68,15 @@ def test_wheel_installs_no_bare_top_level_packages(wheel: Path) -> None:
 
 def test_installed_wheel_works_outside_the_repo(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=tmp_path)
+    _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     python = venv / "bin" / "python"
+    # the dependencies come from the environment running the tests, after the new venv's
+    # own site-packages (its .pth files, such as an editable install's finder, stay unread)
+    site = _run(
+        python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path
+    )
+    parent = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    (Path(site.stdout.strip()) / "_test_dependencies.pth").write_text("\n".join(sorted(parent)))
     _run(
         python, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", wheel, cwd=tmp_path
     )
