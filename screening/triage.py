@@ -8,6 +8,7 @@ otherwise it is null and ``status`` says why.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,12 +98,12 @@ def _compare(values: np.ndarray, op: str, threshold: float) -> np.ndarray:
 def evaluate_conditions(
     plan: TriagePlan, compiled: CompiledBattery, scores: np.ndarray, responses: np.ndarray
 ) -> np.ndarray:
-    """Boolean matrix (rows × conditions): which conditions hold.
+    """Boolean matrix (rows × conditions, column-major): which conditions hold.
 
     A condition on a score that could not be computed, or on an item that is missing or out
     of range, is false.
     """
-    fired = np.zeros((scores.shape[0], len(plan.conditions)), dtype=bool)
+    fired = np.zeros((scores.shape[0], len(plan.conditions)), dtype=bool, order="F")
     for k, resolved in enumerate(plan.conditions):
         condition = resolved.condition
         if resolved.kind == ITEM:
@@ -124,13 +125,22 @@ def row_status(
     row_invalid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Status code per row: 0 scored, 1 incomplete (a scale not scorable), 2 invalid."""
-    status = np.zeros(scores.shape[0], dtype=np.int8)
-    status[np.isnan(scores).any(axis=1)] = 1
-    bad = invalid.any(axis=1) | (out_of_range > 0)
+    n = scores.shape[0]
+    incomplete = _any_of((np.isnan(scores[:, s]) for s in range(scores.shape[1])), n)
+    bad = (out_of_range > 0) | _any_of((invalid[:, m] for m in range(invalid.shape[1])), n)
     if row_invalid is not None:
         bad |= row_invalid
+    status = incomplete.astype(np.int8)
     status[bad] = 2
     return status
+
+
+def _any_of(columns: Iterable[np.ndarray], n: int) -> np.ndarray:
+    """Row-wise OR of boolean columns of length ``n`` (all False when there are none)."""
+    result = np.zeros(n, dtype=bool)
+    for column in columns:
+        result |= column
+    return result
 
 
 def assign_tiers(
@@ -139,16 +149,14 @@ def assign_tiers(
     """Tier per row (-1 for null) and the matrix of conditions that count as reasons."""
     n = fired.shape[0]
     tier = np.full(n, -1, dtype=np.int8)
-    reasons = np.zeros_like(fired)
+    reasons = np.zeros_like(fired)  # column-major like ``fired``: every step reads columns
     for rule in plan.tiers:
-        hits = np.ones(n, dtype=bool)
-        if rule.any:
-            hits &= fired[:, list(rule.any)].any(axis=1)
-        if rule.all:
-            hits &= fired[:, list(rule.all)].all(axis=1)
-        members = list(rule.any + rule.all)
-        reasons[:, members] |= fired[:, members] & hits[:, None]
-        tier = np.where(hits & (tier < rule.level), np.int8(rule.level), tier)
+        hits = _any_of((fired[:, k] for k in rule.any), n) if rule.any else np.ones(n, bool)
+        for k in rule.all:
+            hits &= fired[:, k]
+        for k in rule.any + rule.all:
+            reasons[:, k] |= fired[:, k] & hits
+        tier[hits & (tier < rule.level)] = rule.level
     tier[(tier < 0) & (status == 0)] = 0
     return tier, reasons
 
