@@ -237,3 +237,45 @@ def test_quality_flag_records_per_school_checks(csv_file: Path, tmp_path: Path) 
     assert set(quality) == {"S000", "S001", "S002", "S003"}
     assert all(0 < row["alpha_min"] <= 1 for row in quality.values())
     assert {"hash", "write", "summaries", "kernel", "read"} <= set(record["timings_s"])
+
+
+def test_several_files_in_batches_equal_one_file_at_a_time(tmp_path: Path) -> None:
+    """Batches of several inputs are read ahead in a thread: same rows, order, counts and
+    row numbers as scoring the files one by one, each file's own hash and row count."""
+    import hashlib
+
+    paths = []
+    for k, n in enumerate((2500, 300, 1700)):
+        frame = city(n, seed=k).with_columns(pl.col("student_id") + f"-{k}")
+        paths.append(tmp_path / f"part{k}.csv")
+        frame.write_csv(paths[-1])
+    out = tmp_path / "all"
+    assert run("score", *paths, "--out", out, "--chunk-rows", "1000", "-q") == 0
+    singles = []
+    for k, path in enumerate(paths):
+        assert run("score", path, "--out", tmp_path / f"one{k}", "-q") == 0
+        singles.append(pl.read_parquet(tmp_path / f"one{k}" / "scores.parquet"))
+    assert pl.read_parquet(out / "scores.parquet").equals(pl.concat(singles))
+    record = json.loads((out / "run.json").read_text("utf-8"))
+    assert [i["rows"] for i in record["inputs"]] == [2500, 300, 1700]
+    assert [i["sha256"] for i in record["inputs"]] == [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in paths
+    ]
+
+
+def test_bad_later_input_leaves_the_previous_output(tmp_path: Path, capsys) -> None:
+    good = tmp_path / "good.csv"
+    city(2500).write_csv(good)
+    out = tmp_path / "out"
+    assert run("score", good, "--out", out, "-q") == 0
+    before = (out / "scores.parquet").read_bytes()
+    bad = city(1200, seed=9).with_columns(pl.col("student_id") + "-b")
+    bad = bad.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1100).then(7).otherwise("phq9_3").alias("phq9_3")
+    )
+    bad.write_csv(tmp_path / "bad.csv")
+    code = run("score", good, tmp_path / "bad.csv", "--out", out, "--chunk-rows", "1000", "-q")
+    assert code != 0
+    error = capsys.readouterr().err
+    assert "phq9_3" in error and "row 1101" in error  # counted within bad.csv, across batches
+    assert (out / "scores.parquet").read_bytes() == before
