@@ -150,10 +150,21 @@ def _instrument_block(
 
 
 @njit(cache=True, error_model="numpy")
-def _instrument_outputs(
-    work, size, n_items, limit, floor, keyed_both_ways, answered, longstring, irv, invalid, straight
-):  # pragma: no cover - compiled
-    """An instrument's outputs (columns of one block) from its accumulators in ``work``."""
+def _instrument_outputs(work, size, r0, m, spec, outputs):  # pragma: no cover - compiled
+    """Outputs of instrument ``m`` in rows ``r0:r0+size`` from its accumulators in ``work``;
+    ``spec``: (inst_ptr, item_min, max_longstring, keyed_both_ways), ``outputs``: (answered,
+    longstring, irv, invalid, straight) of :func:`score_rows`."""
+    inst_ptr, item_min, max_longstring, keyed_both_ways_all = spec
+    n_items = inst_ptr[m + 1] - inst_ptr[m]
+    limit = max_longstring[m]
+    floor = item_min[inst_ptr[m + 1] - 1]
+    keyed_both_ways = keyed_both_ways_all[m]
+    rows = slice(r0, r0 + size)
+    answered = outputs[0][rows, m]
+    longstring = outputs[1][rows, m]
+    irv = outputs[2][rows, m]
+    invalid = outputs[3][rows, m]
+    straight = outputs[4][rows, m]
     use_limit = limit > 0
     long_enough = n_items >= 3
     for b in range(size):
@@ -280,10 +291,18 @@ def _scale_accumulate(
 
 
 @njit(cache=True, error_model="numpy")
-def _scale_outputs(
-    work, size, n_items, method, need, prorate, multiplier, cuts, scores, bands
-):  # pragma: no cover - compiled
-    """A scale's scores and bands (columns of one block) from its accumulators in ``work``."""
+def _scale_outputs(work, size, r0, s, n_items, spec, scores, bands):  # pragma: no cover
+    """Scores and bands of scale ``s`` in rows ``r0:r0+size`` from its accumulators in
+    ``work``; ``spec``: the scale arrays (method, required, prorate, multiplier, band_ptr,
+    band_cuts) of :func:`score_rows`."""
+    scale_method, scale_required, scale_prorate, scale_multiplier, band_ptr, band_cuts = spec
+    method = scale_method[s]
+    need = max(scale_required[s], 1)
+    prorate = scale_prorate[s]
+    multiplier = scale_multiplier[s]
+    cuts = band_cuts[band_ptr[s] : band_ptr[s + 1]]
+    bands = bands[r0 : r0 + size, s]
+    scores = scores[r0 : r0 + size, s]
     whole = np.float64(n_items)
     if method == 0:
         for b in range(size):
@@ -577,6 +596,9 @@ def score_rows(
     )
     n_derived = part_of[-1]
     wide_size = 0 if inst_narrow.all() and scale_narrow.all() else N_WORK * BLOCK
+    spec = (scale_method, scale_required, scale_prorate, scale_multiplier, band_ptr, band_cuts)
+    inst = (inst_ptr, item_min, max_longstring, keyed_both_ways)
+    inst_outputs = (answered, longstring, irv, invalid, straight)
     n_blocks = (n + BLOCK - 1) // BLOCK
     for block in prange(n_blocks):
         # rows r0 .. r0 + size, column by column: the inner loops run over rows (SIMD)
@@ -594,65 +616,19 @@ def score_rows(
                 _instrument_block(
                     np.int16, responses, r0, size, j0, j1, item_min, item_max, work16, bad
                 )
-                _instrument_outputs(
-                    work16,
-                    size,
-                    j1 - j0,
-                    max_longstring[m],
-                    item_min[j1 - 1],
-                    keyed_both_ways[m],
-                    answered[r0 : r0 + size, m],
-                    longstring[r0 : r0 + size, m],
-                    irv[r0 : r0 + size, m],
-                    invalid[r0 : r0 + size, m],
-                    straight[r0 : r0 + size, m],
-                )
+                _instrument_outputs(work16, size, r0, m, inst, inst_outputs)
                 for s in range(n_scales):
                     if source[s] == -2 - m:  # the instrument's count and sum are the scale's
-                        _scale_outputs(
-                            work16,
-                            size,
-                            j1 - j0,
-                            scale_method[s],
-                            max(scale_required[s], 1),
-                            scale_prorate[s],
-                            scale_multiplier[s],
-                            band_cuts[band_ptr[s] : band_ptr[s + 1]],
-                            scores[r0 : r0 + size, s],
-                            bands[r0 : r0 + size, s],
-                        )
+                        _scale_outputs(work16, size, r0, s, j1 - j0, spec, scores, bands)
             else:
                 work32 = wide
                 _instrument_block(
                     np.int32, responses, r0, size, j0, j1, item_min, item_max, work32, bad
                 )
-                _instrument_outputs(
-                    work32,
-                    size,
-                    j1 - j0,
-                    max_longstring[m],
-                    item_min[j1 - 1],
-                    keyed_both_ways[m],
-                    answered[r0 : r0 + size, m],
-                    longstring[r0 : r0 + size, m],
-                    irv[r0 : r0 + size, m],
-                    invalid[r0 : r0 + size, m],
-                    straight[r0 : r0 + size, m],
-                )
+                _instrument_outputs(work32, size, r0, m, inst, inst_outputs)
                 for s in range(n_scales):
                     if source[s] == -2 - m:
-                        _scale_outputs(
-                            work32,
-                            size,
-                            j1 - j0,
-                            scale_method[s],
-                            max(scale_required[s], 1),
-                            scale_prorate[s],
-                            scale_multiplier[s],
-                            band_cuts[band_ptr[s] : band_ptr[s + 1]],
-                            scores[r0 : r0 + size, s],
-                            bands[r0 : r0 + size, s],
-                        )
+                        _scale_outputs(work32, size, r0, s, j1 - j0, spec, scores, bands)
         out_of_range[r0 : r0 + size] = bad
 
         for s in range(n_scales):
@@ -677,18 +653,7 @@ def score_rows(
                 for k in range(part_ptr[s], part_ptr[s + 1]):
                     d = part_of[k]
                     _add_counts(work16, size, derived[d * 2 * BLOCK : (d + 1) * 2 * BLOCK])
-                _scale_outputs(
-                    work16,
-                    size,
-                    columns.shape[0],
-                    scale_method[s],
-                    max(scale_required[s], 1),
-                    scale_prorate[s],
-                    scale_multiplier[s],
-                    band_cuts[band_ptr[s] : band_ptr[s + 1]],
-                    scores[r0 : r0 + size, s],
-                    bands[r0 : r0 + size, s],
-                )
+                _scale_outputs(work16, size, r0, s, columns.shape[0], spec, scores, bands)
             else:
                 work32 = wide
                 _scale_accumulate(
@@ -704,33 +669,13 @@ def score_rows(
                     scale_method[s],
                     work32,
                 )
-                _scale_outputs(
-                    work32,
-                    size,
-                    columns.shape[0],
-                    scale_method[s],
-                    max(scale_required[s], 1),
-                    scale_prorate[s],
-                    scale_multiplier[s],
-                    band_cuts[band_ptr[s] : band_ptr[s + 1]],
-                    scores[r0 : r0 + size, s],
-                    bands[r0 : r0 + size, s],
-                )
+                _scale_outputs(work32, size, r0, s, columns.shape[0], spec, scores, bands)
         for s in range(n_scales):
             d = source[s]
             if d >= 0:  # the sum of its parts' counts and sums
-                _scale_outputs(
-                    derived[d * 2 * BLOCK : (d + 1) * 2 * BLOCK],
-                    size,
-                    scale_ptr[s + 1] - scale_ptr[s],
-                    scale_method[s],
-                    max(scale_required[s], 1),
-                    scale_prorate[s],
-                    scale_multiplier[s],
-                    band_cuts[band_ptr[s] : band_ptr[s + 1]],
-                    scores[r0 : r0 + size, s],
-                    bands[r0 : r0 + size, s],
-                )
+                work = derived[d * 2 * BLOCK : (d + 1) * 2 * BLOCK]
+                n_items = scale_ptr[s + 1] - scale_ptr[s]
+                _scale_outputs(work, size, r0, s, n_items, spec, scores, bands)
 
         for c in range(crit_col.shape[0]):
             j = crit_col[c]
