@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -279,3 +280,19 @@ def test_bad_later_input_leaves_the_previous_output(tmp_path: Path, capsys) -> N
     error = capsys.readouterr().err
     assert "phq9_3" in error and "row 1101" in error  # counted within bad.csv, across batches
     assert (out / "scores.parquet").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_read_ahead_is_safe_on_numba_workqueue_threads(tmp_path: Path) -> None:
+    """numba's workqueue layer aborts on concurrent parallel launches; the batch run reads
+    (CSV kernel) in one thread while it scores (scoring kernel) in another."""
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"p{k}.csv")
+        city(2500, seed=k).with_columns(pl.col("student_id") + f"-{k}").write_csv(paths[-1])
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    command = [sys.executable, "-m", "screening.cli", "score", *map(str, paths)]
+    command += ["--chunk-rows", "1000", "-q", "--out", str(tmp_path / "o")]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert pl.read_parquet(tmp_path / "o" / "scores.parquet").height == 7500
