@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -183,8 +184,21 @@ def sweep_once(app: FastAPI) -> int:
         return len(escalate_overdue(session, app.state.clock()))
 
 
+def _warm_scoring_kernel() -> None:
+    """Load (or, after a fresh install, compile: tens of seconds) the scoring kernel, so
+    that the first upload does not wait for it."""
+    from screening.api.services.uploads import check_battery
+    from screening.pipeline import warm_up
+
+    try:
+        warm_up(check_battery("default"))
+    except Exception as error:  # uploads still work: they compile on first use
+        log.error("warming the scoring kernel failed: %s", type(error).__name__)
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    threading.Thread(target=_warm_scoring_kernel, name="warm-kernel", daemon=True).start()
     interval = app.state.settings.escalation_interval_s
     task = asyncio.create_task(_sweeper(app, interval)) if interval > 0 else None
     try:

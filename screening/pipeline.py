@@ -211,6 +211,10 @@ def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
     from screening.scoring._jit import PARALLEL_LAUNCH  # numba: imported when first needed
     from screening.scoring._kernels import score_rows
 
+    if matrix.shape[0] < 2:  # numba types a 0- or 1-row matrix as C-ordered: another compile
+        padded = np.full((2, matrix.shape[1]), -1, dtype=np.int8, order="F")
+        padded[: matrix.shape[0]] = matrix
+        return {name: a[: matrix.shape[0]] for name, a in run_kernel(scorer, padded).items()}
     c = scorer.compiled
     n = matrix.shape[0]
     n_inst, n_scales, n_crit = len(c.instrument_ids), len(c.scale_names), len(c.crit_names)
@@ -264,8 +268,8 @@ def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
 def warm_up(scorer: Scorer) -> None:
     """Load the kernel for this battery's matrices from numba's cache (or compile it).
 
-    A matrix of two rows has the memory layout of every larger one (numba compiles one
-    version per layout), so a later call on real data finds the kernel ready.
+    A matrix of two rows has the memory layout of every other (numba compiles one version
+    per layout; ``run_kernel`` pads smaller ones), so later calls find the kernel ready.
     """
     run_kernel(scorer, np.full((2, scorer.compiled.n_items), -1, dtype=np.int8, order="F"))
 

@@ -281,3 +281,28 @@ def test_kernel_matches_reference_on_extremes(name: str) -> None:
     ]
     rows += [[high] * n, [0] * n, [None] * n, [high, *[None] * (n - 1)]]
     _check(instrument, rows)
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_tiny_matrices_score_like_any_other_without_another_compile(rows: int) -> None:
+    """0 and 1 rows are padded to 2: numba would type them C-ordered and compile again."""
+    from screening.pipeline import run_kernel, warm_up
+
+    scorer = Scorer.for_battery("default")
+    warm_up(scorer)
+    rng = np.random.default_rng(rows)
+    matrix = np.asfortranarray(rng.integers(-1, 4, (6, scorer.compiled.n_items), dtype=np.int8))
+    whole = run_kernel(scorer, matrix)
+    compiled = compiled_signatures()
+    tiny = run_kernel(scorer, np.asfortranarray(matrix[:rows]))
+    assert compiled_signatures() == compiled
+    for name, values in whole.items():
+        assert tiny[name].shape == (rows, *values.shape[1:])
+        np.testing.assert_array_equal(tiny[name], values[:rows])
+
+
+def compiled_signatures() -> list[str]:
+    """The layouts the scoring kernel has been compiled for (none with the JIT off)."""
+    from screening.scoring._kernels import score_rows
+
+    return [str(signature) for signature in getattr(score_rows, "signatures", [])]
