@@ -14,7 +14,8 @@ Measured on ``--rows`` students (default 1,000,000) answering the benchmark batt
 5. the same end-to-end from Parquet;
 6. the peak resident memory of the child processes (``os.wait4``).
 
-Every time is the best of ``--repeats`` runs (default 3). Then one instrumented pass
+Every time is the best of ``--repeats`` runs (default 3); the CSV ratio is the median of
+the ratios of runs taken in turn. Then one instrumented pass
 splits the in-process run into its stages. Results go to ``benchmarks/results/score.json``
 and the performance table of ``README.md`` (between the perf markers).
 
@@ -379,6 +380,12 @@ def stage_profile(csv_path: Path, parquet_path: Path, out_dir: Path) -> dict[str
     return {k: round(v, 4) for k, v in stages.items()}
 
 
+def _paired_median(ours: list[float], baseline: list[float]) -> float:
+    """Median of the ratios of runs taken in turn (ours[i] just after baseline[i]): robust
+    where one lucky or disturbed run would move a ratio of two bests."""
+    return float(np.median(np.asarray(ours) / np.asarray(baseline)))
+
+
 def _ratio(name: str, value: float) -> dict[str, Any]:
     target = TARGETS[name]
     met = value <= target["value"] if target["op"] == "<=" else value >= target["value"]
@@ -494,7 +501,11 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
     csv_s = timings["screening_csv_process"]["seconds"]
     ratios = {
         "csv_vs_polars_read_csv": _ratio(
-            "csv_vs_polars_read_csv", csv_s / timings["polars_read_csv_process"]["seconds"]
+            "csv_vs_polars_read_csv",
+            _paired_median(
+                timings["screening_csv_process"]["seconds_all"],
+                timings["polars_read_csv_process"]["seconds_all"],
+            ),
         ),
         "kernel_bandwidth_fraction": _ratio(
             "kernel_bandwidth_fraction", kernel["bytes_per_s"] / probe["bytes_per_s"]
@@ -517,6 +528,9 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
         )
     record["ratios"] = ratios
     record["secondary"] = {
+        "csv_vs_polars_read_csv_best_of": round(
+            csv_s / timings["polars_read_csv_process"]["seconds"], 4
+        ),
         "csv_vs_polars_read_csv_inprocess": round(
             timings["score_files_csv_inprocess_s"] / timings["polars_read_csv_inprocess_s"], 4
         ),
@@ -559,7 +573,7 @@ def performance_section(record: dict[str, Any]) -> str:
             "`screening score` from CSV",
             _fmt_s(t["screening_csv_process"]["seconds"]),
             cpu("screening_csv_process"),
-            f"{r['csv_vs_polars_read_csv']['value']:.2f} × polars read "
+            f"{r['csv_vs_polars_read_csv']['value']:.2f} × polars read, median of paired runs "
             f"(in-process {record['secondary']['csv_vs_polars_read_csv_inprocess']:.2f} ×)",
             f"≤ 1.3 × ({mark('csv_vs_polars_read_csv')})",
         ),
