@@ -33,8 +33,7 @@ def _compare(value, op, threshold):  # pragma: no cover - compiled
     return value != threshold
 
 
-@njit(cache=True)
-def _instrument_fits16(item_min, item_max, j0, j1):  # pragma: no cover - compiled
+def _instrument_fits16(item_min, item_max, j0, j1):
     """Whether count, sum and sum of squares of the answers to columns ``j0:j1`` fit int16."""
     top = 1
     for j in range(j0, j1):
@@ -42,8 +41,7 @@ def _instrument_fits16(item_min, item_max, j0, j1):  # pragma: no cover - compil
     return (j1 - j0) * top * top <= INT16_MAX
 
 
-@njit(cache=True)
-def _scale_fits16(item_min, item_max, missing_means, columns):  # pragma: no cover - compiled
+def _scale_fits16(item_min, item_max, missing_means, columns):
     """Whether the count and the sum (or maximum) of a scale's values fit int16."""
     top = 1
     for j in columns:
@@ -349,8 +347,7 @@ def _add_counts(work, size, total):  # pragma: no cover - compiled
         total[BLOCK + b] += work[BLOCK + b]
 
 
-@njit(cache=True)
-def _is_part(t, s, source, size, scale_ptr, scale_idx, mark):  # pragma: no cover - compiled
+def _is_part(t, s, source, size, scale_ptr, scale_idx, mark):
     """Whether scale ``t`` can be a part of ``s``: computed from its own columns, smaller, and
     every column once and in ``s`` (``mark`` is 1 on the columns of ``s``, 0 elsewhere)."""
     if t == s or source[t] != -1 or size[t] >= size[s]:
@@ -365,7 +362,6 @@ def _is_part(t, s, source, size, scale_ptr, scale_idx, mark):  # pragma: no cove
     return fits
 
 
-@njit(cache=True)
 def _scale_sources(
     item_min,
     item_max,
@@ -377,7 +373,7 @@ def _scale_sources(
     scale_method,
     scale_inst,
     scale_narrow,
-):  # pragma: no cover - compiled
+):
     """Where each scale's count and sum come from, to read every answer as few times as can be.
 
     Returns ``source`` per scale: -1 its own columns; ``-2 - m`` the accumulators of
@@ -468,6 +464,54 @@ def _scale_sources(
     return source, part_ptr, part_of
 
 
+def block_plan(
+    item_min,
+    item_max,
+    reverse,
+    missing_means,
+    inst_ptr,
+    scale_ptr,
+    scale_idx,
+    scale_method,
+    scale_inst,
+):
+    """How :func:`score_rows` accumulates a battery: plain Python, once per battery.
+
+    Returns ``inst_narrow``, ``keyed_both_ways``, ``scale_narrow`` (int16 accumulators where
+    the sums provably fit: twice the SIMD lanes of int32; instruments with reverse-keyed
+    items), and ``source``, ``part_ptr``, ``part_of`` of :func:`_scale_sources`.
+    """
+    n_inst = inst_ptr.shape[0] - 1
+    n_scales = scale_ptr.shape[0] - 1
+    inst_narrow = np.empty(n_inst, dtype=np.bool_)
+    keyed_both_ways = np.zeros(n_inst, dtype=np.bool_)
+    for m in range(n_inst):
+        inst_narrow[m] = _instrument_fits16(item_min, item_max, inst_ptr[m], inst_ptr[m + 1])
+        keyed_both_ways[m] = reverse[inst_ptr[m] : inst_ptr[m + 1]].any()
+    scale_narrow = np.array(
+        [
+            _scale_fits16(
+                item_min, item_max, missing_means, scale_idx[scale_ptr[s] : scale_ptr[s + 1]]
+            )
+            for s in range(n_scales)
+        ],
+        dtype=np.bool_,
+    )
+    sources = _scale_sources(
+        item_min,
+        item_max,
+        reverse,
+        missing_means,
+        inst_ptr,
+        scale_ptr,
+        scale_idx,
+        scale_method,
+        scale_inst,
+        scale_narrow,
+    )
+    return (inst_narrow, keyed_both_ways, scale_narrow, *sources)
+
+
 @njit(parallel=True, cache=True)
 def score_rows(
     responses,
@@ -491,6 +535,12 @@ def score_rows(
     valid_value,
     scale_inst,
     max_longstring,
+    inst_narrow,
+    keyed_both_ways,
+    scale_narrow,
+    source,
+    part_ptr,
+    part_of,
     scores,
     bands,
     answered,
@@ -536,6 +586,8 @@ def score_rows(
         Instrument of each scale.
     max_longstring : ndarray of int64
         Per instrument; a longstring ``>=`` it makes the protocol invalid (0: never).
+    inst_narrow, keyed_both_ways, scale_narrow, source, part_ptr, part_of : ndarray
+        The battery's :func:`block_plan`.
     scores : ndarray of float64, shape (n, s)
         Output: scale scores, NaN when not scorable.
     bands : ndarray of int8, shape (n, s)
@@ -571,29 +623,6 @@ def score_rows(
     n = responses.shape[0]
     n_inst = inst_ptr.shape[0] - 1
     n_scales = scale_ptr.shape[0] - 1
-    # int16 accumulators where the sums provably fit (twice the SIMD lanes of int32)
-    inst_narrow = np.empty(n_inst, dtype=np.bool_)
-    keyed_both_ways = np.zeros(n_inst, dtype=np.bool_)
-    for m in range(n_inst):
-        inst_narrow[m] = _instrument_fits16(item_min, item_max, inst_ptr[m], inst_ptr[m + 1])
-        for j in range(inst_ptr[m], inst_ptr[m + 1]):
-            keyed_both_ways[m] |= reverse[j]
-    scale_narrow = np.empty(n_scales, dtype=np.bool_)
-    for s in range(n_scales):
-        columns = scale_idx[scale_ptr[s] : scale_ptr[s + 1]]
-        scale_narrow[s] = _scale_fits16(item_min, item_max, missing_means, columns)
-    source, part_ptr, part_of = _scale_sources(
-        item_min,
-        item_max,
-        reverse,
-        missing_means,
-        inst_ptr,
-        scale_ptr,
-        scale_idx,
-        scale_method,
-        scale_inst,
-        scale_narrow,
-    )
     n_derived = part_of[-1]
     wide_size = 0 if inst_narrow.all() and scale_narrow.all() else N_WORK * BLOCK
     spec = (scale_method, scale_required, scale_prorate, scale_multiplier, band_ptr, band_cuts)

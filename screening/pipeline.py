@@ -63,6 +63,24 @@ class Scorer:
         return cls.for_battery(single_instrument_battery(instrument))
 
     @cached_property
+    def block_plan(self) -> tuple[np.ndarray, ...]:
+        """How the kernel accumulates this battery (accumulator widths, shared sums)."""
+        from screening.scoring._kernels import block_plan
+
+        c = self.compiled
+        return block_plan(
+            c.item_min,
+            c.item_max,
+            c.reverse,
+            c.missing_means,
+            c.inst_ptr,
+            c.scale_ptr,
+            c.scale_idx,
+            c.scale_method,
+            c.scale_inst,
+        )
+
+    @cached_property
     def instrument_of_column(self) -> dict[str, str]:
         """Instrument id of every item column."""
         ids = self.compiled.instrument_ids
@@ -252,6 +270,7 @@ def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
             c.valid_value,
             c.scale_inst,
             c.max_longstring,
+            *scorer.block_plan,
             out["scores"],
             out["bands"],
             out["answered"],
