@@ -448,7 +448,7 @@ def _mapped(path: Path) -> Iterator[mmap.mmap | bytes]:
 
 @dataclass
 class _Header:
-    """A CSV whose header has been read and checked; ``buffer`` starts as UTF-8."""
+    """The header of a CSV, read and checked (the text before the data is UTF-8)."""
 
     names: list[str]
     data_start: int  # offset of the first data record
@@ -792,23 +792,37 @@ def _csv_batches(
     with contextlib.ExitStack() as stack:
         buffer = stack.enter_context(_mapped(path))
         header = _read_header(buffer, path, item_columns, mapping, id_column)
-        cuts = None if header is None else _fast_cuts(buffer, header, item_columns, batch_rows)
-        layout = None
-        if cuts is None:
-            layout = None if header is None else _check_records(buffer, header, path)
-            if layout is None or _first_invalid_utf8(buffer, layout.data_start) is not None:
-                if layout is not None:
-                    _utf8_body_or_fail(buffer, layout.data_start, path)
-                buffer = _transcoded_file(stack, buffer, path)
-                header = _read_header(buffer, path, item_columns, mapping, id_column)
-                if header is None:  # pragma: no cover - transcoded text is UTF-8
-                    raise InputFileError(path, "cannot decode the header.")
-                cuts = _fast_cuts(buffer, header, item_columns, batch_rows)
-                layout = None if cuts is not None else _check_records(buffer, header, path)
+        cuts = layout = None
+        if header is not None:
+            cuts, layout = _batches_of(buffer, header, path, item_columns, batch_rows)
+        # the fast path checks UTF-8 itself; else the header or the body is not UTF-8
+        if header is None or (
+            cuts is None and _first_invalid_utf8(buffer, header.data_start) is not None
+        ):
+            if header is not None:
+                _utf8_body_or_fail(buffer, header.data_start, path)
+            buffer = _transcoded_file(stack, buffer, path)
+            header = _read_header(buffer, path, item_columns, mapping, id_column)
+            if header is None:  # pragma: no cover - transcoded text is UTF-8
+                raise InputFileError(path, "cannot decode the header.")
+            cuts, layout = _batches_of(buffer, header, path, item_columns, batch_rows)
         if cuts is not None:
             yield from _fast_batches(buffer, header, path, item_columns, id_column, cuts)
         else:
             yield from _polars_batches(buffer, layout, path, item_columns, id_column, batch_rows)
+
+
+def _batches_of(
+    buffer: mmap.mmap | bytes,
+    header: _Header,
+    path: Path,
+    item_columns: Sequence[str],
+    batch_rows: int,
+) -> tuple[list[int] | None, _Layout | None]:
+    """Where the batches of a file start (fast path) or, when the fast path declines, its
+    checked layout (polars path); the other of the two is None."""
+    cuts = _fast_cuts(buffer, header, item_columns, batch_rows)
+    return (cuts, None) if cuts is not None else (None, _check_records(buffer, header, path))
 
 
 def _transcoded_file(
