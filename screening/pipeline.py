@@ -224,19 +224,11 @@ def response_matrix(
     return matrix, cases
 
 
-def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
-    """Allocate the outputs and run the scoring kernel over the matrix."""
-    from screening.scoring._jit import PARALLEL_LAUNCH  # numba: imported when first needed
-    from screening.scoring._kernels import score_rows
-
-    if matrix.shape[0] < 2:  # numba types a 0- or 1-row matrix as C-ordered: another compile
-        padded = np.full((2, matrix.shape[1]), -1, dtype=np.int8, order="F")
-        padded[: matrix.shape[0]] = matrix
-        return {name: a[: matrix.shape[0]] for name, a in run_kernel(scorer, padded).items()}
+def kernel_outputs(scorer: Scorer, n: int) -> dict[str, np.ndarray]:
+    """Uninitialised output arrays of the scoring kernel for ``n`` rows (column-major)."""
     c = scorer.compiled
-    n = matrix.shape[0]
     n_inst, n_scales, n_crit = len(c.instrument_ids), len(c.scale_names), len(c.crit_names)
-    out = {
+    return {
         "scores": np.empty((n, n_scales), dtype=np.float64, order="F"),
         "bands": np.empty((n, n_scales), dtype=np.int8, order="F"),
         "answered": np.empty((n, n_inst), dtype=np.int16, order="F"),
@@ -247,6 +239,43 @@ def run_kernel(scorer: Scorer, matrix: np.ndarray) -> dict[str, np.ndarray]:
         "straight": np.empty((n, n_inst), dtype=np.bool_, order="F"),
         "out_of_range": np.empty(n, dtype=np.int16),
     }
+
+
+def run_kernel(
+    scorer: Scorer, matrix: np.ndarray, out: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """Run the scoring kernel over the matrix.
+
+    Parameters
+    ----------
+    scorer
+        The prepared battery.
+    matrix
+        int8 responses, rows × battery items (missing -1, out of range 127).
+    out
+        Arrays from :func:`kernel_outputs` for as many rows, to write into; by default
+        they are allocated here.
+
+    Returns
+    -------
+    dict
+        The kernel's outputs (``out`` when given).
+    """
+    from screening.scoring._jit import PARALLEL_LAUNCH  # numba: imported when first needed
+    from screening.scoring._kernels import score_rows
+
+    if matrix.shape[0] < 2:  # numba types a 0- or 1-row matrix as C-ordered: another compile
+        padded = np.full((2, matrix.shape[1]), -1, dtype=np.int8, order="F")
+        padded[: matrix.shape[0]] = matrix
+        whole = run_kernel(scorer, padded)
+        if out is None:
+            return {name: a[: matrix.shape[0]] for name, a in whole.items()}
+        for name, a in out.items():
+            a[...] = whole[name][: matrix.shape[0]]
+        return out
+    c = scorer.compiled
+    if out is None:
+        out = kernel_outputs(scorer, matrix.shape[0])
     with PARALLEL_LAUNCH:
         score_rows(
             matrix,

@@ -301,6 +301,24 @@ def test_tiny_matrices_score_like_any_other_without_another_compile(rows: int) -
         np.testing.assert_array_equal(tiny[name], values[:rows])
 
 
+@pytest.mark.parametrize("rows", [1, 6])
+def test_kernel_writes_into_given_outputs_exactly_what_it_allocates(rows: int) -> None:
+    """``out=`` arrays (reused, with stale values) end up equal to fresh outputs."""
+    from screening.pipeline import kernel_outputs, run_kernel
+
+    scorer = Scorer.for_battery("default-asq")
+    rng = np.random.default_rng(rows)
+    matrix = np.asfortranarray(rng.integers(-1, 4, (rows, scorer.compiled.n_items), dtype=np.int8))
+    fresh = run_kernel(scorer, matrix)
+    given = kernel_outputs(scorer, rows)
+    for values in given.values():
+        values.fill(7)  # stale values the kernel must overwrite everywhere
+    result = run_kernel(scorer, matrix, given)
+    assert result is given
+    for name, values in fresh.items():
+        np.testing.assert_array_equal(given[name], values, err_msg=name)
+
+
 def compiled_signatures() -> list[str]:
     """The layouts the scoring kernel has been compiled for (none with the JIT off)."""
     from screening.scoring._kernels import score_rows
