@@ -461,9 +461,7 @@ class _Layout:
     """A CSV whose structure has been checked; ``buffer`` is UTF-8."""
 
     buffer: mmap.mmap | bytes
-    names: list[str]
-    data_start: int  # offset of the first data record
-    data_end: int  # offset after the last record, trailing line breaks excluded
+    header: _Header
     n_records: int
     quoted: bool  # the file holds quote characters
     parity_ok: bool  # newline positions outside quotes are reliable for cutting
@@ -636,7 +634,7 @@ def _check_records(buffer: mmap.mmap | bytes, header: _Header, label: str | Path
         separators += commas
     n_records = newlines + 1
     if separators == n_records * (len(names) - 1):
-        return _Layout(buffer, names, data_start, data_end, n_records, quoted, True)
+        return _Layout(buffer, header, n_records, quoted, True)
     ends, problems = _exact_records(buffer, data_start, data_end, len(names))
     if problems:
         raise InputFileError(
@@ -646,7 +644,7 @@ def _check_records(buffer: mmap.mmap | bytes, header: _Header, label: str | Path
             + ". Each line must have one value (possibly empty) per column: fix or delete "
             "those lines, or quote values that contain commas.",
         )
-    return _Layout(buffer, names, data_start, data_end, len(ends), quoted, False)
+    return _Layout(buffer, header, len(ends), quoted, False)
 
 
 def _parse(
@@ -685,10 +683,10 @@ def _parse_region(
     reason is first checked for invalid UTF-8 (raising :class:`_NotUtf8`): far cheaper
     than letting polars fail on it as text.
     """
-    int8 = [c for c in layout.names if c in set(item_columns)]
+    int8 = [c for c in layout.header.names if c in set(item_columns)]
     for _ in range(_TEXT_RETRIES + 1):
         try:
-            return _parse(source, layout.names, int8, has_header=has_header)
+            return _parse(source, layout.header.names, int8, has_header=has_header)
         except pl.exceptions.PolarsError as error:
             failing = re.search(r"at column '([^']*)'", str(error))
             if failing is None or failing.group(1) not in int8:
@@ -697,7 +695,7 @@ def _parse_region(
     if check_utf8 and _first_invalid_utf8(layout.buffer, 0) is not None:
         raise _NotUtf8
     try:
-        return _parse(source, layout.names, (), has_header=has_header)
+        return _parse(source, layout.header.names, (), has_header=has_header)
     except pl.exceptions.PolarsError as error:
         if "utf-8" in str(error).lower():
             raise _NotUtf8 from None
@@ -844,8 +842,8 @@ def _polars_batches(
     batch_rows: int,
 ) -> Iterator[pl.DataFrame]:
     cuts = _cut_points(layout, batch_rows)
-    start, row = layout.data_start, 0
-    for stop in [*cuts, layout.data_end]:
+    start, row = layout.header.data_start, 0
+    for stop in [*cuts, layout.header.data_end]:
         if stop <= start:
             continue
         region = buffer[start:stop]
@@ -863,14 +861,13 @@ def _polars_batches(
 
 def _cut_points(layout: _Layout, batch_rows: int) -> list[int]:
     """Offsets (just after a record's line break) where the batches start."""
+    buffer, header = layout.buffer, layout.header
     if not layout.parity_ok:
-        ends, _ = _exact_records(
-            layout.buffer, layout.data_start, layout.data_end, len(layout.names)
-        )
+        ends, _ = _exact_records(buffer, header.data_start, header.data_end, len(header.names))
         return ends[batch_rows - 1 : -1 : batch_rows]
     cuts: list[int] = []
     seen = 0  # records finished since the start of the data
-    for lo, positions, _ in _scan(layout.buffer, layout.data_start, layout.data_end, layout.quoted):
+    for lo, positions, _ in _scan(buffer, header.data_start, header.data_end, layout.quoted):
         # the k-th record ends at the k-th newline; cut after records batch_rows, 2*batch_rows...
         first = (-seen) % batch_rows or batch_rows
         picks = positions[first - 1 :: batch_rows]
