@@ -6,7 +6,10 @@ they are imported lazily so that ``screening --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
+import os
 import sys
 
 import click
@@ -67,5 +70,22 @@ def main(argv: list[str] | None = None) -> int:
     return returned if isinstance(returned, int) else 0
 
 
+def run() -> None:
+    """Entry point of the ``screening`` command: :func:`main`, then a quick exit.
+
+    After a scoring run, tearing the interpreter down (numba's and polars' objects, module
+    by module) takes about half a second, and by then every output has been written,
+    flushed and renamed into place. So, as mypy does, the command flushes its logs and
+    standard streams and ends the process with ``os._exit``. An unexpected exception
+    propagates as usual (traceback, status 1).
+    """
+    status = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to deliver
+            stream.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -1,0 +1,45 @@
+"""The ``screening`` entry point: ``run`` ends the process quickly but loses no output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+QUICK = [sys.executable, "-m", "screening.cli"]  # __main__ calls run(): os._exit at the end
+NORMAL = [sys.executable, "-c", "import sys; from screening.cli import main; sys.exit(main())"]
+
+
+def _command(prefix: list[str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*prefix, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("instruments", "show", "scared"),  # a long rich table through a pipe
+        ("instruments", "test"),  # every golden vector, one line each
+        ("--version",),
+    ],
+)
+def test_quick_exit_prints_exactly_what_a_normal_exit_prints(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    quick = _command(QUICK, *args, cwd=tmp_path)
+    normal = _command(NORMAL, *args, cwd=tmp_path)
+    assert quick.returncode == normal.returncode == 0, quick.stderr
+    assert quick.stdout.endswith("\n")
+    assert quick.stdout == normal.stdout
+
+
+def test_quick_exit_keeps_the_error_status_and_message(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    done = _command(QUICK, "score", "empty.csv", "-q", "--out", "o", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: empty.csv: the file is empty"), done.stderr
+    assert done.stdout == ""
+    assert not (tmp_path / "o").exists()
