@@ -74,7 +74,7 @@ def run() -> None:
     """Entry point of the ``screening`` command: :func:`main`, then a quick exit.
 
     After a scoring run, tearing the interpreter down (numba's and polars' objects, module
-    by module) takes about half a second, and by then every output has been written,
+    by module) takes half a second or more, and by then every output has been written,
     flushed and renamed into place. So, as mypy does, the command flushes its logs and
     standard streams and ends the process with ``os._exit``. An unexpected exception
     propagates as usual (traceback, status 1).

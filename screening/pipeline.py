@@ -267,11 +267,11 @@ def run_kernel(
     if matrix.shape[0] < 2:  # numba types a 0- or 1-row matrix as C-ordered: another compile
         padded = np.full((2, matrix.shape[1]), -1, dtype=np.int8, order="F")
         padded[: matrix.shape[0]] = matrix
-        whole = run_kernel(scorer, padded)
+        whole = {name: a[: matrix.shape[0]] for name, a in run_kernel(scorer, padded).items()}
         if out is None:
-            return {name: a[: matrix.shape[0]] for name, a in whole.items()}
+            return whole
         for name, a in out.items():
-            a[...] = whole[name][: matrix.shape[0]]
+            a[...] = whole[name]
         return out
     c = scorer.compiled
     if out is None:

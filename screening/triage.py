@@ -164,8 +164,8 @@ def assign_tiers(
 def enum_from_codes(codes: np.ndarray, labels: tuple[str, ...], name: str) -> pl.Series:
     """Enum series from integer codes (negative codes become null), by one gather.
 
-    The gather takes polars' native unsigned index without nulls (three times faster than
-    nullable signed indexes); the nulls are set afterwards.
+    The gather takes polars' native unsigned index without nulls (the gather alone is three
+    times faster than with nullable signed indexes); the nulls are set afterwards.
     """
     dictionary = pl.Series(name, labels, dtype=pl.Enum(labels))
     missing = codes < 0
