@@ -807,7 +807,7 @@ def _csv_batches(
         if cuts is not None:
             yield from _fast_batches(buffer, header, path, item_columns, id_column, cuts)
         else:
-            yield from _polars_batches(buffer, layout, path, item_columns, id_column, batch_rows)
+            yield from _polars_batches(layout, path, item_columns, id_column, batch_rows)
 
 
 def _batches_of(
@@ -834,7 +834,6 @@ def _transcoded_file(
 
 
 def _polars_batches(
-    buffer: mmap.mmap | bytes,
     layout: _Layout,
     path: Path,
     item_columns: Sequence[str],
@@ -846,7 +845,7 @@ def _polars_batches(
     for stop in [*cuts, layout.header.data_end]:
         if stop <= start:
             continue
-        region = buffer[start:stop]
+        region = layout.buffer[start:stop]
         frame = _parse_region(layout, region, path, item_columns, has_header=False)
         yield _finish(frame, path, item_columns, id_column, row)
         row += frame.height
