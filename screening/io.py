@@ -285,7 +285,7 @@ def _resolve_header(
         kind = "item columns" if set(missing) - {id_column} else "the id column"
         problem = f"missing {kind} {_listed(missing, 12)}."
         present = [n for n in names if not n.startswith("\x00")]
-        problem += f" The file has {_listed(present, 12)}."
+        problem += f" The file has {_listed(present, 12)}." + _header_hint(present, len(names))
         if mapping is not None:
             unused = mapping.missing_sources((name or "").strip() for name in raw)
             if unused:
@@ -298,6 +298,16 @@ def _resolve_header(
             )
         raise InputFileError(label, problem)
     return names
+
+
+def _header_hint(present: Sequence[str], width: int) -> str:
+    """A likely cause when the header has none of the required columns, or nothing."""
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        if len(present) == 1 and separator in present[0]:
+            return f" Its header is separated by {name}: save the file as comma-separated CSV."
+    if len(present) <= 1 or len(present) * 2 < width:
+        return " The headers must be on the first row: delete any title rows above them."
+    return ""
 
 
 def _coerce_item(series: pl.Series) -> pl.Series:

@@ -230,6 +230,28 @@ def test_missing_item_columns_suggest_a_mapping(tmp_path):
     assert "--map" in message
 
 
+@pytest.mark.parametrize(
+    ("separator", "named"), [(";", "separated by semicolons"), ("\t", "separated by tabs")]
+)
+def test_header_with_another_separator_says_so(tmp_path, separator, named):
+    body = f"{HEADER}\nS1,A,F,1,2,3\n".replace(",", separator)
+    message = _error(_csv(tmp_path, body))
+    assert named in message and "comma-separated" in message
+
+
+@pytest.mark.parametrize(
+    "title", ["2026年心理筛查,,,,,\n", "2026年心理筛查\n"], ids=["padded", "one field"]
+)
+def test_title_row_above_the_header_says_to_delete_it(tmp_path, title):
+    message = _error(_csv(tmp_path, f"{title}{HEADER}\nS1,A,F,1,2,3\n"))
+    assert "'2026年心理筛查'" in message and "delete any title rows" in message
+
+
+def test_ordinary_missing_columns_get_no_header_hint(tmp_path):
+    message = _error(_csv(tmp_path, "student_id,题1,phq9_2\n1,1,2\n"))
+    assert "title rows" not in message and "separated by" not in message
+
+
 def test_missing_columns_with_a_mapping_name_the_unused_headers(tmp_path):
     path = _csv(tmp_path, "student_id,题一,phq9_2,phq9_3\n1,1,2,3\n")
     message = _error(path, mapping=ColumnMapping({"题1": "phq9_1"}))
@@ -306,6 +328,12 @@ def _xlsx(path, rows):
                 sheet.write(r, c, value)
     workbook.close()
     return path
+
+
+def test_excel_title_row_above_the_header_says_to_delete_it(tmp_path):
+    header = HEADER.split(",")
+    path = _xlsx(tmp_path / "r.xlsx", [["2026年心理筛查"], header, ["S1", "A", "F", 1, 2, 3]])
+    assert "delete any title rows" in _error(path)
 
 
 def test_excel_numbers_and_text(tmp_path):
