@@ -366,6 +366,7 @@ def score_frame(
     *,
     on_invalid: OnInvalid = "raise",
     row_offset: int = 0,
+    responses: tuple[np.ndarray, pl.DataFrame] | None = None,
 ) -> ScoreResult:
     """Score every row of ``frame`` with a battery.
 
@@ -384,6 +385,9 @@ def score_frame(
         in ``reasons``; their bad answers count as missing.
     row_offset
         Rows before this frame in its file (for row numbers of chunked input).
+    responses
+        ``response_matrix(frame, scorer, row_offset=row_offset)`` when the caller has
+        already built it (the batch run builds it in its read-ahead thread).
 
     Returns
     -------
@@ -395,10 +399,12 @@ def score_frame(
     scorer = battery if isinstance(battery, Scorer) else Scorer.for_battery(battery)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    matrix, cases = response_matrix(frame, scorer, row_offset=row_offset)
+    if responses is None:
+        responses = response_matrix(frame, scorer, row_offset=row_offset)
+        timings["validate"] = time.perf_counter() - started
+    matrix, cases = responses
     if cases.height and on_invalid == "raise":
         raise ResponseValidationError.from_cases(cases)
-    timings["validate"] = time.perf_counter() - started
 
     started = time.perf_counter()
     out = run_kernel(scorer, matrix)

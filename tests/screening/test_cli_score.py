@@ -237,7 +237,7 @@ def test_quality_flag_records_per_school_checks(csv_file: Path, tmp_path: Path) 
     quality = {row["school_id"]: row for row in record["quality"]}
     assert set(quality) == {"S000", "S001", "S002", "S003"}
     assert all(0 < row["alpha_min"] <= 1 for row in quality.values())
-    assert {"hash", "write", "summaries", "kernel", "read"} <= set(record["timings_s"])
+    assert {"hash", "write", "summaries", "validate", "kernel", "read"} <= set(record["timings_s"])
 
 
 def test_several_files_in_batches_equal_one_file_at_a_time(tmp_path: Path) -> None:
