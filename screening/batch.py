@@ -152,7 +152,8 @@ def _with_responses(
         offset = offsets[index]
         clock = time.perf_counter()
         responses = response_matrix(frame, scorer, row_offset=offset)
-        timings["validate"] += time.perf_counter() - clock  # only this thread adds to it
+        # only this thread adds to it; the main thread's wait for it is part of "read"
+        timings["validate"] += time.perf_counter() - clock
         yield index, frame, offset, responses
         offsets[index] += frame.height
 
