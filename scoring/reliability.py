@@ -340,7 +340,7 @@ def _statistics(
                 f"ci_method must be 'feldt' or 'duhachek'; got {ci_method!r}."
             )
         mean_t = m.rows[:, 2] / n
-        sd_t = np.sqrt((m.rows[:, 3] - m.rows[:, 2] ** 2 / n) / (n - 1.0))
+        sd_t = np.sqrt(np.maximum(m.rows[:, 3] - m.rows[:, 2] ** 2 / n, 0.0) / (n - 1.0))
     alpha = {
         "n": n.astype(np.int64),
         "n_items": n_items.astype(np.int64),
@@ -372,7 +372,8 @@ def _statistics(
         "n": n_item.astype(np.int64),
         "missing_rate": missing_rate,
         "mean": s_item / n_item,
-        "sd": np.sqrt(var),
+        # below the rounding residue of float answers a variance is zero, not its residue
+        "sd": np.where(good | np.isnan(var), np.sqrt(np.maximum(var, 0.0)), 0.0),
         "floor": floor,
         "ceiling": ceiling,
         "raw_r": raw_r,

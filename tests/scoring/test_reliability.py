@@ -740,6 +740,22 @@ def test_constant_item_is_left_out_as_psych_does():
     assert items["r_drop"][4] is None
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("shift", [0.1, 1000.1, 12345.678])
+def test_float_answers_far_from_zero_keep_a_constant_item_at_sd_zero(shift):
+    """Sums of squares of float answers leave a rounding residue (even a negative one).
+
+    The moments are raw sums, so answers far from zero lose digits to cancellation: about
+    1e-9 relative at 1000 and 1e-7 at 12345 (integer answers are summed exactly).
+    """
+    data = REV.select("r1", "r3", "r4", "r6").with_columns(const=pl.lit(0.7)).cast(pl.Float64)
+    items = item_statistics(data.select(pl.all() + shift))
+    assert items["sd"][4] == 0.0 and items["flag"][4] == "no variance"
+    np.testing.assert_allclose(items["sd"][:4], item_statistics(data)["sd"][:4], rtol=1e-6)
+    total = cronbach_alpha(data.select(pl.all() + shift))
+    np.testing.assert_allclose(total["sd"][0], cronbach_alpha(data)["sd"][0], rtol=1e-6)
+
+
 def test_duhachek_interval_uses_psychs_ase():
     # R: a <- alpha(y, keys = c("r2", "r5")); a$total$raw_alpha + c(-1, 1) * qnorm(.975) * a$total$ase
     got = cronbach_alpha(REV, reverse=["r2", "r5"], ci_method="duhachek")
