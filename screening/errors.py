@@ -96,8 +96,8 @@ class ResponseValidationError(ScreeningError, ValueError):
             )
         head = f"{cases.height} invalid answers in {cases['row'].n_unique()} rows."
         fix = hint or (
-            "Correct the answers in the file, map the columns with --map, "
-            "or keep the rows flagged with --on-invalid flag."
+            "Correct the answers in the file (leave a missing answer empty), map the columns "
+            "with --map, or keep the rows flagged with --on-invalid flag."
         )
         return cls("\n".join([head, *lines[:20], fix]), cases)
 

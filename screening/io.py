@@ -12,7 +12,8 @@ Contract of every reader here
   Otherwise the column is ``pl.String``: the integers written in canonical form ("2") and
   every other cell as its text with surrounding whitespace removed, so that the pipeline
   can report each bad cell with its row and value.
-- A cell is missing when it is empty or whitespace only (full-width spaces included).
+- A cell is missing when it is empty or whitespace only (full-width spaces included), or
+  a missing mark such as ``NA`` or ``#N/A`` (:mod:`screening.missing`).
 - A cell counts as an integer when it reads ``[+-]digits`` with an optional decimal point
   followed only by zeros ("2", "+2", "02", "2.0", "2."). Values such as "2.5", "1e0",
   "２" (full-width) or "two" are not integers: the column stays String and the pipeline
@@ -68,6 +69,7 @@ import polars as pl
 
 from screening.errors import InputFileError
 from screening.mapping import PASSTHROUGH_COLUMNS, ColumnMapping
+from screening.missing import missing_to_null
 
 if TYPE_CHECKING:
     from screening import _csv_kernels
@@ -324,8 +326,7 @@ def _coerce_item(series: pl.Series) -> pl.Series:
         return series.cast(pl.String)
     if dtype.is_float():
         series = series.fill_nan(None)
-    text = series.cast(pl.String).str.strip_chars()
-    text = text.set(text == "", None)
+    text = missing_to_null(series.cast(pl.String))
     number = text.cast(pl.Int64, strict=False)  # accepts exactly [+-]digits
     if number.null_count() == text.null_count():
         low, high = number.min(), number.max()

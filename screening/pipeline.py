@@ -23,6 +23,7 @@ from screening.errors import (
 )
 from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
+from screening.missing import missing_to_null
 from screening.scoring.norms import NormTable, apply_norms
 from screening.triage import (
     STATUSES,
@@ -155,8 +156,7 @@ def _column_answers(series: pl.Series, low: int, high: int) -> tuple[np.ndarray,
         bad = (parsed < low) | (parsed > high)
     else:
         if series.dtype == pl.String:
-            text = series.str.strip_chars()
-            text = text.set(text == "", None)
+            text = missing_to_null(series)
             number = text.cast(pl.Float64, strict=False)
             bad = number.is_null() & text.is_not_null()
         elif series.dtype.is_float():

@@ -91,6 +91,20 @@ def test_bad_cells_leave_the_column_as_text_for_the_pipeline(tmp_path, monkeypat
     assert frame["phq9_3"].to_list() == [1, 2, 3, 0]
 
 
+@pytest.mark.parametrize("mark", ["NA", "N/A", "#N/A", "NaN", "nan", "NULL", " None "])
+def test_missing_marks_of_other_software_are_missing_answers(tmp_path, mark, chunk):
+    path = _csv(tmp_path, f"{HEADER}\nS1,{mark},F,1,{mark},3\nS2,B,M,{mark},2,0\n")
+    frame = _read(path)
+    assert frame.select(ITEMS).dtypes == [pl.Int8] * 3
+    assert frame.select(ITEMS).rows() == [(1, None, 3), (None, 2, 0)]
+    assert frame["school_id"].to_list() == [mark, "B"]  # passthrough text is kept as it is
+
+
+def test_missing_marks_beside_bad_cells_stay_missing(tmp_path):
+    frame = _read(_csv(tmp_path, f"{HEADER}\nS1,A,F,1,NA,x\nS2,B,M,NA,2,NA\n"))
+    assert frame["phq9_2"].to_list() == [None, 2] and frame["phq9_3"].to_list() == ["x", None]
+
+
 def test_other_columns_pass_through_as_text(tmp_path):
     path = _csv(tmp_path, "student_id,grade,备注,phq9_1,phq9_2,phq9_3\nA,7,留守,1,1,1\n")
     frame = _read(path)
