@@ -6,7 +6,8 @@ Contract of every reader here
   (CSV) or empty rows (Excel) *after* the last data row. An empty row before the last
   data row is an error (it is almost always a pasting accident; delete it).
 - Passthrough columns (``student_id``, ``school_id``, ``class_id``, ``grade``, ``sex``
-  and any other non-item column) are ``pl.String``.
+  and any other non-item column) are ``pl.String``, as written, except that student ids
+  lose surrounding whitespace (a blank id is null).
 - Each item column is ``pl.Int8`` (missing = null) when every non-empty cell is an
   integer in [-128, 127]; the range of the instrument is checked later by the pipeline.
   Otherwise the column is ``pl.String``: the integers written in canonical form ("2") and
@@ -383,10 +384,21 @@ def _finish(
             if schema[c] != (pl.Int8 if c in items else pl.String)
         ]
     )
+    if id_column is not None:
+        frame = _strip_ids(frame, id_column)
     _check_empty_rows(frame, label, id_column, row_offset)
     if id_column is not None:
         _check_unique_ids(frame.get_column(id_column), label, id_column, row_offset)
     return frame
+
+
+def _strip_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """Student ids without surrounding whitespace ("S1 " from Excel is "S1"); blank is null."""
+    ids = frame.get_column(id_column)
+    if not ids.str.contains(r"^\s|\s$").any():
+        return frame
+    stripped = ids.str.strip_chars()
+    return frame.with_columns(stripped.set(stripped == "", None))
 
 
 def _check_empty_rows(

@@ -284,6 +284,17 @@ def test_duplicate_student_ids_name_ids_and_rows(tmp_path):
     assert "'A' in rows 1, 3" in message and "'B' in rows 2, 4" in message
 
 
+def test_student_ids_lose_surrounding_whitespace(tmp_path, chunk):
+    frame = _read(_csv(tmp_path, f"{HEADER}\n S1 ,S ,F,1,1,1\n\u3000S2,S,F,1,1,1\n   ,S,F,1,1,1\n"))
+    assert frame["student_id"].to_list() == ["S1", "S2", None]
+    assert frame["school_id"].to_list() == ["S ", "S", "S"]  # other text is kept as written
+
+
+def test_ids_that_differ_only_in_whitespace_are_duplicates(tmp_path):
+    message = _error(_csv(tmp_path, f"{HEADER}\nS1 ,S,F,1,1,1\nS1,S,F,1,1,1\n"))
+    assert "'S1' in rows 1, 2" in message
+
+
 def test_missing_ids_are_not_duplicates(tmp_path):
     frame = _read(_csv(tmp_path, f"{HEADER}\n,S,F,1,1,1\n,S,F,1,1,1\n"))
     assert frame["student_id"].null_count() == 2
