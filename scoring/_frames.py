@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from screening.errors import ScreeningError
+from screening.errors import ScreeningError, count_of
 from screening.instruments import Instrument, load_instrument
 
 MISSING_INT = -1
@@ -205,7 +205,8 @@ def _check_range(
             of = f" of instrument {owner!r}" if owner else ""
             raise PsychometricInputError(
                 f"Item {name!r}{of} must be an answer in [{low[j]:g}, {high[j]:g}]. "
-                f"Got {column[rows[0]]:g} in {rows.size} rows (first: row {rows[0] + 1}). "
+                f"Got {column[rows[0]]:g} in {count_of(rows.size, 'row')} "
+                f"(first: row {rows[0] + 1}). "
                 "Recode the answers or give the right item_range."
             )
     return values
@@ -300,7 +301,8 @@ def _check_integers(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
             value = column[int(rows[0])]
             raise PsychometricInputError(
                 f"Item {name!r} must be an integer answer in [0, 127] (or -1/empty for "
-                f"missing). Got {value} in {rows.size} rows (first: row {rows[0] + 1}). "
+                f"missing). Got {value} in {count_of(rows.size, 'row')} "
+                f"(first: row {rows[0] + 1}). "
                 "Recode the answers."
             )
     return frame
@@ -323,6 +325,7 @@ def _from_array(data: np.ndarray, names: list[str], lenient: bool = False) -> np
         row, col = np.argwhere(bad)[0]
         raise PsychometricInputError(
             f"Item {names[col]!r} must be an integer answer in [0, 127] (or -1 for missing). "
-            f"Got {data[row, col]} in {int(bad[:, col].sum())} rows (first: row {row + 1})."
+            f"Got {data[row, col]} in {count_of(int(bad[:, col].sum()), 'row')} "
+            f"(first: row {row + 1})."
         )
     return np.ascontiguousarray(data, dtype=np.int8)

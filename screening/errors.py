@@ -91,10 +91,14 @@ class ResponseValidationError(ScreeningError, ValueError):
             values = group["value"].unique(maintain_order=True).head(3).to_list()
             shown = ", ".join(repr(v) for v in values)
             lines.append(
-                f"{reason}. Got {shown} in {group.height} rows "
+                f"{reason}. Got {shown} in {count_of(group.height, 'row')} "
                 f"(first: row {first['row']}{student})."
             )
-        head = f"{cases.height} invalid answers in {cases['row'].n_unique()} rows."
+        rows = count_of(cases["row"].n_unique(), "row")
+        head = (
+            f"{count_of(cases.height, 'invalid answer')} in {rows} "
+            "(rows counted from 1 after the header)."
+        )
         fix = hint or (
             "Correct the answers in the file (leave a missing answer empty), map the columns "
             "with --map, or keep the rows flagged with --on-invalid flag."
@@ -105,3 +109,8 @@ class ResponseValidationError(ScreeningError, ValueError):
 def failure_frame(rows: Sequence[dict[str, Any]] | None = None) -> pl.DataFrame:
     """A failure-case table with the standard schema (empty when ``rows`` is None)."""
     return pl.DataFrame(rows or [], schema=FAILURE_SCHEMA)
+
+
+def count_of(n: int, noun: str) -> str:
+    """``"1 row"``, ``"12 rows"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -836,7 +836,7 @@ def test_bad_input_is_named():
     seven = PHQ.with_columns(
         pl.when(pl.int_range(pl.len()) == 2).then(7).otherwise(pl.col("phq9_2")).alias("phq9_2")
     )
-    message = r"Item 'phq9_2' of instrument 'phq9' must be an answer in \[0, 3\]\. Got 7 in 1 rows \(first: row 3\)"
+    message = r"Item 'phq9_2' of instrument 'phq9' must be an answer in \[0, 3\]\. Got 7 in 1 row \(first: row 3\)"
     with pytest.raises(PsychometricInputError, match=message):
         cronbach_alpha(seven, instrument="phq9")
     with pytest.raises(

@@ -147,6 +147,7 @@ def _sign_in_with_token(page, token: str) -> None:
     form = page.locator("form", has=page.get_by_label(t("web.token"), exact=True))
     page.get_by_label(t("web.token"), exact=True).fill(token)
     form.get_by_role("button", name=t("web.sign_in")).click()
+    page.wait_for_url(lambda url: "/sign-in" not in url)  # the page signing in leads to
 
 
 def test_counsellor_day(chromium_browser, server):
@@ -244,17 +245,20 @@ def test_teacher_referral_reaches_the_queue_and_other_school_sees_nothing(chromi
 
 
 def test_english_switch_and_dashboard(chromium_browser, server):
+    from playwright.sync_api import expect  # waits for the page the click loads
+
     page = _page(chromium_browser, server)
     _sign_in_with_token(page, server["counsellor"])
-    assert page.get_by_role("heading", level=1).inner_text() == t("web.queue_page.title", "zh-CN")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(t("web.queue_page.title", "zh-CN"))
     page.get_by_role("link", name="English").click()
+    expect(heading).to_have_text("Case queue")
     assert page.url.endswith("/queue")
-    assert page.get_by_role("heading", level=1).inner_text() == "Case queue"
-    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     assert page.get_by_role("link", name="Upload screening data").is_visible()
     _shot(page, "10-queue-en")
     page.get_by_role("link", name="中文").click()
-    assert page.get_by_role("heading", level=1).inner_text() == t("web.queue_page.title", "zh-CN")
+    expect(heading).to_have_text(t("web.queue_page.title", "zh-CN"))
     page.context.close()
 
     admin = _page(chromium_browser, server)
