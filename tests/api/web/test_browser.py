@@ -9,6 +9,7 @@ the labels. Screenshots of every page go to ``test-artifacts/web/``.
 from __future__ import annotations
 
 import csv
+import re
 import socket
 import threading
 import time
@@ -151,6 +152,8 @@ def _sign_in_with_token(page, token: str) -> None:
 
 
 def test_counsellor_day(chromium_browser, server):
+    from playwright.sync_api import expect  # waits for the page a click loads
+
     page = _page(chromium_browser, server)
     page.goto("/queue")
     assert "/sign-in" in page.url  # not signed in: sent to the sign-in page
@@ -172,7 +175,7 @@ def test_counsellor_day(chromium_browser, server):
 
     page.get_by_role("link", name=t("web.upload_page.go_queue")).click()
     rows = page.locator("table.queue tbody tr")
-    assert rows.count() == 2
+    expect(rows).to_have_count(2)
     first = rows.nth(0)
     assert "urgent" in first.get_attribute("class")
     assert first.locator("td.student").inner_text() == "张*"  # masked until opened
@@ -180,7 +183,7 @@ def test_counsellor_day(chromium_browser, server):
     _shot(page, "04-queue")
 
     first.get_by_role("link").click()
-    assert page.get_by_role("heading", level=1).inner_text().endswith("张小红")
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("张小红$"))
     _shot(page, "05-case")
     claim = page.get_by_role("button", name=t("web.case.claim"))
     claim.focus()
@@ -205,6 +208,8 @@ def test_counsellor_day(chromium_browser, server):
 
 
 def test_teacher_referral_reaches_the_queue_and_other_school_sees_nothing(chromium_browser, server):
+    from playwright.sync_api import expect  # waits for the page a click loads
+
     teacher = _page(chromium_browser, server)
     teacher.goto("/sign-in")
     teacher.get_by_label(t("web.account"), exact=True).fill("李老师")
@@ -212,14 +217,14 @@ def test_teacher_referral_reaches_the_queue_and_other_school_sees_nothing(chromi
     teacher.locator("form", has=teacher.get_by_label(t("web.password"), exact=True)).get_by_role(
         "button", name=t("web.sign_in")
     ).click()
-    assert teacher.url.endswith("/refer")
+    teacher.wait_for_url("**/refer")
     _shot(teacher, "07-refer-form")
     teacher.get_by_label(t("web.refer_page.student_id")).fill("S0999")
     teacher.get_by_label(t("web.refer_page.name") + " " + t("web.optional")).fill("孙悟空")
     teacher.get_by_label(t("web.category.withdrawn_or_depressed")).check()
     teacher.get_by_label(t("web.refer_page.note")).fill("最近两周上课沉默，午饭一个人吃。")
     teacher.get_by_role("button", name=t("web.refer_page.submit")).click()
-    assert teacher.locator("#referral-received").is_visible()
+    expect(teacher.locator("#referral-received")).to_be_visible()
     assert "phq9" not in teacher.content()
     _shot(teacher, "08-refer-done")
     teacher.context.close()
