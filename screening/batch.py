@@ -312,7 +312,7 @@ def score_files(
                 timings["summaries"] += time.perf_counter() - clock
                 clock = time.perf_counter()
                 sink.write(result.results)
-                file_rows[index] += frame.height
+                file_rows[index] = offset + frame.height  # the read-ahead counts offsets
                 timings["write"] += time.perf_counter() - clock
                 if bar is not None:
                     bar.advance(frame.height)

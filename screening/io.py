@@ -1044,7 +1044,7 @@ def _check_xlsx(data: bytes | Path, label: str | Path) -> None:
             except (zipfile.BadZipFile, SafeET.ParseError, OSError, EOFError) as error:
                 detail = f"part {member.filename!r}: {error}"
                 raise InputFileError(label, unreadable.format(detail)) from None
-            except NotImplementedError as error:
+            except NotImplementedError as error:  # zipfile: a compression it cannot read
                 raise InputFileError(label, unreadable.format(error)) from None
 
 
