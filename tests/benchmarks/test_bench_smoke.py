@@ -93,7 +93,16 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
     for ratio in written["ratios"].values():
         assert set(ratio) == {"value", "target", "met"}
         assert isinstance(ratio["met"], bool)
+    secondary, profile = written["secondary"], written["profile_s"]
+    floor = timings["polars_read_parquet_process"]["seconds"] + profile["write_parquet"]
+    assert secondary["parquet_io_floor_s"] == pytest.approx(floor, abs=1e-4)
+    assert secondary["parquet_end_to_end_vs_io_floor"] == pytest.approx(
+        timings["screening_parquet_process"]["seconds"] / floor, rel=1e-3
+    )
+    assert secondary["pandas_target_s"] == pytest.approx(timings["pandas_s"] / 20, abs=1e-4)
     text = readme.read_text("utf-8")
+    assert "| polars alone: read the Parquet input" in text
+    assert "| time that 20 × pandas asks for (in-process) |" in text
     assert text.startswith("# project\n\nintro\n")
     assert text.count("<!-- perf:start -->") == 1 and text.count("<!-- perf:end -->") == 1
     assert "| `screening score` from CSV |" in text
