@@ -143,17 +143,34 @@ def _item_reason(column: str, instrument: str, low: int, high: int) -> str:
     return f"Item '{column}' of instrument '{instrument}' must be an integer in [{low}, {high}]"
 
 
+def _clean_integer_columns(
+    frame: pl.DataFrame, columns: list[str], low: np.ndarray, high: np.ndarray
+) -> list[str]:
+    """The integer (or all-null) item columns whose answers all lie in their range, in order."""
+    typed = [c for c in columns if frame.schema[c].is_integer() or frame.schema[c] == pl.Null]
+    if not typed:
+        return []
+    bounds = frame.select(
+        *(pl.col(c).min().cast(pl.Float64).alias(f"{j}min") for j, c in enumerate(typed)),
+        *(pl.col(c).max().cast(pl.Float64).alias(f"{j}max") for j, c in enumerate(typed)),
+    ).row(0)
+    index = {c: j for j, c in enumerate(columns)}
+    return [
+        c
+        for j, c in enumerate(typed)
+        if bounds[j] is None
+        or (bounds[j] >= low[index[c]] and bounds[len(typed) + j] <= high[index[c]])
+    ]
+
+
 def _column_answers(series: pl.Series, low: int, high: int) -> tuple[np.ndarray, pl.Series | None]:
     """Convert one item column to int8 answers (-1 missing) and a mask of bad cells (or None).
 
-    Clean integer columns take the fast path: min/max checked, nulls filled, one copy.
+    Clean integer columns never come here: :func:`response_matrix` converts them together.
     """
     if series.dtype.is_integer():
-        lowest, highest = series.min(), series.max()
-        if lowest is None or (lowest >= low and highest <= high):
-            return series.cast(pl.Int8).fill_null(-1).to_numpy(), None
-        parsed = series.cast(pl.Int64)
-        bad = (parsed < low) | (parsed > high)
+        bad = (series < low) | (series > high)
+        parsed = series
     else:
         if series.dtype == pl.String:
             text = missing_to_null(series)
@@ -162,8 +179,6 @@ def _column_answers(series: pl.Series, low: int, high: int) -> tuple[np.ndarray,
         elif series.dtype.is_float():
             number = series.fill_nan(None)
             bad = pl.Series([False] * series.len())
-        elif series.dtype == pl.Null:
-            return np.full(series.len(), -1, dtype=np.int8), None
         else:
             number = series.cast(pl.Float64, strict=False)
             bad = number.is_null() & series.is_not_null()
@@ -198,10 +213,23 @@ def response_matrix(
             f"missing item columns {shown}. Name the columns {{instrument}}_{{item}} "
             "(e.g. phq9_1) or map your headers with --map mapping.toml.",
         )
+    columns = list(compiled.columns)
+    clean = _clean_integer_columns(frame, columns, compiled.item_min, compiled.item_max)
     matrix = np.empty((frame.height, compiled.n_items), dtype=np.int8, order="F")
+    if clean:
+        # the clean columns in one polars call: a few GIL hand-overs instead of several
+        # per column, which matters while numba loads the kernel in the main thread
+        block = frame.select(pl.col(clean).cast(pl.Int8).fill_null(-1))
+        if len(clean) == len(columns):
+            return np.asfortranarray(
+                block.to_numpy(order="fortran", writable=True)
+            ), failure_frame()
+        matrix[:, [columns.index(c) for c in clean]] = block.to_numpy(order="fortran")
     problems: list[pl.DataFrame] = []
     ids = frame.get_column(id_column).cast(pl.String) if id_column in frame.columns else None
-    for j, column in enumerate(compiled.columns):
+    for j, column in enumerate(columns):
+        if column in clean:
+            continue
         low, high = int(compiled.item_min[j]), int(compiled.item_max[j])
         series = frame.get_column(column)
         matrix[:, j], bad = _column_answers(series, low, high)

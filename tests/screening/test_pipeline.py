@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
 from screening.errors import ResponseValidationError
-from screening.pipeline import score_frame
+from screening.pipeline import Scorer, response_matrix, score_frame
 
 PHQ = [f"phq9_{i}" for i in range(1, 10)]
 GAD = [f"gad7_{i}" for i in range(1, 8)]
@@ -38,3 +39,57 @@ def test_other_text_is_an_invalid_answer_named_in_the_error(bad):
         score_frame(frame, "default")
     assert f"Got '{bad}'" in str(info.value) and "phq9_9" in str(info.value)
     assert info.value.failure_cases.select("row", "column").row(0) == (1, "phq9_9")
+
+
+def _cell(value, low: int, high: int) -> int:
+    """Plain-Python reference of one item cell: -1 missing, 127 invalid, else the answer."""
+    if value is None or (isinstance(value, float) and value != value):
+        return -1
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("", "NA"):
+            return -1
+        try:
+            value = float(text)
+        except ValueError:
+            return 127
+    if value != int(value) or not low <= value <= high:
+        return 127
+    return int(value)
+
+
+def test_response_matrix_mixes_clean_and_dirty_columns_in_battery_order():
+    """Clean integer columns are converted together, the others one by one: same order."""
+    phq = {
+        "phq9_1": pl.Series([0, 3, None, 2], dtype=pl.Int8),
+        "phq9_2": pl.Series([1, 4, 2, None], dtype=pl.Int64),  # 4 is out of range
+        "phq9_3": pl.Series(["1", "NA", "x", " 2 "], dtype=pl.String),
+        "phq9_4": pl.Series([None, None, None, None], dtype=pl.Null),
+        "phq9_5": pl.Series([0.0, 1.5, float("nan"), 3.0], dtype=pl.Float64),
+        "phq9_6": pl.Series([3, 2, 1, 0], dtype=pl.UInt64),
+        "phq9_7": pl.Series([-1, 0, 1, 2], dtype=pl.Int16),  # -1 is out of range
+        "phq9_8": pl.Series([1, 1, 1, 1], dtype=pl.UInt8),
+        "phq9_9": pl.Series([0, 0, None, 1], dtype=pl.Int32),
+    }
+    gad = {c: pl.Series([2, 2, 2, 2], dtype=pl.Int64) for c in GAD}
+    frame = pl.DataFrame({"student_id": ["A", "B", "C", "D"], **phq, **gad})
+    scorer = Scorer.for_battery("default")
+    matrix, cases = response_matrix(frame, scorer, row_offset=10)
+    expected = np.array(
+        [[_cell(v, 0, 3) for v in frame.get_column(c).to_list()] for c in PHQ + GAD]
+    ).T
+    np.testing.assert_array_equal(matrix, expected)
+    assert matrix.flags.f_contiguous and matrix.flags.writeable and matrix.dtype == np.int8
+    assert cases.select("row", "column", "value").rows() == [
+        (11, "phq9_7", "-1"),
+        (12, "phq9_2", "4"),
+        (12, "phq9_5", "1.5"),
+        (13, "phq9_3", "x"),
+    ]
+
+
+def test_response_matrix_of_clean_integer_columns_is_writable_fortran_order():
+    frame = pl.DataFrame({c: pl.Series([1, None, 0], dtype=pl.Int8) for c in PHQ + GAD})
+    matrix, cases = response_matrix(frame, Scorer.for_battery("default"))
+    assert matrix.flags.f_contiguous and matrix.flags.writeable and cases.height == 0
+    np.testing.assert_array_equal(matrix, np.array([[1] * 16, [-1] * 16, [0] * 16], np.int8))
