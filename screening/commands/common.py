@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from screening.batch import RunSummary
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TIER_ORDER = ("red", "orange", "yellow", "green", "none")
 
 
 def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     """Print counts by tier and status, and where the outputs are."""
+    from rich.console import Console  # not imported by quiet runs (15 ms)
+    from rich.table import Table
+
     console = console or Console(soft_wrap=True)
     table = Table(title=f"{summary.rows:,} students scored", show_lines=False)
     table.add_column("tier")
