@@ -73,7 +73,9 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
         "screening_csv_process",
         "screening_parquet_process",
         "score_files_csv_inprocess_s",
+        "score_files_csv_alone_s",
         "score_files_parquet_inprocess_s",
+        "startup_kernel_load_s",
         "pandas_s",
     ):
         assert key in timings
@@ -99,9 +101,15 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
     assert secondary["parquet_end_to_end_vs_io_floor"] == pytest.approx(
         timings["screening_parquet_process"]["seconds"] / floor, rel=1e-3
     )
+    startup = timings["startup_kernel_load_s"]["seconds"] + profile["write_parquet"]
+    assert secondary["parquet_startup_write_floor_s"] == pytest.approx(startup, abs=1e-4)
     assert secondary["pandas_target_s"] == pytest.approx(timings["pandas_s"] / 20, abs=1e-4)
+    assert written["ratios"]["pandas_vs_csv"]["value"] == pytest.approx(
+        timings["pandas_s"] / timings["score_files_csv_alone_s"], rel=1e-3
+    )
     text = readme.read_text("utf-8")
     assert "| polars alone: read the Parquet input" in text
+    assert "| Python + imports + numba loading the kernel" in text
     assert "| time that 20 × pandas asks for (in-process) |" in text
     assert text.startswith("# project\n\nintro\n")
     assert text.count("<!-- perf:start -->") == 1 and text.count("<!-- perf:end -->") == 1
