@@ -92,6 +92,7 @@ MAX_XLSX_RATIO = 200  # uncompressed / compressed size of one member above 1 MiB
 MAX_XLSX_MEMBERS = 10_000
 
 _CHUNK = 1 << 18  # bytes per step of the vectorised scans (fits in cache)
+_MAX_HEADER_LINES = 10  # lines a header record may span (quoted cells with line breaks)
 _TEXT_RETRIES = 4  # item columns re-read as text one by one before reading all as text
 _BOMS = {
     codecs.BOM_UTF32_LE: "UTF-32",
@@ -580,7 +581,8 @@ def _exact_records(
     reader = csv.reader(lines(), strict=False)
     ends: list[int] = []
     problems: list[str] = []
-    line_of_previous = 1  # the header is line 1
+    header_lines = _lines_before(buffer, start)  # 1, or more when a header cell has a break
+    line_of_previous = header_lines
     while True:
         try:
             record = next(reader)
@@ -590,7 +592,7 @@ def _exact_records(
             problems.append(f"line {line_of_previous + 1}: {error}")
             break
         first_line = line_of_previous + 1
-        line_of_previous = 1 + reader.line_num
+        line_of_previous = header_lines + reader.line_num
         ends.append(position)
         if len(record) != n_fields and len(problems) < 10:
             if not record:
@@ -622,8 +624,7 @@ def _read_header(
             f"NUL byte at line {line} (byte {nul}): this is not a plain text CSV (it may be "
             f"UTF-16 or a binary file). {_FIX_ENCODING}",
         )
-    header_end = buffer.find(b"\n", start)
-    header_end = len(buffer) if header_end == -1 else header_end
+    header_end = _header_end(buffer, start, label)
     try:
         header_text = buffer[start:header_end].decode("utf-8")
     except UnicodeDecodeError:
@@ -636,7 +637,15 @@ def _read_header(
             ) from None
         return None
     header_line = header_text.rstrip("\r")
-    raw = next(csv.reader([header_line]), [])
+    try:
+        raw = next(csv.reader([header_line]), [])
+    except csv.Error:  # a line break outside quotes: the record parser stops there
+        cell = header_line[: header_line.find("\r")].rsplit(",", 1)[-1]
+        raise InputFileError(
+            label,
+            f"line 1 (the header) has a stray carriage return after {cell!r}. Delete the "
+            "line break in that header cell, or save the file from Excel again as CSV.",
+        ) from None
     names = _resolve_header(raw, label, item_columns, mapping, id_column)
     data_start, data_end = header_end + 1, _content_end(buffer)
     if data_start >= data_end:
@@ -645,6 +654,29 @@ def _read_header(
         )
     clean = '"' not in header_line and "\r" not in header_line
     return _Header(names, data_start, data_end, clean)
+
+
+def _header_end(buffer: mmap.mmap | bytes, start: int, label: str | Path) -> int:
+    """Offset of the line break that ends the header record, or the end of the buffer.
+
+    A quoted header cell may hold line breaks (Excel writes a cell typed with Alt+Enter
+    that way), so the record ends at the first line break outside quotes.
+    """
+    quotes, position = 0, start
+    for _ in range(_MAX_HEADER_LINES):
+        stop = buffer.find(b"\n", position)
+        stop = len(buffer) if stop == -1 else stop
+        quotes += buffer[position:stop].count(b'"')
+        if quotes % 2 == 0:
+            return stop
+        if stop == len(buffer):
+            break
+        position = stop + 1
+    raise InputFileError(
+        label,
+        'line 1 (the header) opens a quote (") that does not close within '
+        f"{_MAX_HEADER_LINES} lines. Close the quote or delete it from the header.",
+    )
 
 
 def _check_records(buffer: mmap.mmap | bytes, header: _Header, label: str | Path) -> _Layout:

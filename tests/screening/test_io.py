@@ -222,6 +222,32 @@ def test_ragged_rows_name_the_line(tmp_path, body, expected, chunk):
     assert "header (6)" in message
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_header_cell_with_a_line_break_inside_quotes(tmp_path, newline, chunk):
+    """Excel quotes a header cell typed with Alt+Enter; the break is part of the name."""
+    header = HEADER.replace("sex", f'"sex{newline}(M/F)"').replace("phq9_3", f'"phq9_3{newline}"')
+    frame = _read(_csv(tmp_path, f"{header}{newline}1,S,F,0,1,2{newline}2,S,M,3,,1{newline}"))
+    assert frame.columns[-1] == "phq9_3" and frame.columns[2] == f"sex{newline}(M/F)"
+    assert frame["phq9_3"].to_list() == [2, 1] and frame["student_id"].to_list() == ["1", "2"]
+
+
+def test_ragged_rows_count_the_lines_of_a_two_line_header(tmp_path, chunk):
+    header = HEADER.replace("phq9_3", '"phq9_3\n"')
+    message = _error(_csv(tmp_path, f"{header}\n1,S,F,1,2,3\n2,S,F,1\n"))
+    assert "line 4 has 4 fields" in message
+
+
+def test_stray_carriage_return_in_the_header(tmp_path):
+    message = _error(_csv(tmp_path, HEADER.replace("phq9_2", "phq9\r_2") + "\n1,S,F,1,2,3\n"))
+    assert "line 1 (the header) has a stray carriage return after 'phq9'" in message
+
+
+@pytest.mark.parametrize("rows", [1, 20], ids=["to the end", "past the limit"])
+def test_unclosed_quote_in_the_header(tmp_path, rows):
+    body = HEADER.replace("phq9_1", '"phq9_1') + "\n" + "1,S,F,1,2,3\n" * rows
+    assert 'opens a quote (") that does not close' in _error(_csv(tmp_path, body))
+
+
 def test_nul_bytes(tmp_path, chunk):
     message = _error(_csv(tmp_path, f"{HEADER}\n1,S,F,1,2,3\n2,S\x00,F,1,2,3\n"))
     assert "NUL byte at line 3" in message
