@@ -221,9 +221,9 @@ def response_matrix(
         # per column, which matters while numba loads the kernel in the main thread
         block = frame.select(pl.col(clean).cast(pl.Int8).fill_null(-1))
         if len(clean) == len(columns):
-            return np.asfortranarray(
-                block.to_numpy(order="fortran", writable=True)
-            ), failure_frame()
+            # writable: numba types a read-only array apart, so it would compile again
+            whole = block.to_numpy(order="fortran", writable=True)
+            return np.asfortranarray(whole), failure_frame()
         matrix[:, [columns.index(c) for c in clean]] = block.to_numpy(order="fortran")
     problems: list[pl.DataFrame] = []
     ids = frame.get_column(id_column).cast(pl.String) if id_column in frame.columns else None
