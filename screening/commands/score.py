@@ -46,7 +46,8 @@ from screening.mapping import load_mapping
     "--chunk-rows",
     type=click.IntRange(min=1000),
     default=None,
-    help="Process inputs in batches of this many rows (files larger than memory).",
+    help="Process inputs in batches of this many rows. Default: whole files, or batches "
+    "when a file would not fit in the memory available.",
 )
 @click.option(
     "--quality",

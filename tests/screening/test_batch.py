@@ -1,0 +1,78 @@
+"""The batch run's choice between whole files and batches of rows (memory)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import screening.batch
+from screening.batch import auto_chunk_rows, available_memory, score_files
+
+ITEMS = [f"phq9_{i}" for i in range(1, 10)] + [f"gad7_{i}" for i in range(1, 8)]
+
+
+def _city(n: int) -> pl.DataFrame:
+    rng = np.random.default_rng(7)
+    answers = {c: pl.Series(rng.integers(-1, 4, n), dtype=pl.Int8) for c in ITEMS}
+    frame = pl.DataFrame({"student_id": [f"S{i}" for i in range(n)], **answers})
+    return frame.with_columns(pl.col(ITEMS).replace(-1, None))
+
+
+@pytest.fixture
+def big_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "city.csv"
+    _city(25_000).write_csv(path)
+    return path
+
+
+def test_available_memory_is_read_on_linux():
+    found = available_memory()
+    assert found is None or found > 0
+
+
+def test_inputs_are_read_whole_when_memory_suffices(big_csv, monkeypatch):
+    monkeypatch.setattr(screening.batch, "available_memory", lambda: 8 << 30)
+    assert auto_chunk_rows([big_csv], len(ITEMS)) is None
+
+
+def test_inputs_are_read_whole_when_memory_is_unknown(big_csv, monkeypatch):
+    monkeypatch.setattr(screening.batch, "available_memory", lambda: None)
+    assert auto_chunk_rows([big_csv], len(ITEMS)) is None
+
+
+def test_short_memory_gives_batches_and_the_same_results(big_csv, tmp_path, monkeypatch):
+    monkeypatch.setattr(screening.batch, "available_memory", lambda: 10 << 20)
+    assert auto_chunk_rows([big_csv], len(ITEMS)) == 10_000  # the smallest batch
+    batched = score_files([big_csv], tmp_path / "batched", battery="default", on_invalid="flag")
+    monkeypatch.setattr(screening.batch, "available_memory", lambda: None)
+    whole = score_files([big_csv], tmp_path / "whole", battery="default", on_invalid="flag")
+    assert batched.record["outputs"]["chunk_rows"] == 10_000
+    assert whole.record["outputs"]["chunk_rows"] is None
+    assert json.loads(batched.run_path.read_text("utf-8"))["outputs"]["chunk_rows"] == 10_000
+    assert pl.read_parquet(batched.results_path).equals(pl.read_parquet(whole.results_path))
+    assert batched.by_tier == whole.by_tier and batched.rows == 25_000
+
+
+def test_batch_size_takes_a_quarter_of_the_available_memory(monkeypatch):
+    monkeypatch.setattr(screening.batch, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(screening.batch, "_estimated_rows", lambda path: 10_000_000)
+    row_bytes = screening.batch.ROW_BYTES_PER_ITEM * 116 + screening.batch.ROW_BYTES_BASE
+    assert (
+        auto_chunk_rows([Path("province.csv")], 116)
+        == (8 << 30) // 4 // row_bytes // 10_000 * 10_000
+    )
+    assert auto_chunk_rows([Path("province.csv")], 116) == 1_060_000
+
+
+def test_row_estimates(big_csv, tmp_path):
+    parquet = tmp_path / "city.parquet"
+    _city(25_000).write_parquet(parquet)
+    assert screening.batch._estimated_rows(parquet) == 25_000
+    assert screening.batch._estimated_rows(big_csv) == pytest.approx(25_000, rel=0.05)
+    assert screening.batch._estimated_rows(tmp_path / "missing.csv") == 0
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    assert screening.batch._estimated_rows(tmp_path / "broken.parquet") == 0
