@@ -36,10 +36,11 @@ T = TypeVar("T")
 _DONE = object()
 FAILURES = "failures.csv"
 COMPRESSION = "snappy"  # results: 3x faster to write than zstd, files ~1.8x larger
-# Peak memory per input row, per item and beyond the items, with a margin of about 2 over
-# the benchmark (0.96 GiB resident for 1,000,000 rows x 116 items, 0.2 GiB of it imports)
-ROW_BYTES_PER_ITEM = 13
-ROW_BYTES_BASE = 500
+# Peak memory per input row: per item, and beyond the items. Measured on the benchmark's
+# 1,000,000 rows x 116 items: a whole file peaks 0.30 GiB (CSV) to 0.51 GiB (Parquet)
+# above batches of 20,000 rows, 330-560 bytes a row; these give 946, a margin of 1.7-2.9.
+ROW_BYTES_PER_ITEM = 6
+ROW_BYTES_BASE = 250
 MEMORY_SHARE = 0.5  # chunk when a whole file would take more of the available memory
 
 

@@ -65,7 +65,7 @@ def test_batch_size_takes_a_quarter_of_the_available_memory(monkeypatch):
         auto_chunk_rows([Path("province.csv")], 116)
         == (8 << 30) // 4 // row_bytes // 10_000 * 10_000
     )
-    assert auto_chunk_rows([Path("province.csv")], 116) == 1_060_000
+    assert auto_chunk_rows([Path("province.csv")], 116) == 2_270_000
 
 
 def test_row_estimates(big_csv, tmp_path):
