@@ -70,7 +70,7 @@ import polars as pl
 
 from screening.errors import InputFileError
 from screening.mapping import PASSTHROUGH_COLUMNS, ColumnMapping
-from screening.missing import missing_to_null
+from screening.missing import answer_cells, missing_to_null
 
 if TYPE_CHECKING:
     from screening import _csv_kernels
@@ -319,7 +319,7 @@ def _coerce_item(series: pl.Series) -> pl.Series:
     dtype = series.dtype
     if dtype == pl.Int8:
         return series
-    if dtype == pl.Null:
+    if dtype in (pl.Null, pl.Boolean):  # R's logical and Excel's TRUE/FALSE: 1 and 0
         return series.cast(pl.Int8)
     if dtype.is_integer():
         low, high = series.min(), series.max()
@@ -380,7 +380,9 @@ def _finish(
     schema = frame.schema  # built anew on each access
     frame = frame.with_columns(
         [
-            _coerce_item(frame.get_column(c)) if c in items else _coerce_passthrough(frame[c])
+            _coerce_item(answer_cells(frame.get_column(c), label))
+            if c in items
+            else _coerce_passthrough(frame[c])
             for c in frame.columns
             if schema[c] != (pl.Int8 if c in items else pl.String)
         ]

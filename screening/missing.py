@@ -1,5 +1,9 @@
-"""What counts as a missing answer in a text cell: the one rule of the readers and the
-pipeline.
+"""What an answer cell may hold, and when it is missing: the one rule of the readers and
+the pipeline.
+
+Item columns hold numbers, booleans, text or categories (R factors and pandas categories
+arrive as such from Parquet); categories are read as their text. Any other type (dates,
+durations, lists, structs, binary) is an error that names the column.
 
 A cell is missing when it is empty or whitespace only (full-width spaces included), or when
 it holds one of the spellings that statistics packages and spreadsheets write for a missing
@@ -10,7 +14,11 @@ pipeline reports them as answers out of range.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+
+from screening.errors import InputFileError
 
 MISSING_MARKS = ("NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "NULL", "null", "None")
 
@@ -19,3 +27,23 @@ def missing_to_null(text: pl.Series) -> pl.Series:
     """``text`` stripped of surrounding whitespace, with every missing cell set to null."""
     text = text.str.strip_chars()
     return text.set((text == "") | text.is_in(MISSING_MARKS), None)
+
+
+def answer_cells(series: pl.Series, label: str | Path | None = None) -> pl.Series:
+    """An item column in a type that answers are read from (categories become text).
+
+    Raises
+    ------
+    InputFileError
+        When the column holds neither numbers, booleans, text nor categories.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return series.cast(pl.String)
+    if dtype.is_numeric() or dtype in (pl.String, pl.Boolean, pl.Null):
+        return series
+    raise InputFileError(
+        label,
+        f"item column {series.name!r} holds {dtype} values. Answers must be numbers or text: "
+        "store the column as integers.",
+    )

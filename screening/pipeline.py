@@ -23,7 +23,7 @@ from screening.errors import (
 )
 from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
-from screening.missing import missing_to_null
+from screening.missing import answer_cells, missing_to_null
 from screening.scoring.norms import NormTable, apply_norms
 from screening.triage import (
     STATUSES,
@@ -167,7 +167,13 @@ def _column_answers(series: pl.Series, low: int, high: int) -> tuple[np.ndarray,
     """Convert one item column to int8 answers (-1 missing) and a mask of bad cells (or None).
 
     Clean integer columns never come here: :func:`response_matrix` converts them together.
+
+    Raises
+    ------
+    InputFileError
+        When the column's type holds no answers (see :func:`screening.missing.answer_cells`).
     """
+    series = answer_cells(series)
     if series.dtype.is_integer():
         bad = (series < low) | (series > high)
         parsed = series

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import zipfile
@@ -446,6 +447,42 @@ def test_excel_with_xml_entities_is_refused(tmp_path):
 
 
 # ------------------------------------------------------------------------------- Parquet
+
+
+def test_parquet_factors_and_logicals_are_answers(tmp_path):
+    """R factors and pandas categories arrive as categories; R logicals as booleans."""
+    path = tmp_path / "r.parquet"
+    pl.DataFrame(
+        {
+            "student_id": ["1", "2", "3"],
+            "phq9_1": pl.Series(["0", "3", None], dtype=pl.Categorical),
+            "phq9_2": pl.Series(["1", "NA", "2"], dtype=pl.Enum(["1", "2", "NA"])),
+            "phq9_3": [True, False, None],
+        }
+    ).write_parquet(path)
+    frame = _read(path)
+    assert frame["phq9_1"].to_list() == [0, 3, None]
+    assert frame["phq9_2"].to_list() == [1, None, 2]
+    assert frame["phq9_3"].to_list() == [1, 0, None]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pl.Series("phq9_2", [[1], [2]]),
+        pl.Series("phq9_2", [{"a": 1}, {"a": 2}]),
+        pl.Series("phq9_2", [b"1", b"2"]),
+        pl.Series("phq9_2", [dt.date(2026, 9, 1), None]),
+        pl.Series("phq9_2", [dt.timedelta(1), None]),
+    ],
+    ids=["list", "struct", "binary", "date", "duration"],
+)
+def test_item_columns_of_other_types_are_refused(tmp_path, column):
+    path = tmp_path / "r.parquet"
+    frame = pl.DataFrame({"student_id": ["1", "2"], "phq9_1": [1, 2], "phq9_3": [0, 1]})
+    frame.with_columns(column).write_parquet(path)
+    message = _error(path)
+    assert f"item column 'phq9_2' holds {column.dtype} values" in message
 
 
 def test_parquet_types(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from screening.errors import ResponseValidationError
+from screening.errors import InputFileError, ResponseValidationError
 from screening.pipeline import Scorer, response_matrix, score_frame
 
 PHQ = [f"phq9_{i}" for i in range(1, 10)]
@@ -93,3 +93,29 @@ def test_response_matrix_of_clean_integer_columns_is_writable_fortran_order():
     matrix, cases = response_matrix(frame, Scorer.for_battery("default"))
     assert matrix.flags.f_contiguous and matrix.flags.writeable and cases.height == 0
     np.testing.assert_array_equal(matrix, np.array([[1] * 16, [-1] * 16, [0] * 16], np.int8))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        (pl.Categorical, ["1", "NA"]),
+        (pl.Enum(["1", "2", "NA"]), ["1", "NA"]),
+        (pl.Boolean, [True, None]),
+    ],
+)
+def test_categories_and_booleans_are_answers(dtype, values):
+    frame = pl.DataFrame(
+        {"student_id": ["A", "B"], **{c: pl.Series(values, dtype=dtype) for c in PHQ + GAD}}
+    )
+    results = score_frame(frame, "default").results
+    assert results["phq9.answered"].to_list() == [9, 0]
+    assert results["phq9.total"].to_list() == [9.0, None]
+
+
+@pytest.mark.parametrize("values", [[[1], [2]], [{"a": 1}, {"a": 2}], [object(), object()]])
+def test_item_columns_of_other_types_are_a_clear_error(values):
+    frame = pl.DataFrame(
+        {"student_id": ["A", "B"], **{c: pl.Series([1, 2]) for c in PHQ + GAD}}
+    ).with_columns(pl.Series("phq9_4", values))
+    with pytest.raises(InputFileError, match=r"item column 'phq9_4' holds .* values"):
+        score_frame(frame, "default")
