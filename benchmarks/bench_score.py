@@ -514,7 +514,7 @@ def run(rows: int, repeats: int, data_dir: Path, with_pandas: bool = True) -> di
 
     # pandas, by hand; ours measured the same way beside it (best of consecutive runs):
     # the interleaved figure above follows polars' 1.2 GB read_csv each time, which
-    # slowed the run after it by 0.3-0.6 s in ad hoc runs
+    # slowed the run after it by 0.08-0.47 s in the recorded runs of 2026-12-03
     if with_pandas:
         timings["score_files_csv_alone_s"], _ = best_of(
             repeats, lambda: score_files([csv_path], out_root / "csv_api", battery=BATTERY)
