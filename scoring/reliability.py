@@ -367,11 +367,12 @@ def _statistics(
             (n_item * t_sq - t_sum**2) * (n_item * q_item - s_item**2)
         )
         missing_rate = 1.0 - m.answered / m.rows[:, :1]
+        mean_item = s_item / n_item  # NaN (null) for an item nobody answered
         floor, ceiling = _floor_ceiling(m, low, high)
     item = {
         "n": n_item.astype(np.int64),
         "missing_rate": missing_rate,
-        "mean": s_item / n_item,
+        "mean": mean_item,
         # below the rounding residue of float answers a variance is zero, not its residue
         "sd": np.where(good | np.isnan(var), np.sqrt(np.maximum(var, 0.0)), 0.0),
         "floor": floor,

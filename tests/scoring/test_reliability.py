@@ -756,6 +756,17 @@ def test_float_answers_far_from_zero_keep_a_constant_item_at_sd_zero(shift):
     np.testing.assert_allclose(total["sd"][0], cronbach_alpha(data)["sd"][0], rtol=1e-6)
 
 
+@pytest.mark.filterwarnings("error")
+def test_an_item_nobody_answered_has_a_null_mean_and_no_warning():
+    data = (
+        REV.select("r1", "r3", "r4").cast(pl.Float64).with_columns(empty=pl.lit(None, pl.Float64))
+    )
+    items = item_statistics(data)
+    assert items["n"][3] == 0 and items["mean"][3] is None
+    np.testing.assert_allclose(items["mean"][:3], data.select("r1", "r3", "r4").mean().row(0))
+    assert cronbach_alpha(data.head(0))["alpha"][0] is None
+
+
 def test_duhachek_interval_uses_psychs_ase():
     # R: a <- alpha(y, keys = c("r2", "r5")); a$total$raw_alpha + c(-1, 1) * qnorm(.975) * a$total$ase
     got = cronbach_alpha(REV, reverse=["r2", "r5"], ci_method="duhachek")
