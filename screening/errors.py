@@ -101,7 +101,8 @@ class ResponseValidationError(ScreeningError, ValueError):
         )
         fix = hint or (
             "Correct the answers in the file (leave a missing answer empty), map the columns "
-            "with --map, or keep the rows flagged with --on-invalid flag."
+            "with --map (answers given as option text need an [answers] table there), or "
+            "keep the rows flagged with --on-invalid flag."
         )
         return cls("\n".join([head, *lines[:20], fix]), cases)
 

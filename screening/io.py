@@ -364,8 +364,10 @@ def _finish(
     item_columns: Sequence[str],
     id_column: str | None,
     row_offset: int,
+    mapping: ColumnMapping | None = None,
 ) -> pl.DataFrame:
-    """Drop empty unnamed columns, type the columns, check empty rows and duplicate ids."""
+    """Drop empty unnamed columns, type the columns (answer labels of the mapping become
+    their codes), check empty rows and duplicate ids."""
     unnamed = [c for c in frame.columns if c.startswith("\x00unnamed")]
     for column in unnamed:
         if frame.get_column(column).null_count() < frame.height:
@@ -380,7 +382,7 @@ def _finish(
     schema = frame.schema  # built anew on each access
     frame = frame.with_columns(
         [
-            _coerce_item(answer_cells(frame.get_column(c), label))
+            _coerce_item(_recoded(answer_cells(frame.get_column(c), label), mapping))
             if c in items
             else _coerce_passthrough(frame[c])
             for c in frame.columns
@@ -393,6 +395,13 @@ def _finish(
     if id_column is not None:
         _check_unique_ids(frame.get_column(id_column), label, id_column, row_offset)
     return frame
+
+
+def _recoded(series: pl.Series, mapping: ColumnMapping | None) -> pl.Series:
+    """Text answers with the mapping's answer labels replaced by their codes."""
+    if mapping is None or not mapping.answers or series.dtype != pl.String:
+        return series
+    return mapping.recode(series)
 
 
 def _strip_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
@@ -786,7 +795,7 @@ def _read_csv(
         if header is None:  # pragma: no cover - transcoded text is UTF-8
             raise InputFileError(label, "cannot decode the header.")
         frame = _read_body(utf8, utf8, header, label, item_columns)
-    return _finish(frame, label, item_columns, id_column, 0)
+    return _finish(frame, label, item_columns, id_column, 0, mapping)
 
 
 def _read_body(
@@ -864,7 +873,7 @@ def _csv_batches(
         if cuts is not None:
             yield from _fast_batches(buffer, header, path, item_columns, id_column, cuts)
         else:
-            yield from _polars_batches(layout, path, item_columns, id_column, batch_rows)
+            yield from _polars_batches(layout, path, item_columns, id_column, batch_rows, mapping)
 
 
 def _batches_of(
@@ -896,6 +905,7 @@ def _polars_batches(
     item_columns: Sequence[str],
     id_column: str | None,
     batch_rows: int,
+    mapping: ColumnMapping | None,
 ) -> Iterator[pl.DataFrame]:
     cuts = _cut_points(layout, batch_rows)
     start, row = layout.header.data_start, 0
@@ -904,7 +914,7 @@ def _polars_batches(
             continue
         region = layout.buffer[start:stop]
         frame = _parse_region(layout, region, path, item_columns, has_header=False)
-        yield _finish(frame, path, item_columns, id_column, row)
+        yield _finish(frame, path, item_columns, id_column, row, mapping)
         row += frame.height
         start = stop
     if row != layout.n_records:  # a guard: the cuts must respect record boundaries
@@ -1115,7 +1125,7 @@ def _read_excel(
     names = _resolve_header(sheet.row(0), label, item_columns, mapping, id_column)
     frame = sheet.slice(1)
     frame.columns = names
-    return _finish(frame, label, item_columns, id_column, 0)
+    return _finish(frame, label, item_columns, id_column, 0, mapping)
 
 
 # ------------------------------------------------------------------------------- Parquet
@@ -1131,7 +1141,7 @@ def _prepare_parquet(
 ) -> pl.DataFrame:
     names = _resolve_header(frame.columns, label, item_columns, mapping, id_column)
     frame.columns = names
-    return _finish(frame, label, item_columns, id_column, row_offset)
+    return _finish(frame, label, item_columns, id_column, row_offset, mapping)
 
 
 def _read_parquet(

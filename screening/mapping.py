@@ -13,6 +13,19 @@ toolkit reads (``student_id``, ``phq9_1``)::
 Columns that the mapping does not name keep their own names. A mapping may name headers
 that a file does not have (one mapping can serve several exports); a required column that
 is still missing after mapping is reported by the reader.
+
+Survey tools that export the text of the chosen option instead of its code (问卷星's
+"按选项文本" export) need an ``[answers]`` table too, label -> code, for every item column::
+
+    [answers]
+    "完全不会" = 0
+    "好几天" = 1
+    "一半以上的天数" = 2
+    "几乎每天" = 3
+
+Labels are matched after surrounding whitespace is stripped; a label the table does not
+name is reported as an invalid answer. Labels must be text (a number is read as itself),
+and a mapping may hold ``[answers]`` without ``[columns]``.
 """
 
 from __future__ import annotations
@@ -52,8 +65,10 @@ class ColumnMapping:
 
     columns: Mapping[str, str]
     source: str | None = field(default=None, compare=False)
+    answers: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "answers", MappingProxyType(self._checked_answers()))
         columns = dict(self.columns)
         for name, target in columns.items():
             if not isinstance(name, str) or not isinstance(target, str):
@@ -81,6 +96,36 @@ class ColumnMapping:
                 + ". Map exactly one header to each column.",
             )
         object.__setattr__(self, "columns", MappingProxyType(columns))
+
+    def _checked_answers(self) -> dict[str, int]:
+        answers: dict[str, int] = {}
+        for label, code in dict(self.answers).items():
+            text = label.strip() if isinstance(label, str) else ""
+            if not text or _is_number(text):
+                raise InputFileError(
+                    self.source,
+                    f"[answers] {label!r} = {code!r}: a label must be the text of an answer, "
+                    'not empty and not a number, e.g. "好几天" = 1.',
+                )
+            if isinstance(code, bool) or not isinstance(code, int) or not -128 <= code <= 127:
+                raise InputFileError(
+                    self.source,
+                    f"[answers] {label!r} = {code!r}: the code must be a whole number, "
+                    'e.g. "好几天" = 1.',
+                )
+            if answers.get(text, code) != code:
+                raise InputFileError(
+                    self.source,
+                    f"[answers] {text!r} is given two codes ({answers[text]} and {code}). "
+                    "Keep one of them.",
+                )
+            answers[text] = code
+        return answers
+
+    def recode(self, text: pl.Series) -> pl.Series:
+        """Text answers with every label of ``[answers]`` replaced by its code (as text)."""
+        codes = {label: str(code) for label, code in self.answers.items()}
+        return text.str.strip_chars().replace(codes)
 
     def check_targets(self, known: Iterable[str], *, path: str | Path | None = None) -> None:
         """Raise if a target is not a column the toolkit reads.
@@ -147,8 +192,17 @@ class ColumnMapping:
         return [name for name in self.columns if name not in present]
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def load_mapping(path: str | Path) -> ColumnMapping:
-    """Read a column mapping from a TOML file with one ``[columns]`` table.
+    """Read a column mapping from a TOML file: a ``[columns]`` table, an ``[answers]``
+    table, or both.
 
     Raises
     ------
@@ -173,18 +227,18 @@ def load_mapping(path: str | Path) -> ColumnMapping:
             f"the column mapping is not valid TOML: {error}. "
             'Write one line per column, e.g. "题1" = "phq9_1", under [columns].',
         ) from None
-    extra = sorted(set(document) - {"columns"})
+    extra = sorted(set(document) - {"columns", "answers"})
     if extra:
         raise InputFileError(
             path,
             f"unexpected key(s) {_listed(extra)} in the column mapping; "
-            "only a [columns] table is allowed.",
+            "only [columns] and [answers] tables are allowed.",
         )
-    columns = document.get("columns")
-    if not isinstance(columns, dict) or not columns:
+    columns, answers = document.get("columns", {}), document.get("answers", {})
+    if not isinstance(columns, dict) or not isinstance(answers, dict) or not columns | answers:
         raise InputFileError(
             path,
             'the column mapping needs a non-empty [columns] table, e.g.\n[columns]\n"学号" = '
-            '"student_id"\n"题1" = "phq9_1"',
+            '"student_id"\n"题1" = "phq9_1"\nor an [answers] table, e.g.\n[answers]\n"好几天" = 1',
         )
-    return ColumnMapping(columns, source=str(path))
+    return ColumnMapping(columns, source=str(path), answers=answers)

@@ -296,3 +296,33 @@ def test_read_ahead_is_safe_on_numba_workqueue_threads(tmp_path: Path) -> None:
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert pl.read_parquet(tmp_path / "o" / "scores.parquet").height == 7500
+
+
+LABELS = ["完全不会", "好几天", "一半以上的天数", "几乎每天"]
+
+
+def test_survey_export_with_answer_labels(tmp_path: Path) -> None:
+    """A 问卷星-style export: Chinese headers, GBK, the text of each chosen option."""
+    frame = city(40)
+    headers = {"student_id": "学号", **{c: f"题{i}" for i, c in enumerate(PHQ + GAD, 1)}}
+    labelled = frame.select(
+        pl.col("student_id"),
+        *(pl.col(c).map_elements(LABELS.__getitem__, return_dtype=pl.String) for c in PHQ + GAD),
+    ).rename(headers)
+    path = tmp_path / "wjx.csv"
+    path.write_bytes(labelled.write_csv().encode("gbk"))
+    mapping = tmp_path / "wjx.toml"
+    lines = ["[columns]", *(f'"{h}" = "{c}"' for c, h in headers.items()), "[answers]"]
+    lines += [f'"{label}" = {code}' for code, label in enumerate(LABELS)]
+    mapping.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run("score", path, "--map", mapping, "--out", tmp_path / "labels", "-q") == 0
+    codes = tmp_path / "codes.csv"
+    frame.select("student_id", *PHQ, *GAD).write_csv(codes)
+    assert run("score", codes, "--out", tmp_path / "codes", "-q") == 0
+    got, expected = (pl.read_parquet(tmp_path / d / "scores.parquet") for d in ("labels", "codes"))
+    assert got.equals(expected)
+
+    mapping.write_text(mapping.read_text("utf-8").replace('"几乎每天" = 3\n', ""), "utf-8")
+    out = tmp_path / "missing-label"
+    assert run("score", path, "--map", mapping, "--out", out, "-q") == 2
+    assert not out.exists()

@@ -249,6 +249,31 @@ def test_unclosed_quote_in_the_header(tmp_path, rows):
     assert 'opens a quote (") that does not close' in _error(_csv(tmp_path, body))
 
 
+ANSWER_LABELS = ColumnMapping({}, answers={"完全不会": 0, "好几天": 1, "几乎每天": 3})
+
+
+@pytest.mark.parametrize("kind", ["csv", "gbk", "xlsx", "parquet"])
+def test_answer_labels_of_the_mapping_become_codes(tmp_path, kind):
+    rows = [["1", "S", "F", "完全不会", " 几乎每天 ", ""], ["2", "S", "M", "好几天", "没有", "3"]]
+    if kind in ("csv", "gbk"):
+        text = HEADER + "\n" + "\n".join(",".join(row) for row in rows) + "\n"
+        path = _csv(tmp_path, text, encoding="gbk" if kind == "gbk" else "utf-8")
+    elif kind == "xlsx":
+        path = _xlsx(tmp_path / "r.xlsx", [HEADER.split(","), *rows])
+    else:
+        path = tmp_path / "r.parquet"
+        pl.DataFrame(rows, schema=HEADER.split(","), orient="row").write_parquet(path)
+    frame = _read(path, mapping=ANSWER_LABELS)
+    assert frame["phq9_1"].to_list() == [0, 1]
+    assert frame["phq9_2"].to_list() == ["3", "没有"]  # an unknown label stays for the pipeline
+    assert frame["phq9_3"].to_list() == [None, 3]
+    batches = iter_response_batches(path, item_columns=ITEMS, mapping=ANSWER_LABELS, batch_rows=1)
+    batched = pl.concat(list(batches), how="vertical_relaxed")  # a batch types its own columns
+    assert batched.select(pl.col(ITEMS).cast(pl.String)).equals(
+        frame.select(pl.col(ITEMS).cast(pl.String))
+    )
+
+
 def test_nul_bytes(tmp_path, chunk):
     message = _error(_csv(tmp_path, f"{HEADER}\n1,S,F,1,2,3\n2,S\x00,F,1,2,3\n"))
     assert "NUL byte at line 3" in message

@@ -48,6 +48,13 @@ def test_unknown_target_names_the_choices():
         ("", "non-empty \\[columns\\]"),
         ('[columns]\n"a" = 1\n', "must be strings"),
         ('[columns]\n"a" = ""\n', "empty names"),
+        ('[answers]\n"2" = 1\n', "not a number"),
+        ('[answers]\n" " = 1\n', "not empty"),
+        ('[answers]\n"好几天" = 1.5\n', "whole number"),
+        ('[answers]\n"好几天" = true\n', "whole number"),
+        ('[answers]\n"好几天" = 300\n', "whole number"),
+        ('[answers]\n"好几天" = 1\n" 好几天" = 2\n', "two codes"),
+        ("[answers]\n", "non-empty"),
     ],
 )
 def test_malformed_mapping_files(tmp_path, text, message):
@@ -70,3 +77,19 @@ def test_clash_after_mapping_names_both_columns():
 def test_missing_sources():
     mapping = ColumnMapping({"学号": "student_id", "题1": "phq9_1"})
     assert mapping.missing_sources(["学号", "x"]) == ["题1"]
+
+
+LABELS = '[answers]\n"完全不会" = 0\n"好几天" = 1\n"一半以上的天数" = 2\n"几乎每天" = 3\n'
+
+
+def test_answer_labels_alone_or_beside_columns(tmp_path):
+    alone = load_mapping(_mapping_file(tmp_path, LABELS))
+    assert dict(alone.columns) == {} and alone.answers["几乎每天"] == 3
+    both = load_mapping(_mapping_file(tmp_path, '[columns]\n"题1" = "phq9_1"\n' + LABELS))
+    assert dict(both.columns) == {"题1": "phq9_1"} and len(both.answers) == 4
+
+
+def test_recode_strips_and_leaves_other_text():
+    mapping = ColumnMapping({}, answers={"好几天": 1, " 几乎每天 ": 3})
+    text = pl.Series(["好几天", " 几乎每天", "2", "没有", None])
+    assert mapping.recode(text).to_list() == ["1", "3", "2", "没有", None]
