@@ -110,8 +110,8 @@ class ColumnMapping:
             if isinstance(code, bool) or not isinstance(code, int) or not -128 <= code <= 127:
                 raise InputFileError(
                     self.source,
-                    f"[answers] {label!r} = {code!r}: the code must be a whole number, "
-                    'e.g. "好几天" = 1.',
+                    f"[answers] {label!r} = {code!r}: the code must be a whole number from "
+                    '-128 to 127, e.g. "好几天" = 1.',
                 )
             if answers.get(text, code) != code:
                 raise InputFileError(
