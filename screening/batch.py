@@ -311,8 +311,9 @@ def score_files(
         Scorer.for_battery(battery) if battery is not None else Scorer.for_instrument(instrument)
     )
     item_columns = list(scorer.compiled.columns)
+    paths = [Path(p) for p in inputs]
     if chunk_rows is None:
-        chunk_rows = auto_chunk_rows([Path(p) for p in inputs], len(item_columns))
+        chunk_rows = auto_chunk_rows(paths, len(item_columns))
     out = Path(out_dir)
     results_name = f"scores.{fmt}"
 
@@ -335,7 +336,6 @@ def score_files(
             stack.callback(hasher.shutdown, cancel_futures=True)
             reader = ThreadPoolExecutor(1, thread_name_prefix="read")
             stack.callback(reader.shutdown)
-            paths = [Path(p) for p in inputs]
             digests = [hasher.submit(sha256_file, path) for path in paths]
             file_rows = [0] * len(paths)
             inputs_read = _all_frames(paths, item_columns, mapping, chunk_rows)

@@ -379,10 +379,11 @@ def _finish(
     if unnamed:
         frame = frame.drop(unnamed)
     items = set(item_columns)
+    recode = mapping.recode if mapping is not None else _unchanged
     schema = frame.schema  # built anew on each access
     frame = frame.with_columns(
         [
-            _coerce_item(_recoded(answer_cells(frame.get_column(c), label), mapping))
+            _coerce_item(recode(answer_cells(frame.get_column(c), label)))
             if c in items
             else _coerce_passthrough(frame[c])
             for c in frame.columns
@@ -397,11 +398,8 @@ def _finish(
     return frame
 
 
-def _recoded(series: pl.Series, mapping: ColumnMapping | None) -> pl.Series:
-    """Text answers with the mapping's answer labels replaced by their codes."""
-    if mapping is None or not mapping.answers or series.dtype != pl.String:
-        return series
-    return mapping.recode(series)
+def _unchanged(series: pl.Series) -> pl.Series:
+    return series
 
 
 def _strip_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:

@@ -123,7 +123,10 @@ class ColumnMapping:
         return answers
 
     def recode(self, text: pl.Series) -> pl.Series:
-        """Text answers with every label of ``[answers]`` replaced by its code (as text)."""
+        """Text answers with every label of ``[answers]`` replaced by its code (as text);
+        anything but text, or a mapping without ``[answers]``, is returned as it is."""
+        if not self.answers or text.dtype != pl.String:
+            return text
         codes = {label: str(code) for label, code in self.answers.items()}
         return text.str.strip_chars().replace(codes)
 

@@ -145,21 +145,22 @@ def _item_reason(column: str, instrument: str, low: int, high: int) -> str:
 
 def _clean_integer_columns(
     frame: pl.DataFrame, columns: list[str], low: np.ndarray, high: np.ndarray
-) -> list[str]:
-    """The integer (or all-null) item columns whose answers all lie in their range, in order."""
-    typed = [c for c in columns if frame.schema[c].is_integer() or frame.schema[c] == pl.Null]
+) -> list[int]:
+    """Positions of the integer (or all-null) item columns whose answers all lie in their
+    range, in order."""
+    schema = frame.schema
+    typed = [j for j, c in enumerate(columns) if schema[c].is_integer() or schema[c] == pl.Null]
     if not typed:
         return []
     bounds = frame.select(
-        *(pl.col(c).min().cast(pl.Float64).alias(f"{j}min") for j, c in enumerate(typed)),
-        *(pl.col(c).max().cast(pl.Float64).alias(f"{j}max") for j, c in enumerate(typed)),
+        *(pl.col(columns[j]).min().cast(pl.Float64).alias(f"{j}min") for j in typed),
+        *(pl.col(columns[j]).max().cast(pl.Float64).alias(f"{j}max") for j in typed),
     ).row(0)
-    index = {c: j for j, c in enumerate(columns)}
+    lowest, highest = bounds[: len(typed)], bounds[len(typed) :]
     return [
-        c
-        for j, c in enumerate(typed)
-        if bounds[j] is None
-        or (bounds[j] >= low[index[c]] and bounds[len(typed) + j] <= high[index[c]])
+        j
+        for j, least, most in zip(typed, lowest, highest, strict=True)
+        if least is None or (least >= low[j] and most <= high[j])
     ]
 
 
@@ -225,16 +226,17 @@ def response_matrix(
     if clean:
         # the clean columns in one polars call: a few GIL hand-overs instead of several
         # per column, which matters while numba loads the kernel in the main thread
-        block = frame.select(pl.col(clean).cast(pl.Int8).fill_null(-1))
+        block = frame.select(pl.col([columns[j] for j in clean]).cast(pl.Int8).fill_null(-1))
         if len(clean) == len(columns):
             # writable: numba types a read-only array apart, so it would compile again
             whole = block.to_numpy(order="fortran", writable=True)
             return np.asfortranarray(whole), failure_frame()
-        matrix[:, [columns.index(c) for c in clean]] = block.to_numpy(order="fortran")
+        matrix[:, clean] = block.to_numpy(order="fortran")
     problems: list[pl.DataFrame] = []
     ids = frame.get_column(id_column).cast(pl.String) if id_column in frame.columns else None
+    converted = set(clean)
     for j, column in enumerate(columns):
-        if column in clean:
+        if j in converted:
             continue
         low, high = int(compiled.item_min[j]), int(compiled.item_max[j])
         series = frame.get_column(column)
