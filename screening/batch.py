@@ -28,6 +28,7 @@ from screening.atomic import atomic_directory, write_csv_atomic, write_json_atom
 from screening.errors import InputFileError
 from screening.io import FORMATS, iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
+from screening.numbering import LowestCodeCheck
 from screening.pipeline import OnInvalid, Scorer, response_matrix, score_frame, warm_up
 from screening.triage import STATUSES
 
@@ -55,6 +56,7 @@ class RunSummary:
     by_status: dict[str, int]
     by_tier: dict[str, int]
     failures: int
+    warnings: list[str] = field(default_factory=list)
     record: dict = field(repr=False, default_factory=dict)
 
 
@@ -193,18 +195,25 @@ def _estimated_rows(path: Path, sample_bytes: int = 1 << 20) -> int:
 
 
 def _with_responses(
-    frames: Iterator[tuple[int, pl.DataFrame]], scorer: Scorer, timings: Counter[str]
+    frames: Iterator[tuple[int, pl.DataFrame]],
+    scorer: Scorer,
+    timings: Counter[str],
+    numbered_from: int | None,
+    lowest_codes: dict[int, LowestCodeCheck],
 ) -> Iterator[tuple[int, pl.DataFrame, int, tuple[np.ndarray, pl.DataFrame]]]:
     """Each frame with its row offset in its file, its response matrix and failure cases.
 
     Run in the read-ahead thread, so the matrix of the first frame is built while numba
-    loads the kernel (about 0.1-0.3 s less per run on a million rows).
+    loads the kernel (about 0.1-0.3 s less per run on a million rows). When the numbering
+    is not given, every matrix goes to the lowest-code check of its file.
     """
     offsets: Counter[int] = Counter()
     for index, frame in frames:
         offset = offsets[index]
         clock = time.perf_counter()
-        responses = response_matrix(frame, scorer, row_offset=offset)
+        responses = response_matrix(frame, scorer, row_offset=offset, numbered_from=numbered_from)
+        if numbered_from is None:
+            lowest_codes.setdefault(index, LowestCodeCheck(scorer.compiled)).add(responses[0])
         # only this thread adds to it; the main thread's wait for it is part of "read"
         timings["validate"] += time.perf_counter() - clock
         yield index, frame, offset, responses
@@ -338,8 +347,13 @@ def score_files(
             stack.callback(reader.shutdown)
             digests = [hasher.submit(sha256_file, path) for path in paths]
             file_rows = [0] * len(paths)
+            numbered_from = mapping.numbered_from if mapping is not None else None
+            lowest_codes: dict[int, LowestCodeCheck] = {}
             inputs_read = _all_frames(paths, item_columns, mapping, chunk_rows)
-            frames = _read_ahead(reader, _with_responses(inputs_read, scorer, timings))
+            frames = _read_ahead(
+                reader,
+                _with_responses(inputs_read, scorer, timings, numbered_from, lowest_codes),
+            )
             clock = time.perf_counter()
             warm_up(scorer)  # numba loads the kernel while the first frame is read
             timings["kernel_load"] += time.perf_counter() - clock
@@ -348,7 +362,12 @@ def score_files(
                 timings["read"] += time.perf_counter() - clock
                 path = paths[index]
                 result = score_frame(
-                    frame, scorer, on_invalid=on_invalid, row_offset=offset, responses=responses
+                    frame,
+                    scorer,
+                    on_invalid=on_invalid,
+                    row_offset=offset,
+                    responses=responses,
+                    numbered_from=numbered_from,
                 )
                 for stage, seconds in result.timings.items():
                     timings[stage] += seconds
@@ -386,6 +405,11 @@ def score_files(
             timings["write"] += time.perf_counter() - clock
         timings["total"] = time.perf_counter() - started
         record = _record(scorer, files, rows, by_status, by_tier, failures, school_parts, timings)
+        record["warnings"] = [
+            f"{paths[index]}: {message}"
+            for index, check in sorted(lowest_codes.items())
+            for message in check.warnings()
+        ]
         record["outputs"] = {
             "results": results_name,
             "format": fmt,
@@ -408,6 +432,7 @@ def score_files(
         record["counts"]["status"],
         record["counts"]["tier"],
         record["counts"]["invalid_answers"],
+        record["warnings"],
         record,
     )
 

@@ -101,8 +101,9 @@ class ResponseValidationError(ScreeningError, ValueError):
         )
         fix = hint or (
             "Correct the answers in the file (leave a missing answer empty), map the columns "
-            "with --map (answers given as option text need an [answers] table there), or "
-            "keep the rows flagged with --on-invalid flag."
+            "with --map (answers given as option text need an [answers] table there, option "
+            "numbers that start at 1 need '[options] numbered_from = 1'), or keep the rows "
+            "flagged with --on-invalid flag."
         )
         return cls("\n".join([head, *lines[:20], fix]), cases)
 

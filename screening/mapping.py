@@ -26,6 +26,13 @@ Survey tools that export the text of the chosen option instead of its code (问�
 Labels are matched after surrounding whitespace is stripped; a label the table does not
 name is reported as an invalid answer. Labels must be text (a number is read as itself),
 and a mapping may hold ``[answers]`` without ``[columns]``.
+
+Survey tools that export the position of the chosen option (问卷星's "按选项序号" export:
+PHQ-9 answered 1-4 instead of 0-3) need an ``[options]`` table that says where the
+numbering starts (see :mod:`screening.numbering`)::
+
+    [options]
+    numbered_from = 1
 """
 
 from __future__ import annotations
@@ -61,14 +68,21 @@ class ColumnMapping:
         Source header -> target column name. Two sources may not share a target.
     source
         Where the mapping came from (a file path), used in error messages.
+    answers
+        Answer label -> code, applied to every item column (``[answers]``).
+    numbered_from
+        The number the file gives each item's first option, when it is not the
+        instrument's lowest code (``[options] numbered_from``); None: the answers are codes.
     """
 
     columns: Mapping[str, str]
     source: str | None = field(default=None, compare=False)
     answers: Mapping[str, int] = field(default_factory=dict)
+    numbered_from: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "answers", MappingProxyType(self._checked_answers()))
+        self._check_numbering()
         columns = dict(self.columns)
         for name, target in columns.items():
             if not isinstance(name, str) or not isinstance(target, str):
@@ -121,6 +135,24 @@ class ColumnMapping:
                 )
             answers[text] = code
         return answers
+
+    def _check_numbering(self) -> None:
+        first = self.numbered_from
+        if first is None:
+            return
+        if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first <= 100:
+            raise InputFileError(
+                self.source,
+                f"[options] numbered_from = {first!r}: give the number of each item's first "
+                "option, a whole number from 0 to 100, e.g. numbered_from = 1.",
+            )
+        if self.answers:
+            raise InputFileError(
+                self.source,
+                "[options] numbered_from and [answers] cannot be used together: [answers] "
+                "already gives each label its code. Keep [answers] for a file of answer "
+                "texts, numbered_from for a file of option numbers.",
+            )
 
     def recode(self, text: pl.Series) -> pl.Series:
         """Text answers with every label of ``[answers]`` replaced by its code (as text);
@@ -204,14 +236,14 @@ def _is_number(text: str) -> bool:
 
 
 def load_mapping(path: str | Path) -> ColumnMapping:
-    """Read a column mapping from a TOML file: a ``[columns]`` table, an ``[answers]``
-    table, or both.
+    """Read a column mapping from a TOML file: any of a ``[columns]``, an ``[answers]`` and
+    an ``[options]`` table.
 
     Raises
     ------
     InputFileError
-        When the file cannot be read, is not TOML, has no ``[columns]`` table, holds a
-        non-string entry or maps two headers to one column.
+        When the file cannot be read, is not TOML, has none of these tables or another one,
+        holds a malformed entry or maps two headers to one column.
     """
     path = Path(path)
     try:
@@ -230,18 +262,30 @@ def load_mapping(path: str | Path) -> ColumnMapping:
             f"the column mapping is not valid TOML: {error}. "
             'Write one line per column, e.g. "题1" = "phq9_1", under [columns].',
         ) from None
-    extra = sorted(set(document) - {"columns", "answers"})
+    extra = sorted(set(document) - {"columns", "answers", "options"})
     if extra:
         raise InputFileError(
             path,
             f"unexpected key(s) {_listed(extra)} in the column mapping; "
-            "only [columns] and [answers] tables are allowed.",
+            "only [columns], [answers] and [options] tables are allowed.",
         )
     columns, answers = document.get("columns", {}), document.get("answers", {})
-    if not isinstance(columns, dict) or not isinstance(answers, dict) or not columns | answers:
+    options = document.get("options", {})
+    tables = (columns, answers, options)
+    if not all(isinstance(table, dict) for table in tables) or not any(tables):
         raise InputFileError(
             path,
             'the column mapping needs a non-empty [columns] table, e.g.\n[columns]\n"学号" = '
-            '"student_id"\n"题1" = "phq9_1"\nor an [answers] table, e.g.\n[answers]\n"好几天" = 1',
+            '"student_id"\n"题1" = "phq9_1"\nor an [answers] table, e.g.\n[answers]\n"好几天" = 1'
+            "\nor an [options] table, e.g.\n[options]\nnumbered_from = 1",
         )
-    return ColumnMapping(columns, source=str(path), answers=answers)
+    unknown = sorted(set(options) - {"numbered_from"})
+    if unknown:
+        raise InputFileError(
+            path,
+            f"unexpected key(s) {_listed(unknown)} in [options]; the one option is "
+            "numbered_from (e.g. numbered_from = 1).",
+        )
+    return ColumnMapping(
+        columns, source=str(path), answers=answers, numbered_from=options.get("numbered_from")
+    )

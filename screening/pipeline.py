@@ -24,6 +24,7 @@ from screening.errors import (
 from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
 from screening.missing import answer_cells, missing_to_null
+from screening.numbering import LowestCodeCheck, renumbered
 from screening.scoring.norms import NormTable, apply_norms
 from screening.triage import (
     STATUSES,
@@ -126,12 +127,16 @@ class ScoreResult:
         Invalid answers (row, student_id, column, value, reason); empty when all were valid.
     timings : dict
         Seconds spent in each stage.
+    warnings : list of str
+        Doubts about the input that do not stop scoring: an instrument whose lowest answer
+        code nobody chose (a file numbered from 1, see :mod:`screening.numbering`).
     """
 
     results: pl.DataFrame
     failure_cases: pl.DataFrame
     scorer: Scorer
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def battery(self) -> LoadedBattery:
@@ -139,8 +144,11 @@ class ScoreResult:
         return self.scorer.loaded
 
 
-def _item_reason(column: str, instrument: str, low: int, high: int) -> str:
-    return f"Item '{column}' of instrument '{instrument}' must be an integer in [{low}, {high}]"
+def _item_reason(
+    column: str, instrument: str, low: int, high: int, numbered_from: int | None
+) -> str:
+    reason = f"Item '{column}' of instrument '{instrument}' must be an integer in [{low}, {high}]"
+    return reason if numbered_from is None else f"{reason} (options numbered from {numbered_from})"
 
 
 def _clean_integer_columns(
@@ -200,9 +208,18 @@ def _column_answers(series: pl.Series, low: int, high: int) -> tuple[np.ndarray,
 
 
 def response_matrix(
-    frame: pl.DataFrame, scorer: Scorer, *, row_offset: int = 0, id_column: str = "student_id"
+    frame: pl.DataFrame,
+    scorer: Scorer,
+    *,
+    row_offset: int = 0,
+    id_column: str = "student_id",
+    numbered_from: int | None = None,
 ) -> tuple[np.ndarray, pl.DataFrame]:
     """The int8 response matrix (missing = -1, invalid = 127) and the failure-case table.
+
+    ``numbered_from``: the number the file gives each item's first option when it is not
+    the item's lowest code (see :mod:`screening.numbering`); failure cases then give the
+    file's own values and ranges.
 
     Raises
     ------
@@ -221,12 +238,19 @@ def response_matrix(
             "(e.g. phq9_1) or map your headers with --map mapping.toml.",
         )
     columns = list(compiled.columns)
-    clean = _clean_integer_columns(frame, columns, compiled.item_min, compiled.item_max)
+    codes_low, codes_high = compiled.item_min.astype(np.int64), compiled.item_max.astype(np.int64)
+    shift = np.zeros_like(codes_low) if numbered_from is None else numbered_from - codes_low
+    clean = _clean_integer_columns(frame, columns, codes_low + shift, codes_high + shift)
     matrix = np.empty((frame.height, compiled.n_items), dtype=np.int8, order="F")
     if clean:
         # the clean columns in one polars call: a few GIL hand-overs instead of several
         # per column, which matters while numba loads the kernel in the main thread
-        block = frame.select(pl.col([columns[j] for j in clean]).cast(pl.Int8).fill_null(-1))
+        block = frame.select(
+            (pl.col(columns[j]) - int(shift[j]) if shift[j] else pl.col(columns[j]))
+            .cast(pl.Int8)
+            .fill_null(-1)
+            for j in clean
+        )
         if len(clean) == len(columns):
             # writable: numba types a read-only array apart, so it would compile again
             whole = block.to_numpy(order="fortran", writable=True)
@@ -238,12 +262,14 @@ def response_matrix(
     for j, column in enumerate(columns):
         if j in converted:
             continue
-        low, high = int(compiled.item_min[j]), int(compiled.item_max[j])
+        low, high, step = int(codes_low[j]), int(codes_high[j]), int(shift[j])
         series = frame.get_column(column)
-        matrix[:, j], bad = _column_answers(series, low, high)
+        answers = renumbered(answer_cells(series), step) if step else series
+        matrix[:, j], bad = _column_answers(answers, low, high)
         if bad is not None:
             rows = bad.arg_true()
-            reason = _item_reason(column, scorer.instrument_of_column[column], low, high)
+            instrument = scorer.instrument_of_column[column]
+            reason = _item_reason(column, instrument, low + step, high + step, numbered_from)
             problems.append(
                 pl.DataFrame(
                     {
@@ -403,6 +429,7 @@ def score_frame(
     on_invalid: OnInvalid = "raise",
     row_offset: int = 0,
     responses: tuple[np.ndarray, pl.DataFrame] | None = None,
+    numbered_from: int | None = None,
 ) -> ScoreResult:
     """Score every row of ``frame`` with a battery.
 
@@ -422,8 +449,13 @@ def score_frame(
     row_offset
         Rows before this frame in its file (for row numbers of chunked input).
     responses
-        ``response_matrix(frame, scorer, row_offset=row_offset)`` when the caller has
-        already built it (the batch run builds it in its read-ahead thread).
+        ``response_matrix(frame, scorer, row_offset=row_offset, numbered_from=...)`` when
+        the caller has already built it (the batch run builds it in its read-ahead thread,
+        and checks the numbering of whole files itself).
+    numbered_from
+        The number the frame gives each item's first option when it is not the item's
+        lowest code (e.g. 1 for PHQ-9 answers 1-4; see :mod:`screening.numbering`). When
+        None, the result warns about an instrument whose lowest code nobody chose.
 
     Returns
     -------
@@ -434,10 +466,17 @@ def score_frame(
         raise ValueError(f"on_invalid must be 'raise' or 'flag', got {on_invalid!r}")
     scorer = battery if isinstance(battery, Scorer) else Scorer.for_battery(battery)
     timings: dict[str, float] = {}
+    warnings: list[str] = []
     started = time.perf_counter()
     if responses is None:
-        responses = response_matrix(frame, scorer, row_offset=row_offset)
+        responses = response_matrix(
+            frame, scorer, row_offset=row_offset, numbered_from=numbered_from
+        )
         timings["validate"] = time.perf_counter() - started
+        if numbered_from is None:
+            check = LowestCodeCheck(scorer.compiled)
+            check.add(responses[0])
+            warnings = check.warnings()
     matrix, cases = responses
     if cases.height and on_invalid == "raise":
         raise ResponseValidationError.from_cases(cases)
@@ -465,4 +504,4 @@ def score_frame(
     for table in scorer.norms:
         results = apply_norms(results, table)
     timings["triage"] = time.perf_counter() - started
-    return ScoreResult(results, cases, scorer, timings)
+    return ScoreResult(results, cases, scorer, timings, warnings)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import polars as pl
 
+from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
 from screening.errors import InputFileError
 from screening.instruments import load_instrument
-from screening.io import read_responses
-from screening.mapping import load_mapping
 from screening.scoring.norms import norms
 
 
@@ -40,12 +38,7 @@ from screening.scoring.norms import norms
 def command(inputs, instrument, by_values, norm_version, min_n, mapping_path, out_path) -> None:
     """Mean, sd and percentile ranks of every scale per group, as a versioned JSON table."""
     inst = load_instrument(instrument)
-    mapping = load_mapping(mapping_path) if mapping_path else None
-    frames = [
-        read_responses(path, item_columns=inst.item_columns(), mapping=mapping, id_column=None)
-        for path in inputs
-    ]
-    frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    frame = read_item_frame(inputs, [inst], mapping_path)
     by = [c.strip() for v in by_values for c in v.split(",") if c.strip()] or ["grade", "sex"]
     absent = [c for c in by if c not in frame.columns]
     if absent:

@@ -20,10 +20,9 @@ from markupsafe import Markup
 
 from screening import __version__
 from screening.atomic import atomic_directory, atomic_write, write_parquet_atomic
+from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
 from screening.errors import InputFileError
-from screening.io import read_responses
-from screening.mapping import load_mapping
 from screening.scoring.quality import QualityTables, QualityThresholds, instruments_of
 from screening.scoring.quality import quality_tables as build_quality_tables
 from screening.scoring.reliability import reliability_by
@@ -112,13 +111,7 @@ def command(
         raise click.UsageError("give --battery or --instrument (one of them)")
     spec = battery if battery is not None else instrument
     instruments = instruments_of(spec)
-    columns = [c for inst in instruments for c in inst.item_columns()]
-    mapping = load_mapping(mapping_path) if mapping_path else None
-    frames = [
-        read_responses(path, item_columns=columns, mapping=mapping, id_column=None)
-        for path in inputs
-    ]
-    frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    frame = read_item_frame(inputs, instruments, mapping_path)
     by = _split_by(by_values) or (["school_id"] if "school_id" in frame.columns else [])
     absent = [c for c in by if c not in frame.columns]
     if absent:

@@ -77,3 +77,5 @@ def command(
     )
     if not quiet:
         print_summary(summary)
+    for warning in summary.warnings:  # on stderr even when quiet: scripts log it
+        click.secho(f"warning: {warning}", fg="yellow", err=True)

@@ -1,0 +1,107 @@
+"""How a response file numbers each item's options, and a check for files numbered from 1.
+
+An instrument defines its answer codes (PHQ-9: 0 "not at all" to 3 "nearly every day").
+Some survey tools export the position of the chosen option instead (问卷星's "按选项序号"
+export writes PHQ-9 answers as 1-4). The column mapping says so with::
+
+    [options]
+    numbered_from = 1
+
+and every answer ``a`` of an item whose lowest code is ``low`` is then read as
+``a - numbered_from + low`` (:func:`renumbered`).
+
+Without that line such a file usually fails, because its last option (4) is out of range.
+When no student chose the last option of any item it would be scored one point too high
+per item, without an error. :class:`LowestCodeCheck` catches that case: it warns when, in a
+file, no answer to any item of an instrument is that item's lowest code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from screening.instruments.compiler import CompiledBattery
+from screening.missing import missing_to_null
+
+#: Students who must have answered an instrument before its unused lowest code is reported:
+#: in a smaller file, nobody choosing the lowest answer is plausible.
+MIN_STUDENTS = 10
+_FIRST_ROWS = 1024  # the lowest code nearly always turns up among a file's first rows
+
+
+def renumbered(series: pl.Series, shift: int) -> pl.Series:
+    """The answers of one item column with ``shift`` subtracted from every number.
+
+    Integer and float columns are shifted as numbers; in a text column every cell that reads
+    as a number is shifted and any other text is kept, to be reported as an invalid answer.
+
+    Parameters
+    ----------
+    series
+        An item column as :func:`screening.missing.answer_cells` leaves it.
+    shift
+        ``numbered_from - lowest code`` of the item.
+    """
+    if shift == 0 or series.dtype == pl.Null:
+        return series
+    if series.dtype.is_integer():
+        return series.cast(pl.Int64) - shift
+    if series.dtype.is_float():
+        return series - shift
+    text = missing_to_null(series)
+    number = text.str.strip_chars().cast(pl.Float64, strict=False)
+    shifted = (number - shift).cast(pl.String).str.strip_suffix(".0")
+    return pl.select(
+        pl.when(number.is_not_null()).then(shifted).otherwise(text).alias(series.name)
+    ).to_series()
+
+
+class LowestCodeCheck:
+    """Whether any answer to an instrument was its lowest code, over the batches of a file.
+
+    Parameters
+    ----------
+    compiled
+        The battery the response matrices were built for.
+    """
+
+    def __init__(self, compiled: CompiledBattery) -> None:
+        self._compiled = compiled
+        n = len(compiled.instrument_ids)
+        self._seen = np.zeros(n, dtype=bool)
+        self._students = np.zeros(n, dtype=np.int64)
+
+    def add(self, matrix: np.ndarray) -> None:
+        """Take in the response matrix (int8, missing -1) of one batch."""
+        c = self._compiled
+        for m in np.flatnonzero(~self._seen):
+            columns = slice(c.inst_ptr[m], c.inst_ptr[m + 1])
+            block, lowest = matrix[:, columns], c.item_min[columns]
+            start, size = 0, _FIRST_ROWS
+            while start < len(block) and not self._seen[m]:
+                self._seen[m] = bool((block[start : start + size] == lowest).any())
+                start, size = start + size, size * 8
+            if not self._seen[m]:
+                answered = (block >= 0) & (block <= c.item_max[columns])
+                self._students[m] += int(answered.any(axis=1).sum())
+
+    def warnings(self) -> list[str]:
+        """One message per instrument that at least :data:`MIN_STUDENTS` students answered
+        without any of them choosing an item's lowest code."""
+        c = self._compiled
+        messages = []
+        for m in np.flatnonzero(~self._seen & (self._students >= MIN_STUDENTS)):
+            instrument = c.instrument_ids[m]
+            lowest = sorted({int(v) for v in c.item_min[c.inst_ptr[m] : c.inst_ptr[m + 1]]})
+            codes = " or ".join(str(v) for v in lowest)
+            messages.append(
+                f"{instrument}: none of the {self._students[m]:,} students who answered it "
+                f"chose the lowest answer ({codes}) on any item. If the file numbers the "
+                f"options from {lowest[0] + 1} (as 问卷星's 按选项序号 export does), every "
+                "answer is one too high: export the answer codes, or add '[options] "
+                f"numbered_from = {lowest[0] + 1}' to the column mapping (--map). If the "
+                f"answers are the instrument's codes, add 'numbered_from = {lowest[0]}' "
+                "there instead to say so."
+            )
+        return messages
