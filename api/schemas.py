@@ -70,6 +70,11 @@ class UploadSummary(Model):
     cases_opened: int
     cases_updated: int
     uploaded_at: dt.datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Doubts about the file that did not stop scoring, such as an instrument "
+        "whose lowest answer nobody chose (options numbered from 1)",
+    )
     rejected_rows: list[RejectedRow] = Field(default_factory=list)
     failure_cases: list[FailureCase] = Field(default_factory=list)
     failure_cases_total: int = 0

@@ -99,9 +99,8 @@ class LowestCodeCheck:
                 f"{instrument}: none of the {self._students[m]:,} students who answered it "
                 f"chose the lowest answer ({codes}) on any item. If the file numbers the "
                 f"options from {lowest[0] + 1} (as 问卷星's 按选项序号 export does), every "
-                "answer is one too high: export the answer codes, or add '[options] "
-                f"numbered_from = {lowest[0] + 1}' to the column mapping (--map). If the "
-                f"answers are the instrument's codes, add 'numbered_from = {lowest[0]}' "
-                "there instead to say so."
+                "answer is one too high: export the answer codes instead, or say so with "
+                f"'[options] numbered_from = {lowest[0] + 1}' in the column mapping (--map). "
+                f"If the answers are the codes, 'numbered_from = {lowest[0]}' there says so."
             )
         return messages

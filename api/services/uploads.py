@@ -77,6 +77,8 @@ class PreparedUpload:
         Hours until a case of each tier is due (the battery's ``[queue]``).
     content_hash
         SHA-256 of the parsed rows, sorted (same answers, any encoding or order).
+    warnings
+        Doubts about the file that did not stop scoring (e.g. option numbers from 1).
     """
 
     battery: str
@@ -84,6 +86,7 @@ class PreparedUpload:
     failure_cases: pl.DataFrame
     due_hours: dict[int, int]
     content_hash: str
+    warnings: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=16)
@@ -146,6 +149,7 @@ def prepare_frame(frame: pl.DataFrame, battery: str) -> PreparedUpload:
         failure_cases=scored.failure_cases,
         due_hours=dict(scored.battery.queue_due_hours),
         content_hash=content_hash(frame, battery),
+        warnings=tuple(scored.warnings),
     )
 
 
@@ -343,6 +347,7 @@ def store_upload(
         "by_tier": {label: by_tier.get(label, 0) for label in (*TIER_LABELS.values(), "retest")},
         "cases_opened": opened,
         "cases_updated": updated,
+        "warnings": list(prepared.warnings),
     }
     upload.summary = counts
     audit.record(session, actor, "upload", "upload", upload.id, school, now)
@@ -386,6 +391,7 @@ def _summary_fields(upload: Upload) -> dict[str, Any]:
         "by_tier": summary.get("by_tier", {}),
         "cases_opened": summary.get("cases_opened", 0),
         "cases_updated": summary.get("cases_updated", 0),
+        "warnings": summary.get("warnings", []),
         "uploaded_at": upload.created_at,
     }
 

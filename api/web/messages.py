@@ -33,6 +33,13 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.item_range",
     ),
+    (
+        re.compile(
+            r"^(?P<instrument>\w+): none of the (?P<n>[\d,]+) students who answered it chose "
+            r"the lowest answer \((?P<codes>[^)]*)\).*numbers the options from (?P<first>\d+)"
+        ),
+        "web.err.lowest_code_unused",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

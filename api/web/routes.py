@@ -532,6 +532,7 @@ async def upload(
         summary=summary,
         rejected=rejected,
         failures=failures,
+        warnings=[translate(warning, locale) for warning in summary.warnings],
         tiers=TIERS,
         tier_colours=TIER_COLOURS,
     )

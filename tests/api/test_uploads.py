@@ -402,3 +402,16 @@ def test_killed_process_leaves_all_of_an_upload_or_none(db, new_school, sessions
     assert {w: per_window[w] for w in ("w1", "w2")} == dict.fromkeys(("w1", "w2"), rows)
     assert per_window.get("w3", 0) in (0, rows)
     assert ("w3" in uploads) == (per_window.get("w3", 0) == rows)
+
+
+def test_options_numbered_from_1_are_warned_about(client, token, headers, school, frame):
+    counsellor = headers(token("counsellor", school))
+    students = [(f"N{i:02d}", 0) for i in range(12)]
+    numbered = frame(students).with_columns(pl.col(r"^(phq9|gad7)_\d$") + 1)  # all 1s, no 0
+    body = post(client, counsellor, numbered.write_csv().encode()).json()
+    assert [w.split(":")[0] for w in body["warnings"]] == ["phq9", "gad7"]
+    assert body["warnings"][0].startswith("phq9: none of the 12 students")
+    stored = client.get(f"/api/v1/uploads/{body['upload_id']}", headers=counsellor).json()
+    assert stored["warnings"] == body["warnings"]
+    codes = post(client, counsellor, frame(students).write_csv().encode(), window="2027-spring")
+    assert codes.json()["warnings"] == []

@@ -55,6 +55,13 @@ def test_unknown_target_names_the_choices():
         ('[answers]\n"好几天" = 300\n', "whole number"),
         ('[answers]\n"好几天" = 1\n" 好几天" = 2\n', "two codes"),
         ("[answers]\n", "non-empty"),
+        ("[options]\n", "non-empty"),
+        ("[options]\nnumbered_from = true\n", "whole number from 0 to 100"),
+        ('[options]\nnumbered_from = "1"\n', "whole number from 0 to 100"),
+        ("[options]\nnumbered_from = 101\n", "whole number from 0 to 100"),
+        ("[options]\nnumbered_from = -1\n", "whole number from 0 to 100"),
+        ("[options]\nstart = 1\n", "unexpected key\\(s\\) 'start' in \\[options\\]"),
+        ('[answers]\n"好几天" = 1\n[options]\nnumbered_from = 1\n', "cannot be used together"),
     ],
 )
 def test_malformed_mapping_files(tmp_path, text, message):
@@ -93,3 +100,13 @@ def test_recode_strips_and_leaves_other_text():
     mapping = ColumnMapping({}, answers={"好几天": 1, " 几乎每天 ": 3})
     text = pl.Series(["好几天", " 几乎每天", "2", "没有", None])
     assert mapping.recode(text).to_list() == ["1", "3", "2", "没有", None]
+
+
+def test_options_numbering_alone_or_beside_columns(tmp_path):
+    alone = load_mapping(_mapping_file(tmp_path, "[options]\nnumbered_from = 1\n"))
+    assert alone.numbered_from == 1 and dict(alone.columns) == {} and not alone.answers
+    both = load_mapping(
+        _mapping_file(tmp_path, '[columns]\n"题1" = "phq9_1"\n[options]\nnumbered_from = 0\n')
+    )
+    assert both.numbered_from == 0 and dict(both.columns) == {"题1": "phq9_1"}
+    assert load_mapping(_mapping_file(tmp_path, LABELS)).numbered_from is None

@@ -191,6 +191,17 @@ def test_upload_report_names_rows_in_the_users_language(counsellor_client, helpe
     assert bad_window.status_code == 422 and t("web.err.bad_window") in bad_window.text
 
 
+def test_upload_report_shows_warnings_in_the_users_language(counsellor_client, helpers, frame):
+    client, csrf, school = counsellor_client
+    students = [(f"W{i:02d}", 0) for i in range(12)]
+    numbered = frame(students, school_id=school).with_columns(pl.col(r"^(phq9|gad7)_\d$") + 1)
+    page = helpers.upload(client, csrf, numbered)
+    assert page.status_code == 201
+    text = html.unescape(page.text)
+    assert "phq9：作答的 12 名学生在所有题目上都没有选择最低分值（0）" in text
+    assert "从 1 开始编号" in text and text.count('class="warning" role="alert"') == 2
+
+
 def test_case_work_and_rules_in_the_page(counsellor_client, helpers, frame):
     client, csrf, school = counsellor_client
     helpers.upload(client, csrf, frame([("W1", 3)], school_id=school))
