@@ -1,4 +1,15 @@
-"""Numba's start-up without its BLAS probe, and one lock for parallel kernel launches.
+"""The one place numba is imported: at most one thread at a time, without its BLAS probe,
+and one lock for parallel kernel launches.
+
+Import
+------
+The batch run reads a CSV (a numba tokeniser) in one thread while the main thread loads
+the scoring kernel. numba's package imports itself in circles; two threads importing it at
+once fail, depending on the timing, with errors such as "cannot import name '_Intrinsic'
+from partially initialized module 'numba.core.extending'". Every module of this package
+that uses numba therefore takes it from here (``from screening.scoring._jit import njit``):
+Python imports this module in one thread while the others wait, so numba is imported whole
+before any of them uses it.
 
 Start-up
 --------
@@ -26,6 +37,9 @@ from __future__ import annotations
 import sys
 import threading
 
+import numba
+from numba import get_num_threads, njit, prange
+
 #: Held while a parallel (``prange``) kernel runs; see the module docstring.
 PARALLEL_LAUNCH = threading.RLock()
 
@@ -49,3 +63,5 @@ def skip_blas_probe() -> None:
 
 
 skip_blas_probe()
+
+__all__ = ["PARALLEL_LAUNCH", "get_num_threads", "njit", "numba", "prange", "skip_blas_probe"]

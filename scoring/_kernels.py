@@ -7,7 +7,9 @@ and convert once. Every kernel has a plain-Python reference in ``tests/scoring/n
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+# numba, imported by one thread at a time and without its BLAS probe
+from screening.scoring._jit import njit, prange
 
 MISSING = -1
 BLOCK = 4096  # rows per block: its accumulators and four columns of answers stay in L2

@@ -45,9 +45,9 @@ from dataclasses import dataclass
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
-from numba import get_num_threads, njit, prange
 
-from screening.scoring._jit import PARALLEL_LAUNCH  # also skips numba's BLAS probe
+# numba, imported by one thread at a time and without its BLAS probe
+from screening.scoring._jit import PARALLEL_LAUNCH, get_num_threads, njit, prange
 
 N_PAIR = 4
 N_TOTAL = 3

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from numba import njit, prange
 from scipy import stats as sps
 
 from screening.instruments import Instrument
@@ -37,7 +36,9 @@ from screening.scoring._frames import (
     item_matrix,
     resolve_instrument,
 )
-from screening.scoring._jit import PARALLEL_LAUNCH  # also skips numba's BLAS probe
+
+# numba, imported by one thread at a time and without its BLAS probe
+from screening.scoring._jit import PARALLEL_LAUNCH, njit, prange
 from screening.scoring._moments import compute_moments
 from screening.scoring.reliability import covariance
 

@@ -298,8 +298,10 @@ def _statistics(
     idx = np.arange(p)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_square = m.pair[:, 2][:, idx, idx] / m.pair[:, 0][:, idx, idx]
-    # no variance: exactly zero for integer answers; float answers may leave a rounding residue
-    good = var > 1e-12 * mean_square  # NaN (fewer than two answers) compares false
+    # no variance: exactly zero for integer answers; float answers may leave a rounding
+    # residue, relative to their mean square, or subnormal where that square underflows
+    # (answers of about 1e-155); NaN (fewer than two answers) compares false
+    good = (var > 1e-12 * mean_square) & (var >= np.finfo(float).tiny)
     scale = {
         key: np.full(g, np.nan) for key in ("raw", "std", "g6", "av_r", "sn", "q", "var_r", "med_r")
     }

@@ -22,13 +22,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from numba import njit, prange
 
-from screening.scoring._jit import PARALLEL_LAUNCH  # also skips numba's BLAS probe
+# numba, imported by one thread at a time and without its BLAS probe
+from screening.scoring._jit import PARALLEL_LAUNCH, njit, numba, prange
 
 #: Status codes of the tokeniser; anything but OK means: use the general parser.
 OK, FIELD_COUNT, BAD_ITEM, QUOTE, STRAY_CR, NOT_UTF8, EMPTY_LINE = range(7)

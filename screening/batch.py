@@ -254,7 +254,7 @@ def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
 
 
 def _machine() -> dict[str, object]:
-    import numba  # loaded by the kernel already; imported here to keep this module light
+    from screening.scoring._jit import numba  # loaded by the kernel already
 
     return {
         "python": platform.python_version(),

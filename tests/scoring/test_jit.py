@@ -54,3 +54,46 @@ def test_jitted_blas_still_works_after_the_probe_was_skipped() -> None:
         """
     )
     assert out == "False True"
+
+
+RACE = """
+import sys
+import threading
+import time
+
+import screening.io, screening.pipeline  # noqa: F401, E401
+
+errors = []
+
+
+def load(module):
+    try:
+        __import__(module)
+    except Exception as error:  # the race shows as an ImportError or AttributeError
+        errors.append(f"{module}: {error!r}")
+
+
+reader = threading.Thread(target=load, args=("screening._csv_kernels",))
+reader.start()
+time.sleep(float(sys.argv[1]))
+load(sys.argv[2])
+reader.join()
+print(errors)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("main_thread", ["screening.scoring._jit", "screening.scoring._kernels"])
+def test_two_threads_loading_numba_kernels_at_once(main_thread: str) -> None:
+    """The batch run reads a CSV (numba tokeniser) in a thread while the main thread loads
+    the scoring kernel. numba imported from both threads at once used to fail with
+    "partially initialized module" errors, depending on the timing."""
+    for delay in (0.0, 0.05, 0.1, 0.15, 0.2):
+        done = subprocess.run(
+            [sys.executable, "-c", RACE, str(delay), main_thread],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]", f"after {delay} s: {done.stdout}"
