@@ -70,6 +70,10 @@ class UploadSummary(Model):
     cases_opened: int
     cases_updated: int
     uploaded_at: dt.datetime
+    numbered_from: int | None = Field(
+        default=None,
+        description="The number the file gave each item's first option (null: answer codes)",
+    )
     warnings: list[str] = Field(
         default_factory=list,
         description="Doubts about the file that did not stop scoring, such as an instrument "

@@ -45,6 +45,16 @@ def upload(
     window: Annotated[str, Form(pattern=WINDOW, description="Screening window, e.g. 2026-autumn")],
     battery: Annotated[str, Form(max_length=64, description="Bundled battery id")] = "default",
     school_id: Annotated[str | None, Form(pattern=SCHOOL)] = None,
+    numbered_from: Annotated[
+        int | None,
+        Form(
+            ge=0,
+            le=100,
+            description="The number the file gives each item's first option when it is not "
+            "the answer code, e.g. 1 for 问卷星's 按选项序号 export (PHQ-9 answered 1-4); "
+            "leave out when the file holds the answer codes",
+        ),
+    ] = None,
 ) -> UploadSummary:
     """Score a school's response file and queue every student at tier 2 or above.
 
@@ -56,7 +66,7 @@ def upload(
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise PayloadTooLarge(f"The file is larger than {settings.max_upload_mb} MiB.")
-    prepared = uploads.prepare_upload(data, file.filename or "upload", battery)
+    prepared = uploads.prepare_upload(data, file.filename or "upload", battery, numbered_from)
     summary = uploads.store_upload(
         session, actor, prepared, school_id=school_id, window=window, now=now
     )

@@ -76,7 +76,10 @@ class PreparedUpload:
     due_hours
         Hours until a case of each tier is due (the battery's ``[queue]``).
     content_hash
-        SHA-256 of the parsed rows, sorted (same answers, any encoding or order).
+        SHA-256 of the parsed rows, sorted (same answers, any encoding or order), with the
+        battery and the option numbering.
+    numbered_from
+        The number the file gave each item's first option (None: the answers are codes).
     warnings
         Doubts about the file that did not stop scoring (e.g. option numbers from 1).
     """
@@ -86,6 +89,7 @@ class PreparedUpload:
     failure_cases: pl.DataFrame
     due_hours: dict[int, int]
     content_hash: str
+    numbered_from: int | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -115,24 +119,29 @@ def check_window(window: str) -> str:
     return window
 
 
-def content_hash(frame: pl.DataFrame, battery: str) -> str:
-    """SHA-256 of the frame's rows as text, sorted, with the battery id."""
+def content_hash(frame: pl.DataFrame, battery: str, numbered_from: int | None = None) -> str:
+    """SHA-256 of the frame's rows as text, sorted, with the battery id (and the option
+    numbering when given: the same numbers read another way are another upload)."""
     columns = sorted(frame.columns)
     text = frame.select(pl.col(c).cast(pl.String) for c in columns)
     text = text.sort(columns, nulls_last=True)
-    digest = hashlib.sha256(f"{battery}\n".encode())
+    numbering = "" if numbered_from is None else f"numbered_from={numbered_from}\n"
+    digest = hashlib.sha256(f"{battery}\n{numbering}".encode())
     digest.update(text.write_csv(include_header=True).encode("utf-8"))
     return digest.hexdigest()
 
 
-def prepare_frame(frame: pl.DataFrame, battery: str) -> PreparedUpload:
-    """Score a parsed frame (one row per student) with a bundled battery."""
+def prepare_frame(
+    frame: pl.DataFrame, battery: str, numbered_from: int | None = None
+) -> PreparedUpload:
+    """Score a parsed frame (one row per student) with a bundled battery; ``numbered_from``
+    as in :func:`screening.pipeline.score_frame`."""
     from screening.pipeline import score_frame
 
     scorer = check_battery(battery)
     name_column = next((c for c in NAME_COLUMNS if c in frame.columns), None)
     try:
-        scored = score_frame(frame, scorer, on_invalid="flag")
+        scored = score_frame(frame, scorer, on_invalid="flag", numbered_from=numbered_from)
     except ScreeningError as error:
         raise Unprocessable(str(error)) from error
     results = scored.results.with_columns(
@@ -148,13 +157,19 @@ def prepare_frame(frame: pl.DataFrame, battery: str) -> PreparedUpload:
         results=results,
         failure_cases=scored.failure_cases,
         due_hours=dict(scored.battery.queue_due_hours),
-        content_hash=content_hash(frame, battery),
+        content_hash=content_hash(frame, battery, numbered_from),
+        numbered_from=numbered_from,
         warnings=tuple(scored.warnings),
     )
 
 
-def prepare_upload(data: bytes, filename: str, battery: str) -> PreparedUpload:
+def prepare_upload(
+    data: bytes, filename: str, battery: str, numbered_from: int | None = None
+) -> PreparedUpload:
     """Read an uploaded CSV or Excel file and score it.
+
+    ``numbered_from``: the number the file gives each item's first option when it is not
+    the item's lowest code (1 for 问卷星's 按选项序号 export); None: the answers are codes.
 
     Raises
     ------
@@ -175,7 +190,7 @@ def prepare_upload(data: bytes, filename: str, battery: str) -> PreparedUpload:
         frame = read_upload(data, filename, item_columns=scorer.loaded.item_columns())
     except ScreeningError as error:
         raise Unprocessable(str(error)) from error
-    return prepare_frame(frame, battery)
+    return prepare_frame(frame, battery, numbered_from)
 
 
 def _clean(value: Any, limit: int = MAX_REASON) -> str | None:
@@ -347,6 +362,7 @@ def store_upload(
         "by_tier": {label: by_tier.get(label, 0) for label in (*TIER_LABELS.values(), "retest")},
         "cases_opened": opened,
         "cases_updated": updated,
+        "numbered_from": prepared.numbered_from,
         "warnings": list(prepared.warnings),
     }
     upload.summary = counts
@@ -391,6 +407,7 @@ def _summary_fields(upload: Upload) -> dict[str, Any]:
         "by_tier": summary.get("by_tier", {}),
         "cases_opened": summary.get("cases_opened", 0),
         "cases_updated": summary.get("cases_updated", 0),
+        "numbered_from": summary.get("numbered_from"),
         "warnings": summary.get("warnings", []),
         "uploaded_at": upload.created_at,
     }

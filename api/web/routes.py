@@ -488,7 +488,7 @@ async def upload(
         return failed
     locale = locale_of(request)
     _ = translator(locale)
-    values = {k: _text(form, k) or "" for k in ("window", "battery", "school_id")}
+    values = {k: _text(form, k) or "" for k in ("window", "battery", "school_id", "numbered_from")}
 
     def again(message: str, status: int = 422) -> HTMLResponse:
         return render(
@@ -508,7 +508,12 @@ async def upload(
     if len(data) > settings.max_upload_bytes:
         return again(_("web.err.file_too_large", mb=f"{settings.max_upload_mb:g}"), 413)
     try:
-        prepared = uploads.prepare_upload(data, file.filename, values["battery"] or "default")
+        prepared = uploads.prepare_upload(
+            data,
+            file.filename,
+            values["battery"] or "default",
+            1 if values["numbered_from"] == "1" else None,
+        )
         summary = uploads.store_upload(
             session,
             user.actor,

@@ -413,5 +413,13 @@ def test_options_numbered_from_1_are_warned_about(client, token, headers, school
     assert body["warnings"][0].startswith("phq9: none of the 12 students")
     stored = client.get(f"/api/v1/uploads/{body['upload_id']}", headers=counsellor).json()
     assert stored["warnings"] == body["warnings"]
+    assert stored["numbered_from"] is None
     codes = post(client, counsellor, frame(students).write_csv().encode(), window="2027-spring")
     assert codes.json()["warnings"] == []
+    read_right = post(client, counsellor, numbered.write_csv().encode(), numbered_from="1")
+    body = read_right.json()
+    assert read_right.status_code == 201 and not body["duplicate"]
+    assert body["warnings"] == [] and body["numbered_from"] == 1
+    assert body["by_tier"] == codes.json()["by_tier"]
+    refused = post(client, counsellor, numbered.write_csv().encode(), numbered_from="-1")
+    assert refused.status_code == 422

@@ -73,13 +73,13 @@ def sign_in(client: TestClient, token: str) -> str:
     return csrf_of(landed.text)
 
 
-def upload_csv(client: TestClient, csrf: str, frame, window: str = "2026-autumn"):
-    """Upload a response frame as CSV through the upload form."""
+def upload_csv(client: TestClient, csrf: str, frame, window: str = "2026-autumn", **fields):
+    """Upload a response frame as CSV through the upload form (more form ``fields``)."""
     buffer = io.BytesIO()
     frame.write_csv(buffer)
     return client.post(
         "/upload",
-        data={"csrf": csrf, "window": window, "battery": "default"},
+        data={"csrf": csrf, "window": window, "battery": "default"} | fields,
         files={"file": ("responses.csv", buffer.getvalue(), "text/csv")},
     )
 

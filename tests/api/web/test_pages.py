@@ -200,6 +200,11 @@ def test_upload_report_shows_warnings_in_the_users_language(counsellor_client, h
     text = html.unescape(page.text)
     assert "phq9：作答的 12 名学生在所有题目上都没有选择最低分值（0）" in text
     assert "从 1 开始编号" in text and text.count('class="warning" role="alert"') == 2
+    form = html.unescape(client.get("/upload").text)
+    assert "选项序号，从 1 开始（PHQ-9：1–4）" in form
+    read_right = helpers.upload(client, csrf, numbered, numbered_from="1")
+    assert read_right.status_code == 201  # another reading of the same file: not a duplicate
+    assert 'class="warning"' not in read_right.text
 
 
 def test_case_work_and_rules_in_the_page(counsellor_client, helpers, frame):
