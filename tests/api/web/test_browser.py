@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from screening.api.db import make_engine, make_sessionmaker, migrate, session_scope
-from screening.api.main import create_app
+from screening.api.main import create_app, warm_kernels
 from screening.api.security import create_user
 from screening.api.web.auth import set_password
 from screening.config import Settings
@@ -97,6 +97,7 @@ def server(tmp_path_factory) -> Iterator[dict]:
             writer.writerow(
                 [sid, name, "SCH1", grade, f"{grade}-2", sex, *PHQ9[tier], *[0, 1, 0, 0, 0, 0, 0]]
             )
+    warm_kernels()  # the service's start-up does it in a thread; here before any click
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     uv = uvicorn.Server(config)
