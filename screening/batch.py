@@ -362,12 +362,7 @@ def score_files(
                 timings["read"] += time.perf_counter() - clock
                 path = paths[index]
                 result = score_frame(
-                    frame,
-                    scorer,
-                    on_invalid=on_invalid,
-                    row_offset=offset,
-                    responses=responses,
-                    numbered_from=numbered_from,
+                    frame, scorer, on_invalid=on_invalid, row_offset=offset, responses=responses
                 )
                 for stage, seconds in result.timings.items():
                     timings[stage] += seconds
