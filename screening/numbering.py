@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from screening.instruments.compiler import CompiledBattery
-from screening.missing import missing_to_null
+from screening.missing import answer_cells, missing_to_null
 
 #: Students who must have answered an instrument before its unused lowest code is reported:
 #: in a smaller file, nobody choosing the lowest answer is plausible.
@@ -33,19 +33,28 @@ _FIRST_ROWS = 1024  # the lowest code nearly always turns up among a file's firs
 def renumbered(series: pl.Series, shift: int) -> pl.Series:
     """The answers of one item column with ``shift`` subtracted from every number.
 
-    Integer and float columns are shifted as numbers; in a text column every cell that reads
-    as a number is shifted and any other text is kept, to be reported as an invalid answer.
+    Integer, boolean (1 and 0) and float columns are shifted as numbers; in a text or
+    category column every cell that reads as a number is shifted and any other text is kept,
+    to be reported as an invalid answer.
 
     Parameters
     ----------
     series
-        An item column as :func:`screening.missing.answer_cells` leaves it.
+        An item column.
     shift
         ``numbered_from - lowest code`` of the item.
+
+    Raises
+    ------
+    InputFileError
+        When the column's type holds no answers (see :func:`screening.missing.answer_cells`).
     """
-    if shift == 0 or series.dtype == pl.Null:
+    if shift == 0:
         return series
-    if series.dtype.is_integer():
+    series = answer_cells(series)
+    if series.dtype == pl.Null:
+        return series
+    if series.dtype.is_integer() or series.dtype == pl.Boolean:
         return series.cast(pl.Int64) - shift
     if series.dtype.is_float():
         return series - shift

@@ -264,8 +264,7 @@ def response_matrix(
             continue
         low, high, step = int(codes_low[j]), int(codes_high[j]), int(shift[j])
         series = frame.get_column(column)
-        answers = renumbered(answer_cells(series), step) if step else series
-        matrix[:, j], bad = _column_answers(answers, low, high)
+        matrix[:, j], bad = _column_answers(renumbered(series, step), low, high)
         if bad is not None:
             rows = bad.arg_true()
             instrument = scorer.instrument_of_column[column]

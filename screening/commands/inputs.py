@@ -10,7 +10,6 @@ import polars as pl
 from screening.instruments.models import Instrument
 from screening.io import read_responses
 from screening.mapping import load_mapping
-from screening.missing import answer_cells
 from screening.numbering import renumbered
 
 
@@ -40,6 +39,5 @@ def read_item_frame(
     if first is None:
         return frame
     return frame.with_columns(
-        renumbered(answer_cells(frame.get_column(column)), first - low)
-        for column, low in lowest.items()
+        renumbered(frame.get_column(column), first - low) for column, low in lowest.items()
     )

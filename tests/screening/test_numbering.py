@@ -40,6 +40,8 @@ def numbered(frame: pl.DataFrame) -> pl.DataFrame:
 def test_renumbered_shifts_numbers_and_keeps_other_text():
     assert renumbered(pl.Series([1, 4, None]), 1).to_list() == [0, 3, None]
     assert renumbered(pl.Series([1.0, 2.5, None]), 1).to_list() == [0.0, 1.5, None]
+    assert renumbered(pl.Series([True, False]), 1).to_list() == [0, -1]
+    assert renumbered(pl.Series(["2", "x"], dtype=pl.Categorical), 1).to_list() == ["1", "x"]
     text = pl.Series("q", [" 2 ", "4", "2.5", "abc", "", None, "1e1"])
     assert renumbered(text, 1).to_list() == ["1", "3", "1.5", "abc", None, None, "9"]
     assert renumbered(text, 1).name == "q"
