@@ -542,10 +542,17 @@ def _transcode(buffer: mmap.mmap | bytes, label: str | Path, out: IO[bytes]) -> 
 
 
 def _content_end(buffer: mmap.mmap | bytes) -> int:
+    """Offset after the last line that holds a value: trailing line breaks and trailing
+    lines of commas only (Excel saves those for formatted but empty rows below the data)
+    are not records."""
     end = len(buffer)
-    while end > 0 and buffer[end - 1] in (_NEWLINE, 13):
-        end -= 1
-    return end
+    while True:
+        while end > 0 and buffer[end - 1] in (_NEWLINE, 13):
+            end -= 1
+        start = buffer.rfind(b"\n", 0, end) + 1
+        if start == 0 or buffer[start:end].strip(b",\r"):
+            return end
+        end = start
 
 
 def _scan(

@@ -5,6 +5,10 @@ Item columns hold numbers, booleans, text or categories (R factors and pandas ca
 arrive as such from Parquet); categories are read as their text. Any other type (dates,
 durations, lists, structs, binary) is an error that names the column.
 
+Text cells are read in Unicode NFKC form first, so that full-width digits, signs and points
+(``１``, ``－``, ``．`` typed with a Chinese input method in full-width mode) are the numbers
+they show.
+
 A cell is missing when it is empty or whitespace only (full-width spaces included), or when
 it holds one of the spellings that statistics packages and spreadsheets write for a missing
 value (``NA`` from R, ``NaN`` and ``None`` from pandas, ``NULL`` from databases, ``#N/A``
@@ -24,8 +28,9 @@ MISSING_MARKS = ("NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "NULL", "null
 
 
 def missing_to_null(text: pl.Series) -> pl.Series:
-    """``text`` stripped of surrounding whitespace, with every missing cell set to null."""
-    text = text.str.strip_chars()
+    """``text`` in NFKC form (full-width digits become ASCII) and stripped of surrounding
+    whitespace, with every missing cell set to null."""
+    text = text.str.normalize("NFKC").str.strip_chars()
     return text.set((text == "") | text.is_in(MISSING_MARKS), None)
 
 

@@ -127,6 +127,29 @@ def test_crlf_and_trailing_blank_lines(tmp_path):
     assert frame["sex"].to_list() == ["F", "M"]
 
 
+@pytest.mark.parametrize("tail", [",,,,,\n", ",,,,,\r\n,,,,,\r\n\r\n", ",,,,,"])
+def test_trailing_lines_of_commas_are_not_rows(tmp_path, tail):
+    # Excel saves formatted but empty rows below the data as lines of commas
+    path = _csv(tmp_path, f"{HEADER}\n1,S,F,1,2,3\n2,S,M,0,,\n{tail}")
+    frame = _read(path)
+    assert frame["student_id"].to_list() == ["1", "2"]
+    assert frame["phq9_3"].to_list() == [3, None]  # the last record keeps its empty cells
+    batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=1))
+    assert [b["student_id"].to_list() for b in batches] == [["1"], ["2"]]
+
+
+def test_only_lines_of_commas_below_the_header(tmp_path):
+    assert "no data rows" in _error(_csv(tmp_path, f"{HEADER}\n,,,,,\n,,,,,\n"))
+
+
+def test_full_width_digits_are_numbers(tmp_path):
+    # typed with a Chinese input method in full-width mode
+    path = _csv(tmp_path, f"{HEADER}\n1,S,F,\uff11,\uff12\uff0e\uff10,\u30003\n")
+    frame = _read(path)
+    assert frame.select(ITEMS).row(0) == (1, 2, 3)
+    assert frame.schema["phq9_2"] == pl.Int8
+
+
 def test_header_names_are_stripped(tmp_path):
     path = _csv(tmp_path, " student_id , school_id,sex,phq9_1 ,phq9_2,phq9_3\n1,S,F,1,2,3\n")
     assert _read(path).columns == HEADER.split(",")
