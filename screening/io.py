@@ -60,7 +60,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -541,6 +541,18 @@ def _transcode(buffer: mmap.mmap | bytes, label: str | Path, out: IO[bytes]) -> 
             ) from None
 
 
+def _carriage_returns_only(buffer: mmap.mmap | bytes) -> bool:
+    """Whether the lines end with a bare carriage return (classic Mac OS, and the
+    "CSV (Macintosh)" that Excel for Mac still saves)."""
+    return buffer.find(b"\n") == -1 and buffer.find(b"\r") != -1
+
+
+def _to_line_feeds(buffer: mmap.mmap | bytes, out: IO[bytes]) -> None:
+    """Write ``buffer`` to ``out`` with every carriage return made a line feed."""
+    for lo in range(0, len(buffer), _CHUNK):
+        out.write(buffer[lo : lo + _CHUNK].replace(b"\r", b"\n"))
+
+
 def _content_end(buffer: mmap.mmap | bytes) -> int:
     """Offset after the last line that holds a value: trailing line breaks and trailing
     lines of commas only (Excel saves those for formatted but empty rows below the data)
@@ -785,6 +797,10 @@ def _read_csv(
     mapping: ColumnMapping | None,
     id_column: str | None,
 ) -> pl.DataFrame:
+    if _carriage_returns_only(buffer):
+        out = io.BytesIO()
+        _to_line_feeds(buffer, out)
+        buffer = source = out.getvalue()
     header = _read_header(buffer, label, item_columns, mapping, id_column)
     if header is not None:
         try:
@@ -860,6 +876,8 @@ def _csv_batches(
 ) -> Iterator[pl.DataFrame]:
     with contextlib.ExitStack() as stack:
         buffer = stack.enter_context(_mapped(path))
+        if _carriage_returns_only(buffer):
+            buffer = _temporary_copy(stack, lambda out: _to_line_feeds(buffer, out))
         header = _read_header(buffer, path, item_columns, mapping, id_column)
         cuts = layout = None
         if header is not None:
@@ -870,7 +888,8 @@ def _csv_batches(
         ):
             if header is not None:
                 _utf8_body_or_fail(buffer, header.data_start, path)
-            buffer = _transcoded_file(stack, buffer, path)
+            gb18030 = buffer
+            buffer = _temporary_copy(stack, lambda out: _transcode(gb18030, path, out))
             header = _read_header(buffer, path, item_columns, mapping, id_column)
             if header is None:  # pragma: no cover - transcoded text is UTF-8
                 raise InputFileError(path, "cannot decode the header.")
@@ -894,12 +913,11 @@ def _batches_of(
     return (cuts, None) if cuts is not None else (None, _check_records(buffer, header, path))
 
 
-def _transcoded_file(
-    stack: contextlib.ExitStack, buffer: mmap.mmap | bytes, path: Path
-) -> mmap.mmap:
-    """``buffer`` transcoded from GB18030 to a temporary UTF-8 file, memory-mapped."""
+def _temporary_copy(stack: contextlib.ExitStack, write: Callable[[IO[bytes]], None]) -> mmap.mmap:
+    """What ``write`` writes (a file converted in bounded memory), as a temporary file,
+    memory-mapped; removed when ``stack`` closes."""
     handle = stack.enter_context(tempfile.TemporaryFile(suffix=".csv"))
-    _transcode(buffer, path, handle)
+    write(handle)
     handle.flush()
     return stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
 

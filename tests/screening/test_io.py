@@ -150,6 +150,19 @@ def test_full_width_digits_are_numbers(tmp_path):
     assert frame.schema["phq9_2"] == pl.Int8
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_classic_mac_line_ends(tmp_path, encoding, chunk):
+    # Excel for Mac's "CSV (Macintosh)" ends lines with a bare carriage return
+    text = f'{HEADER},备注\r1,S,F,1,2,3,"两\r行"\r2,S,M,0,,,\r'
+    path = _csv(tmp_path, text, encoding=encoding)
+    expected = _read(_csv(tmp_path, text.replace("\r", "\n"), "lf.csv", encoding))
+    assert expected["备注"].to_list() == ["两\n行", None]
+    assert _read(path).equals(expected)
+    batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=1))
+    assert pl.concat(batches).equals(expected)
+    assert read_upload(path.read_bytes(), "r.csv", item_columns=ITEMS).equals(expected)
+
+
 def test_header_names_are_stripped(tmp_path):
     path = _csv(tmp_path, " student_id , school_id,sex,phq9_1 ,phq9_2,phq9_3\n1,S,F,1,2,3\n")
     assert _read(path).columns == HEADER.split(",")
