@@ -557,14 +557,16 @@ def _content_end(buffer: mmap.mmap | bytes) -> int:
     """Offset after the last line that holds a value: trailing line breaks and trailing
     lines of commas only (Excel saves those for formatted but empty rows below the data)
     are not records."""
-    end = len(buffer)
-    while True:
-        while end > 0 and buffer[end - 1] in (_NEWLINE, 13):
-            end -= 1
-        start = buffer.rfind(b"\n", 0, end) + 1
-        if start == 0 or buffer[start:end].strip(b",\r"):
-            return end
-        end = start
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    for hi in range(len(data), 0, -_CHUNK):  # from the end: the last byte of a value
+        chunk = data[max(hi - _CHUNK, 0) : hi]
+        values = np.flatnonzero((chunk != _COMMA) & (chunk != _NEWLINE) & (chunk != 13))
+        if values.size:
+            last = hi - len(chunk) + int(values[-1])
+            stop = buffer.find(b"\n", last)
+            end = len(buffer) if stop == -1 else stop
+            return end - 1 if end > last + 1 and buffer[end - 1] == 13 else end
+    return 0
 
 
 def _scan(

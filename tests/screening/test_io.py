@@ -128,7 +128,7 @@ def test_crlf_and_trailing_blank_lines(tmp_path):
 
 
 @pytest.mark.parametrize("tail", [",,,,,\n", ",,,,,\r\n,,,,,\r\n\r\n", ",,,,,"])
-def test_trailing_lines_of_commas_are_not_rows(tmp_path, tail):
+def test_trailing_lines_of_commas_are_not_rows(tmp_path, tail, chunk):
     # Excel saves formatted but empty rows below the data as lines of commas
     path = _csv(tmp_path, f"{HEADER}\n1,S,F,1,2,3\n2,S,M,0,,\n{tail}")
     frame = _read(path)
@@ -138,8 +138,9 @@ def test_trailing_lines_of_commas_are_not_rows(tmp_path, tail):
     assert [b["student_id"].to_list() for b in batches] == [["1"], ["2"]]
 
 
-def test_only_lines_of_commas_below_the_header(tmp_path):
+def test_only_lines_of_commas_below_the_header(tmp_path, chunk):
     assert "no data rows" in _error(_csv(tmp_path, f"{HEADER}\n,,,,,\n,,,,,\n"))
+    assert "the file is empty" in _error(_csv(tmp_path, ",,,,,\r\n,,,,,\r\n"))
 
 
 def test_full_width_digits_are_numbers(tmp_path):
