@@ -30,7 +30,7 @@ from screening.io import FORMATS, iter_response_batches, read_responses, sha256_
 from screening.mapping import ColumnMapping
 from screening.numbering import LowestCodeCheck
 from screening.pipeline import OnInvalid, Scorer, response_matrix, score_frame, warm_up
-from screening.triage import STATUSES, TIER_LABELS
+from screening.triage import STATUSES
 
 Format = Literal["parquet", "csv"]
 T = TypeVar("T")
@@ -369,8 +369,8 @@ def score_files(
                 clock = time.perf_counter()
                 if result.failure_cases.height:
                     failures.append(result.failure_cases.with_columns(file=pl.lit(str(path))))
+                _count(result.results, by_status, by_tier)
                 school_parts.append(school_counts(result.results, scorer))
-                _count(school_parts[-1], by_status, by_tier)
                 if quality:
                     from screening.scoring.quality import quality_by_school  # scipy: slow import
 
@@ -487,17 +487,12 @@ def merge_school_counts(parts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _count(schools: pl.DataFrame, by_status: Counter[str], by_tier: Counter[str]) -> None:
-    """Add the statuses and tiers of one results frame, from its :func:`school_counts`
-    (``none``: no tier); only counts above zero are kept."""
-    totals = dict(zip(schools.columns[1:], schools.drop("school_id").sum().row(0), strict=True))
-    found = {status: totals[status] for status in STATUSES}
-    if "tier_0" in totals:
-        tiers = {label: totals[f"tier_{level}"] for level, label in enumerate(TIER_LABELS)}
-        by_tier.update({k: n for k, n in tiers.items() if n})
-        if untiered := totals["students"] - sum(tiers.values()):
-            by_tier["none"] += untiered
-    by_status.update({k: n for k, n in found.items() if n})
+def _count(results: pl.DataFrame, by_status: Counter[str], by_tier: Counter[str]) -> None:
+    for status, n in results.group_by("status").len().iter_rows():
+        by_status[str(status)] += n
+    if "tier_label" in results.columns:
+        for label, n in results.group_by("tier_label").len().iter_rows():
+            by_tier["none" if label is None else str(label)] += n
 
 
 def _record(
