@@ -59,6 +59,7 @@ import mmap
 import os
 import re
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -279,10 +280,11 @@ def _resolve_header(
         raise InputFileError(
             label, f"duplicate column names: {where}. Rename or delete the repeated columns."
         )
+    known = [*item_columns, *PASSTHROUGH_COLUMNS, *([id_column] if id_column else [])]
     if mapping is not None:
-        known = [*item_columns, *PASSTHROUGH_COLUMNS, *([id_column] if id_column else [])]
         mapping.check_targets(known, path=label)
         names = mapping.rename(names, path=label)
+    names = _spelled_as_known(names, known)
     required = [*([id_column] if id_column else []), *item_columns]
     missing = [column for column in required if column not in names]
     if missing:
@@ -302,6 +304,26 @@ def _resolve_header(
             )
         raise InputFileError(label, problem)
     return names
+
+
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _spelled_as_known(names: list[str], known: Sequence[str]) -> list[str]:
+    """Headers that differ from a column the toolkit reads only in letter case or character
+    width (``PHQ9_1``, ``Student_ID``, full-width ``ｐｈｑ９_１``) take its name, when the
+    file has no header of that exact name and exactly one header of that spelling."""
+    spellings: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        spellings.setdefault(_folded(name), []).append(i)
+    present, reads = set(names), set(known)
+    renamed = list(names)
+    for column in dict.fromkeys(known):
+        matches = spellings.get(_folded(column), [])
+        if column not in present and len(matches) == 1 and names[matches[0]] not in reads:
+            renamed[matches[0]] = column
+    return renamed
 
 
 def _header_hint(present: Sequence[str], width: int) -> str:

@@ -169,6 +169,25 @@ def test_header_names_are_stripped(tmp_path):
     assert _read(path).columns == HEADER.split(",")
 
 
+def test_headers_in_other_case_or_width(tmp_path):
+    path = _csv(tmp_path, "Student_ID,School_ID,SEX,PHQ9_1,ｐｈｑ９_２,Phq9_3\n1,S,F,1,2,3\n")
+    frame = _read(path)
+    assert frame.columns == HEADER.split(",")
+    assert frame.row(0) == ("1", "S", "F", 1, 2, 3)
+
+
+def test_exact_header_wins_over_another_spelling(tmp_path):
+    path = _csv(tmp_path, f"{HEADER},PHQ9_1\n1,S,F,1,2,3,0\n")
+    frame = _read(path)
+    assert frame["phq9_1"].to_list() == [1]
+    assert frame["PHQ9_1"].to_list() == ["0"]  # another column, passed over
+
+
+def test_two_other_spellings_of_one_header_are_not_guessed(tmp_path):
+    path = _csv(tmp_path, "student_id,PHQ9_1,Phq9_1,phq9_2,phq9_3\n1,1,2,2,3\n")
+    assert "missing item columns 'phq9_1'" in _error(path)
+
+
 def test_empty_unnamed_trailing_column_is_dropped(tmp_path):
     path = _csv(tmp_path, f"{HEADER},\n1,S,F,1,2,3,\n2,S,F,1,2,3,\n")
     assert _read(path).columns == HEADER.split(",")
