@@ -25,7 +25,7 @@ import polars as pl
 
 from screening import __version__
 from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
-from screening.errors import InputFileError
+from screening.errors import InputFileError, ResponseValidationError
 from screening.io import FORMATS, iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
 from screening.numbering import LowestCodeCheck
@@ -361,9 +361,12 @@ def score_files(
             for index, frame, offset, responses in frames:
                 timings["read"] += time.perf_counter() - clock
                 path = paths[index]
-                result = score_frame(
-                    frame, scorer, on_invalid=on_invalid, row_offset=offset, responses=responses
-                )
+                try:
+                    result = score_frame(
+                        frame, scorer, on_invalid=on_invalid, row_offset=offset, responses=responses
+                    )
+                except ResponseValidationError as error:  # rows are counted per file: name it
+                    raise ResponseValidationError(f"{path}: {error}", error.failure_cases) from None
                 for stage, seconds in result.timings.items():
                     timings[stage] += seconds
                 clock = time.perf_counter()

@@ -138,6 +138,18 @@ def test_invalid_answer_fails_and_leaves_no_output(tmp_path: Path, capsys) -> No
     assert sorted(p.name for p in out.iterdir()) == ["scores.parquet"]
 
 
+def test_invalid_answer_names_its_file_among_several(tmp_path: Path, capsys) -> None:
+    good, bad = tmp_path / "school_a.csv", tmp_path / "school_b.csv"
+    city(40).write_csv(good)
+    frame = city(80).slice(40).with_columns(pl.col("phq9_3").cast(pl.String))
+    frame.with_columns(frame["phq9_3"].scatter([2], ["7"])).write_csv(bad)
+    assert run("score", good, bad, "--out", tmp_path / "out", "-q") == 2
+    error = capsys.readouterr().err
+    assert f"{bad}: 1 invalid answer in 1 row" in error and "row 3" in error
+    assert str(good) not in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_on_invalid_flag_keeps_every_row(tmp_path: Path) -> None:
     frame = city(40).with_columns(pl.col("gad7_1").cast(pl.String))
     frame = frame.with_columns(frame["gad7_1"].scatter([0], ["9"]))
