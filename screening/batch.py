@@ -29,7 +29,14 @@ from screening.errors import InputFileError, ResponseValidationError
 from screening.io import FORMATS, iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
 from screening.numbering import LowestCodeCheck
-from screening.pipeline import OnInvalid, Scorer, response_matrix, score_frame, warm_up
+from screening.pipeline import (
+    PASSTHROUGH,
+    OnInvalid,
+    Scorer,
+    response_matrix,
+    score_frame,
+    warm_up,
+)
 from screening.triage import STATUSES
 
 Format = Literal["parquet", "csv"]
@@ -65,7 +72,7 @@ class _Sink:
 
     A run of one frame is written by polars in one go; from the second frame on, Parquet
     is streamed through a pyarrow writer (one row group per frame) and CSV appended.
-    Later frames are aligned to the first frame's columns.
+    Every frame must have the first frame's columns; they are written in its order.
     """
 
     def __init__(self, path: Path, fmt: Format) -> None:
@@ -84,12 +91,7 @@ class _Sink:
         if self._pending is not None:
             self._append(self._pending)
             self._pending = None
-        self._append(
-            frame.select(
-                pl.col(name) if name in frame.columns else pl.lit(None, dtype).alias(name)
-                for name, dtype in self._schema.items()
-            )
-        )
+        self._append(frame.select(self._schema.names()))
 
     def _append(self, frame: pl.DataFrame) -> None:
         if self.fmt == "parquet":
@@ -123,6 +125,16 @@ class _Sink:
         if self._csv is not None:
             self._csv.close()
             self._csv = None
+
+
+def _every_passthrough(results: pl.DataFrame) -> pl.DataFrame:
+    """``results`` with every passthrough column, empty where its input has none: the
+    results of several inputs share the columns of whichever has the most."""
+    missing = [c for c in PASSTHROUGH if c not in results.columns]
+    if not missing:
+        return results
+    filled = results.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+    return filled.select(*PASSTHROUGH, pl.exclude(PASSTHROUGH))
 
 
 def _flat(frame: pl.DataFrame) -> pl.DataFrame:
@@ -384,7 +396,8 @@ def score_files(
                     ids.append(frame.select("student_id", file=pl.lit(str(path))))
                 timings["summaries"] += time.perf_counter() - clock
                 clock = time.perf_counter()
-                sink.write(result.results)
+                results = result.results
+                sink.write(results if len(paths) == 1 else _every_passthrough(results))
                 file_rows[index] = offset + frame.height  # the read-ahead counts offsets
                 timings["write"] += time.perf_counter() - clock
                 if bar is not None:

@@ -252,6 +252,26 @@ def test_quality_flag_records_per_school_checks(csv_file: Path, tmp_path: Path) 
     assert {"hash", "write", "summaries", "validate", "kernel", "read"} <= set(record["timings_s"])
 
 
+def test_several_files_keep_every_passthrough_column(tmp_path: Path) -> None:
+    """A column that only a later file has is kept (the first file's rows are empty
+    there), and the columns do not depend on the order of the files."""
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    city(30).drop("sex").write_csv(first)
+    later = city(60).slice(30).drop("grade")
+    later.with_columns(class_id=pl.col("school_id") + "-1").write_csv(second)
+    outputs = []
+    for k, order in enumerate(((first, second), (second, first))):
+        assert run("score", *order, "--out", tmp_path / f"o{k}", "-q") == 0
+        outputs.append(pl.read_parquet(tmp_path / f"o{k}" / "scores.parquet"))
+    ab, ba = outputs
+    assert ab.columns[:5] == ["student_id", "school_id", "class_id", "grade", "sex"]
+    assert ab.columns == ba.columns
+    assert ab["class_id"].null_count() == 30 and ab["class_id"][30:].null_count() == 0
+    assert ab["grade"][:30].null_count() == 0 and ab["grade"][30:].null_count() == 30
+    assert ab["sex"][:30].null_count() == 30 and ab["sex"][30:].null_count() == 0
+    assert ab.sort("student_id").equals(ba.sort("student_id"))
+
+
 def test_several_files_in_batches_equal_one_file_at_a_time(tmp_path: Path) -> None:
     """Batches of several inputs are read ahead in a thread: same rows, order, counts and
     row numbers as scoring the files one by one, each file's own hash and row count."""
@@ -268,7 +288,10 @@ def test_several_files_in_batches_equal_one_file_at_a_time(tmp_path: Path) -> No
     for k, path in enumerate(paths):
         assert run("score", path, "--out", tmp_path / f"one{k}", "-q") == 0
         singles.append(pl.read_parquet(tmp_path / f"one{k}" / "scores.parquet"))
-    assert pl.read_parquet(out / "scores.parquet").equals(pl.concat(singles))
+    together = pl.read_parquet(out / "scores.parquet")
+    assert together.select(singles[0].columns).equals(pl.concat(singles))
+    added = [c for c in together.columns if c not in singles[0].columns]
+    assert together.select(added).null_count().row(0) == (together.height,) * len(added)
     record = json.loads((out / "run.json").read_text("utf-8"))
     assert [i["rows"] for i in record["inputs"]] == [2500, 300, 1700]
     assert [i["sha256"] for i in record["inputs"]] == [
