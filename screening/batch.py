@@ -68,7 +68,8 @@ class RunSummary:
 
 
 class _Sink:
-    """Writes result frames one after another to one file (Parquet or CSV).
+    """Writes result frames one after another to one file (Parquet or CSV: UTF-8 with a
+    byte-order mark, without which Chinese Excel reads a CSV as GBK).
 
     A run of one frame is written by polars in one go; from the second frame on, Parquet
     is streamed through a pyarrow writer (one row group per frame) and CSV appended.
@@ -105,7 +106,7 @@ class _Sink:
             header = self._csv is None
             if header:
                 self._csv = self.path.open("wb")
-            _flat(frame).write_csv(self._csv, include_header=header)
+            _flat(frame).write_csv(self._csv, include_header=header, include_bom=header)
 
     def abort(self) -> None:
         """Close open handles without writing what is pending (the run failed)."""
@@ -117,7 +118,7 @@ class _Sink:
             if self.fmt == "parquet":
                 self._pending.write_parquet(self.path, compression=COMPRESSION, statistics=False)
             else:
-                _flat(self._pending).write_csv(self.path)
+                _flat(self._pending).write_csv(self.path, include_bom=True)
             self._pending = None
         if self._parquet is not None:
             self._parquet.close()
@@ -305,7 +306,8 @@ def score_files(
         A battery (bundled id or path) with triage, or one instrument scored with bands but
         no tiers. Exactly one of them.
     fmt
-        ``"parquet"`` (default) or ``"csv"`` (UTF-8, ``reasons`` joined with ``"; "``).
+        ``"parquet"`` (default) or ``"csv"`` (UTF-8 with a byte-order mark for Excel,
+        ``reasons`` joined with ``"; "``).
     mapping
         Column mapping applied to every input.
     on_invalid
@@ -430,7 +432,7 @@ def score_files(
         if quality_parts:
             record["quality"] = pl.concat(quality_parts, how="diagonal_relaxed").to_dicts()
         if failures:
-            write_csv_atomic(pl.concat(failures), staging / FAILURES)
+            write_csv_atomic(pl.concat(failures), staging / FAILURES, include_bom=True)
             record["outputs"]["failures"] = FAILURES
         write_json_atomic(record, staging / "run.json")
     if not failures:

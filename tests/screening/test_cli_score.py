@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import subprocess
@@ -250,6 +251,24 @@ def test_quality_flag_records_per_school_checks(csv_file: Path, tmp_path: Path) 
     assert set(quality) == {"S000", "S001", "S002", "S003"}
     assert all(0 < row["alpha_min"] <= 1 for row in quality.values())
     assert {"hash", "write", "summaries", "validate", "kernel", "read"} <= set(record["timings_s"])
+
+
+@pytest.mark.parametrize("chunk_rows", ["0", "1000"])
+def test_csv_outputs_open_in_chinese_excel(tmp_path: Path, chunk_rows: str) -> None:
+    """Results and failures as CSV carry one UTF-8 byte-order mark (Excel reads a CSV
+    without it as GBK), also when the results are written batch by batch."""
+    frame = city(2500).with_columns(pl.col("phq9_3").cast(pl.String))
+    frame.with_columns(frame["phq9_3"].scatter([3], ["7"])).write_csv(tmp_path / "in.csv")
+    out = tmp_path / "out"
+    options = ["--format", "csv", "--on-invalid", "flag", "-q"]
+    options += ["--chunk-rows", chunk_rows] if chunk_rows != "0" else []
+    assert run("score", tmp_path / "in.csv", "--out", out, *options) == 0
+    for name in ("scores.csv", "failures.csv"):
+        data = (out / name).read_bytes()
+        assert data.startswith(codecs.BOM_UTF8) and data.count(codecs.BOM_UTF8) == 1
+    results = pl.read_csv(out / "scores.csv")
+    assert results.height == 2500 and results["student_id"][0] == "学00000"
+    assert pl.read_csv(out / "failures.csv")["row"].to_list() == [4]
 
 
 def test_several_files_keep_every_passthrough_column(tmp_path: Path) -> None:
