@@ -129,8 +129,8 @@ class _Sink:
 
 
 def _every_passthrough(results: pl.DataFrame) -> pl.DataFrame:
-    """``results`` with every passthrough column, empty where its input has none: the
-    results of several inputs share the columns of whichever has the most."""
+    """``results`` with all the passthrough columns, empty where its input has none: the
+    results of several inputs then have one set of columns, whatever the files' order."""
     missing = [c for c in PASSTHROUGH if c not in results.columns]
     if not missing:
         return results
