@@ -76,3 +76,44 @@ def test_row_estimates(big_csv, tmp_path):
     assert screening.batch._estimated_rows(tmp_path / "missing.csv") == 0
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")
     assert screening.batch._estimated_rows(tmp_path / "broken.parquet") == 0
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_sink_writes_small_frames_in_blocks(tmp_path, monkeypatch, fmt):
+    """Frames are gathered into blocks of at least BLOCK_ROWS rows: one row group each."""
+    monkeypatch.setattr(screening.batch, "BLOCK_ROWS", 3)
+    frames = [
+        pl.DataFrame({"student_id": [f"S{k}-{i}" for i in range(n)], "tier": [k] * n})
+        for k, n in enumerate((1, 1, 2, 5, 1))
+    ]
+    path = tmp_path / f"scores.{fmt}"
+    sink = screening.batch._Sink(path, fmt)
+    for frame in frames:
+        sink.write(frame)
+    sink.close()
+    expected = pl.concat(frames)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        groups = pq.ParquetFile(path).metadata
+        assert [groups.row_group(g).num_rows for g in range(groups.num_row_groups)] == [4, 5, 1]
+        assert pl.read_parquet(path).equals(expected)
+    else:
+        assert path.read_bytes().count(b"student_id") == 1
+        assert pl.read_csv(path).equals(expected)
+
+
+def test_sink_writes_one_block_in_one_go_and_nothing_when_aborted(tmp_path):
+    frame = pl.DataFrame({"student_id": ["a", "b"], "tier": [1, 2]})
+    sink = screening.batch._Sink(tmp_path / "one.parquet", "parquet")
+    sink.write(frame)
+    sink.write(frame)
+    sink.close()
+    assert pl.read_parquet(tmp_path / "one.parquet").equals(pl.concat([frame, frame]))
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(tmp_path / "one.parquet").num_row_groups == 1
+    sink = screening.batch._Sink(tmp_path / "none.parquet", "parquet")
+    sink.write(frame)
+    sink.abort()
+    assert not (tmp_path / "none.parquet").exists()
