@@ -118,6 +118,14 @@ class _Sink:
                 self._csv = self.path.open("wb")
             _flat(frame).write_csv(self._csv, include_header=header, include_bom=header)
 
+    def _write_last(self, block: pl.DataFrame) -> None:
+        if self._parquet is not None or self._csv is not None:
+            self._append(block)
+        elif self.fmt == "parquet":  # the only block: in one go
+            block.write_parquet(self.path, compression=COMPRESSION, statistics=False)
+        else:
+            _flat(block).write_csv(self.path, include_bom=True)
+
     def abort(self) -> None:
         """Close open handles without writing what is held or pending (the run failed)."""
         self._held, self._pending = [], None
@@ -126,14 +134,9 @@ class _Sink:
     def close(self) -> None:
         if self._held:
             self._next_block()
-        if self._pending is not None and self._parquet is None and self._csv is None:
-            if self.fmt == "parquet":  # the only block
-                self._pending.write_parquet(self.path, compression=COMPRESSION, statistics=False)
-            else:
-                _flat(self._pending).write_csv(self.path, include_bom=True)
-        elif self._pending is not None:
-            self._append(self._pending)
-        self._pending = None
+        if self._pending is not None:
+            self._write_last(self._pending)
+            self._pending = None
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None

@@ -662,7 +662,8 @@ def _read_header(
     id_column: str | None,
 ) -> _Header | None:
     """Check a CSV's encoding and read its header; None means: not UTF-8, transcode it."""
-    if len(buffer) == 0 or _content_end(buffer) == 0:
+    content_end = _content_end(buffer)
+    if content_end == 0:
         raise InputFileError(label, "the file is empty. Export the responses again.")
     for bom, name in _BOMS.items():
         if buffer[: len(bom)] == bom:
@@ -699,7 +700,7 @@ def _read_header(
             "line break in that header cell, or save the file from Excel again as CSV.",
         ) from None
     names = _resolve_header(raw, label, item_columns, mapping, id_column)
-    data_start, data_end = header_end + 1, _content_end(buffer)
+    data_start, data_end = header_end + 1, content_end
     if data_start >= data_end:
         raise InputFileError(
             label, "the file has a header but no data rows. Export the responses again."

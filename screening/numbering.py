@@ -59,7 +59,7 @@ def renumbered(series: pl.Series, shift: int) -> pl.Series:
     if series.dtype.is_float():
         return series - shift
     text = missing_to_null(series)
-    number = text.str.strip_chars().cast(pl.Float64, strict=False)
+    number = text.cast(pl.Float64, strict=False)
     shifted = (number - shift).cast(pl.String).str.strip_suffix(".0")
     return pl.select(
         pl.when(number.is_not_null()).then(shifted).otherwise(text).alias(series.name)
