@@ -254,8 +254,13 @@ def _listed(values: Iterable[Any], limit: int = 10) -> str:
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
+# Placeholder names of header cells left empty: a private-use character no real header
+# holds (not NUL, which Arrow's C interface takes for the end of a name).
+_UNNAMED = "\ue000unnamed"
+
+
 def _unnamed(index: int) -> str:
-    return f"\x00unnamed{index}"
+    return f"{_UNNAMED}{index}"
 
 
 def _resolve_header(
@@ -290,7 +295,7 @@ def _resolve_header(
     if missing:
         kind = "item columns" if set(missing) - {id_column} else "the id column"
         problem = f"missing {kind} {_listed(missing, 12)}."
-        present = [n for n in names if not n.startswith("\x00")]
+        present = [n for n in names if not n.startswith(_UNNAMED)]
         problem += f" The file has {_listed(present, 12)}." + _header_hint(present, len(names))
         if mapping is not None:
             unused = mapping.missing_sources((name or "").strip() for name in raw)
@@ -390,10 +395,10 @@ def _finish(
 ) -> pl.DataFrame:
     """Drop empty unnamed columns, type the columns (answer labels of the mapping become
     their codes), check empty rows and duplicate ids."""
-    unnamed = [c for c in frame.columns if c.startswith("\x00unnamed")]
+    unnamed = [c for c in frame.columns if c.startswith(_UNNAMED)]
     for column in unnamed:
         if frame.get_column(column).null_count() < frame.height:
-            index = int(column.removeprefix("\x00unnamed"))
+            index = int(column.removeprefix(_UNNAMED))
             raise InputFileError(
                 label,
                 f"{_column_label(index)} has values but no header. Give it a name or delete it.",

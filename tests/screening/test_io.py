@@ -188,9 +188,16 @@ def test_two_other_spellings_of_one_header_are_not_guessed(tmp_path):
     assert "missing item columns 'phq9_1'" in _error(path)
 
 
-def test_empty_unnamed_trailing_column_is_dropped(tmp_path):
-    path = _csv(tmp_path, f"{HEADER},\n1,S,F,1,2,3,\n2,S,F,1,2,3,\n")
-    assert _read(path).columns == HEADER.split(",")
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "polars"])
+@pytest.mark.parametrize("empty", [1, 3])
+def test_empty_unnamed_trailing_columns_are_dropped(tmp_path, fast, empty):
+    commas = "," * empty
+    text = f"{HEADER}{commas}\r\n1,S,F,1,2,3{commas}\r\n2,S,F,1,2,3{commas}\r\n"
+    path = _csv(tmp_path, text)
+    with mock.patch.object(screening.io, "_FAST_CSV", fast):
+        assert _read(path).columns == HEADER.split(",")
+        batches = iter_response_batches(path, item_columns=ITEMS, batch_rows=1)
+        assert [b.columns for b in batches] == [HEADER.split(",")] * 2
 
 
 # ----------------------------------------------------------------------------- encodings
@@ -424,9 +431,11 @@ def test_unknown_mapping_target(tmp_path):
     assert "unknown target" in _error(path, mapping=ColumnMapping({"题4": "phq9_4"}))
 
 
-def test_values_without_a_header(tmp_path):
-    message = _error(_csv(tmp_path, f"{HEADER},\n1,S,F,1,2,3,\n2,S,F,1,2,3,oops\n"))
-    assert "column 7 (G) has values but no header" in message
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "polars"])
+def test_values_without_a_header(tmp_path, fast):
+    path = _csv(tmp_path, f"{HEADER},,\n1,S,F,1,2,3,,\n2,S,F,1,2,3,,oops\n")
+    with mock.patch.object(screening.io, "_FAST_CSV", fast):
+        assert "column 8 (H) has values but no header" in _error(path)
 
 
 def test_empty_row_in_the_middle(tmp_path):
