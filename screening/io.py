@@ -71,7 +71,7 @@ import polars as pl
 
 from screening.errors import InputFileError
 from screening.mapping import PASSTHROUGH_COLUMNS, ColumnMapping
-from screening.missing import answer_cells, missing_to_null
+from screening.missing import answer_cells, answer_text
 
 if TYPE_CHECKING:
     from screening import _csv_kernels
@@ -355,7 +355,7 @@ def _coerce_item(series: pl.Series) -> pl.Series:
         return series.cast(pl.String)
     if dtype.is_float():
         series = series.fill_nan(None)
-    text = missing_to_null(series.cast(pl.String))
+    text = answer_text(series.cast(pl.String))
     number = text.cast(pl.Int64, strict=False)  # accepts exactly [+-]digits
     if number.null_count() == text.null_count():
         low, high = number.min(), number.max()
@@ -1161,6 +1161,7 @@ def _read_excel(
             drop_empty_rows=False,
             drop_empty_cols=False,
             read_options={"dtypes": "string"},
+            raise_if_empty=False,
         )
     except Exception as error:  # fastexcel raises its own exception types
         raise InputFileError(
@@ -1169,16 +1170,23 @@ def _read_excel(
             "Open it in Excel and save it again as .xlsx, or export CSV UTF-8.",
         ) from None
     sheet = _drop_trailing_empty(sheet)
-    if sheet.height == 0:
-        raise InputFileError(label, "the first sheet is empty. Put the responses on sheet 1.")
-    if sheet.height == 1:
+    if sheet.height <= 1:
+        problem = "is empty" if sheet.height == 0 else "has a header but no data rows"
         raise InputFileError(
-            label, "the first sheet has a header but no data rows. Put the responses on sheet 1."
+            label, f"the first sheet{_other_sheets(data)} {problem}. Put the responses on sheet 1."
         )
     names = _resolve_header(sheet.row(0), label, item_columns, mapping, id_column)
     frame = sheet.slice(1)
     frame.columns = names
     return _finish(frame, label, item_columns, id_column, 0, mapping)
+
+
+def _other_sheets(data: bytes | Path) -> str:
+    """' (of the sheets 'A', 'B')' when the workbook has more than one sheet, else ''."""
+    import fastexcel  # polars' calamine engine: installed with it
+
+    names = fastexcel.read_excel(data).sheet_names
+    return f" (of the sheets {_listed(names)})" if len(names) > 1 else ""
 
 
 # ------------------------------------------------------------------------------- Parquet

@@ -7,7 +7,8 @@ durations, lists, structs, binary) is an error that names the column.
 
 Text cells are read in Unicode NFKC form first, so that full-width digits, signs and points
 (``１``, ``－``, ``．`` typed with a Chinese input method in full-width mode) are the numbers
-they show.
+they show. ``TRUE`` and ``FALSE``, in any letter case, are 1 and 0: that is how Excel writes
+its booleans to CSV, and how the Excel reader (which reads every cell as text) sees them.
 
 A cell is missing when it is empty or whitespace only (full-width spaces included), or when
 it holds one of the spellings that statistics packages and spreadsheets write for a missing
@@ -25,13 +26,17 @@ import polars as pl
 from screening.errors import InputFileError
 
 MISSING_MARKS = ("NA", "N/A", "n/a", "#N/A", "<NA>", "NaN", "nan", "NULL", "null", "None")
+BOOLEANS = {"true": "1", "false": "0"}
 
 
-def missing_to_null(text: pl.Series) -> pl.Series:
+def answer_text(text: pl.Series) -> pl.Series:
     """``text`` in NFKC form (full-width digits become ASCII) and stripped of surrounding
-    whitespace, with every missing cell set to null."""
+    whitespace, ``TRUE``/``FALSE`` (any case) as ``1``/``0``, every missing cell null."""
     text = text.str.normalize("NFKC").str.strip_chars()
-    return text.set((text == "") | text.is_in(MISSING_MARKS), None)
+    text = text.set((text == "") | text.is_in(MISSING_MARKS), None)
+    words = text.str.to_lowercase()
+    booleans = words.is_in(list(BOOLEANS))
+    return text.zip_with(~booleans, words.replace(BOOLEANS)) if booleans.any() else text
 
 
 def answer_cells(series: pl.Series, label: str | Path | None = None) -> pl.Series:

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from screening.instruments.compiler import CompiledBattery
-from screening.missing import answer_cells, missing_to_null
+from screening.missing import answer_cells, answer_text
 
 #: Students who must have answered an instrument before its unused lowest code is reported:
 #: in a smaller file, nobody choosing the lowest answer is plausible.
@@ -58,7 +58,7 @@ def renumbered(series: pl.Series, shift: int) -> pl.Series:
         return series.cast(pl.Int64) - shift
     if series.dtype.is_float():
         return series - shift
-    text = missing_to_null(series)
+    text = answer_text(series)
     number = text.cast(pl.Float64, strict=False)
     shifted = (number - shift).cast(pl.String).str.strip_suffix(".0")
     return pl.select(

@@ -23,7 +23,7 @@ from screening.errors import (
 )
 from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
-from screening.missing import answer_cells, missing_to_null
+from screening.missing import answer_cells, answer_text
 from screening.numbering import LowestCodeCheck, renumbered
 from screening.scoring.norms import NormTable, apply_norms
 from screening.triage import (
@@ -188,7 +188,7 @@ def _column_answers(series: pl.Series, low: int, high: int) -> tuple[np.ndarray,
         parsed = series
     else:
         if series.dtype == pl.String:
-            text = missing_to_null(series)
+            text = answer_text(series)
             number = text.cast(pl.Float64, strict=False)
             bad = number.is_null() & text.is_not_null()
         elif series.dtype.is_float():

@@ -510,6 +510,25 @@ def test_excel_empty_and_header_only(tmp_path):
     assert "no data rows" in _error(_xlsx(tmp_path / "h.xlsx", [HEADER.split(",")]))
 
 
+def test_excel_responses_on_a_later_sheet(tmp_path):
+    workbook = xlsxwriter.Workbook(tmp_path / "r.xlsx")
+    workbook.add_worksheet("说明")
+    workbook.add_worksheet("数据").write_row(0, 0, HEADER.split(","))
+    workbook.close()
+    message = _error(tmp_path / "r.xlsx")
+    assert "the first sheet (of the sheets '说明', '数据') is empty" in message
+    assert "Put the responses on sheet 1" in message
+
+
+def test_excel_booleans_are_one_and_zero(tmp_path):
+    rows = [HEADER.split(","), ["A", "S", "F", True, False, None], ["B", "S", "M", 1, "TRUE", "0"]]
+    frame = _read(_xlsx(tmp_path / "r.xlsx", rows))
+    assert frame.select(ITEMS).rows() == [(1, 0, None), (1, 1, 0)]
+    # as Excel saves them in a CSV
+    path = _csv(tmp_path, f"{HEADER}\nA,S,F,TRUE,FALSE,\nB,S,M,1,true,0\n")
+    assert _read(path).select(ITEMS).rows() == [(1, 0, None), (1, 1, 0)]
+
+
 def test_unreadable_excel(tmp_path):
     path = _csv(tmp_path, b"this is not a zip file", name="r.xlsx")
     assert "not a valid .xlsx workbook" in _error(path)
