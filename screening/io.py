@@ -289,7 +289,7 @@ def _resolve_header(
     if mapping is not None:
         mapping.check_targets(known, path=label)
         names = mapping.rename(names, path=label)
-    names = _spelled_as_known(names, known)
+    names = _spelled_as_known(names, known, label)
     required = [*([id_column] if id_column else []), *item_columns]
     missing = [column for column in required if column not in names]
     if missing:
@@ -315,18 +315,36 @@ def _folded(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def _spelled_as_known(names: list[str], known: Sequence[str]) -> list[str]:
+def _spelled_as_known(names: list[str], known: Sequence[str], label: str | Path) -> list[str]:
     """Headers that differ from a column the toolkit reads only in letter case or character
-    width (``PHQ9_1``, ``Student_ID``, full-width ``ｐｈｑ９_１``) take its name, when the
-    file has no header of that exact name and exactly one header of that spelling."""
+    width (``PHQ9_1``, ``Student_ID``, full-width ``ｐｈｑ９_１``) take its name.
+
+    Raises
+    ------
+    InputFileError
+        When two headers are spellings of one such column (``phq9_1`` and ``PHQ9_1``):
+        reading one would drop the other's answers without a word.
+    """
     spellings: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         spellings.setdefault(_folded(name), []).append(i)
-    present, reads = set(names), set(known)
+    reads = set(known)
     renamed = list(names)
     for column in dict.fromkeys(known):
-        matches = spellings.get(_folded(column), [])
-        if column not in present and len(matches) == 1 and names[matches[0]] not in reads:
+        matches = [
+            i
+            for i in spellings.get(_folded(column), [])
+            if names[i] == column or names[i] not in reads
+        ]
+        if len(matches) > 1:
+            shown = ", ".join(f"{names[i]!r} in {_column_label(i)}" for i in matches)
+            raise InputFileError(
+                label,
+                f"the columns {shown} are all read as {column!r} (headers are matched "
+                "whatever their letter case and character width). Delete or rename all "
+                "but one of them.",
+            )
+        if matches:
             renamed[matches[0]] = column
     return renamed
 
