@@ -677,6 +677,44 @@ def _exact_records(
     return ends, problems
 
 
+def _stray_quote(buffer: mmap.mmap | bytes, start: int, end: int) -> int | None:
+    """Offset of the first double quote in ``buffer[start:end]`` that neither opens a value
+    (after a comma or a line break), closes one (before one) nor is doubled: a quote inside
+    an unquoted value (``3"班``), which CSV parsers read as the start of a quoted value."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    for lo in range(start, end, _CHUNK):
+        quotes = lo + np.flatnonzero(data[lo : min(lo + _CHUNK, end)] == _QUOTE)
+        before = np.where(quotes > start, data[np.maximum(quotes - 1, 0)], _NEWLINE)
+        after = np.where(quotes + 1 < end, data[np.minimum(quotes + 1, len(data) - 1)], _NEWLINE)
+        opens = (before == _COMMA) | (before == _NEWLINE)
+        closes = (after == _COMMA) | (after == _NEWLINE) | (after == 13)
+        doubled = (before == _QUOTE) | (after == _QUOTE)
+        stray = quotes[~(opens | closes | doubled)]
+        if stray.size:
+            return int(stray[0])
+    return None
+
+
+def _malformed(buffer: mmap.mmap | bytes, header: _Header, label: str | Path, problem: str):
+    """The error for a CSV that does not parse: a quote inside an unquoted value when there
+    is one (the usual cause, and the parsers' own messages do not point to it), else
+    ``problem``."""
+    offset = _stray_quote(buffer, header.data_start, header.data_end)
+    if offset is None:
+        return InputFileError(label, problem)
+    value_start = max(buffer.rfind(b",", 0, offset), buffer.rfind(b"\n", 0, offset)) + 1
+    stops = [buffer.find(mark, offset) for mark in (b",", b"\n", b"\r")]
+    value_end = min([stop for stop in stops if stop != -1] or [len(buffer)])
+    value = buffer[value_start:value_end].decode("utf-8", errors="replace")
+    quoted = '"' + value.replace('"', '""') + '"'
+    return InputFileError(
+        label,
+        f'line {_lines_before(buffer, offset) + 1} has a double quote (") inside the value '
+        f"{value!r}. A value that holds a quote must be quoted, with the quote doubled "
+        f"({quoted}): delete the quote, or save the file from Excel again as CSV.",
+    )
+
+
 def _read_header(
     buffer: mmap.mmap | bytes,
     label: str | Path,
@@ -768,7 +806,9 @@ def _check_records(buffer: mmap.mmap | bytes, header: _Header, label: str | Path
         return _Layout(buffer, header, n_records, quoted, True)
     ends, problems = _exact_records(buffer, data_start, data_end, len(names))
     if problems:
-        raise InputFileError(
+        raise _malformed(
+            buffer,
+            header,
             label,
             f"rows with a different number of fields than the header ({len(names)}): "
             + "; ".join(problems)
@@ -830,7 +870,8 @@ def _parse_region(
     except pl.exceptions.PolarsError as error:
         if "utf-8" in str(error).lower():
             raise _NotUtf8 from None
-        raise InputFileError(label, f"cannot parse the CSV: {str(error).splitlines()[0]}") from None
+        problem = f"cannot parse the CSV: {str(error).splitlines()[0]}"
+        raise _malformed(layout.buffer, layout.header, label, problem) from None
 
 
 class _NotUtf8(Exception):
@@ -888,10 +929,13 @@ def _read_body(
     if frame.height > layout.n_records:
         extra = frame.slice(layout.n_records)
         if extra.null_count().sum_horizontal().item() != extra.height * extra.width:
-            raise InputFileError(label, "cannot parse the CSV: unexpected extra rows.")
+            problem = "cannot parse the CSV: unexpected extra rows."
+            raise _malformed(buffer, header, label, problem)
         frame = frame.head(layout.n_records)
     elif frame.height < layout.n_records:
-        raise InputFileError(
+        raise _malformed(
+            buffer,
+            header,
             label,
             f"cannot parse the CSV: found {frame.height} rows where {layout.n_records} "
             "lines were counted (check quotes in the file).",
@@ -989,7 +1033,9 @@ def _polars_batches(
         row += frame.height
         start = stop
     if row != layout.n_records:  # a guard: the cuts must respect record boundaries
-        raise InputFileError(
+        raise _malformed(
+            layout.buffer,
+            layout.header,
             path,
             f"cannot parse the CSV: found {row} rows where {layout.n_records} lines were "
             "counted (check quotes in the file).",

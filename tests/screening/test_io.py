@@ -291,6 +291,26 @@ def test_ragged_rows_name_the_line(tmp_path, body, expected, chunk):
     assert "header (6)" in message
 
 
+@pytest.mark.parametrize("rows", [1, 70])
+@pytest.mark.parametrize("batch_rows", [None, 1, 50])
+def test_quote_inside_an_unquoted_value_names_line_and_value(tmp_path, rows, batch_rows, chunk):
+    # parsers take the quote for the start of a quoted value; their messages do not say so
+    before, after = (
+        "".join(f'{side}{i},"S, ""No. 1""",F,1,2,3\r\n' for i in range(rows)) for side in "ab"
+    )
+    path = _csv(tmp_path, f'{HEADER}\r\n{before}2,3"班,F,1,2,3\r\n{after}')
+    if batch_rows is None:
+        message = _error(path)
+    else:
+        with pytest.raises(InputFileError) as info:
+            list(iter_response_batches(path, item_columns=ITEMS, batch_rows=batch_rows))
+        message = str(info.value)
+    assert f"line {rows + 2} has a double quote (\") inside the value '3\"班'" in message
+    assert '("3""班")' in message
+    fixed = _read(_csv(tmp_path, f'{HEADER}\n{before}2,"3""班",F,1,2,3\n{after}', "fixed.csv"))
+    assert fixed["school_id"][rows] == '3"班' and fixed["school_id"][0] == 'S, "No. 1"'
+
+
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_header_cell_with_a_line_break_inside_quotes(tmp_path, newline, chunk):
     """Excel quotes a header cell typed with Alt+Enter; the break is part of the name."""
