@@ -93,6 +93,7 @@ MAX_XLSX_RATIO = 200  # uncompressed / compressed size of one member above 1 MiB
 MAX_XLSX_MEMBERS = 10_000
 
 _CHUNK = 1 << 18  # bytes per step of the vectorised scans (fits in cache)
+_HEAD = 1 << 16  # bytes that tell how a CSV's lines end
 _MAX_HEADER_LINES = 10  # lines a header record may span (quoted cells with line breaks)
 _TEXT_RETRIES = 4  # item columns re-read as text one by one before reading all as text
 _BOMS = {
@@ -588,14 +589,20 @@ def _transcode(buffer: mmap.mmap | bytes, label: str | Path, out: IO[bytes]) -> 
 
 def _carriage_returns_only(buffer: mmap.mmap | bytes) -> bool:
     """Whether the lines end with a bare carriage return (classic Mac OS, and the
-    "CSV (Macintosh)" that Excel for Mac still saves)."""
-    return buffer.find(b"\n") == -1 and buffer.find(b"\r") != -1
+    "CSV (Macintosh)" that Excel for Mac still saves): the file's first 64 KiB hold more
+    bare carriage returns than line feeds (a quoted cell may hold a line feed)."""
+    head = bytes(buffer[:_HEAD])
+    return head.count(b"\r") - head.count(b"\r\n") > head.count(b"\n")
 
 
 def _to_line_feeds(buffer: mmap.mmap | bytes, out: IO[bytes]) -> None:
-    """Write ``buffer`` to ``out`` with every carriage return made a line feed."""
+    """Write ``buffer`` to ``out`` with every ``\\r\\n`` and bare ``\\r`` made a ``\\n``."""
+    carry = b""  # a carriage return at the end of a chunk: the next may start with \n
     for lo in range(0, len(buffer), _CHUNK):
-        out.write(buffer[lo : lo + _CHUNK].replace(b"\r", b"\n"))
+        chunk = carry + buffer[lo : lo + _CHUNK]
+        carry = b"\r" if chunk.endswith(b"\r") else b""
+        out.write(chunk[: len(chunk) - len(carry)].replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+    out.write(carry.replace(b"\r", b"\n"))
 
 
 def _content_end(buffer: mmap.mmap | bytes) -> int:

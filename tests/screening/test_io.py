@@ -152,11 +152,14 @@ def test_full_width_digits_are_numbers(tmp_path):
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
-def test_classic_mac_line_ends(tmp_path, encoding, chunk):
-    # Excel for Mac's "CSV (Macintosh)" ends lines with a bare carriage return
-    text = f'{HEADER},备注\r1,S,F,1,2,3,"两\r行"\r2,S,M,0,,,\r'
+@pytest.mark.parametrize("in_cell", ["\r", "\n", "\r\n"], ids=["cr", "lf", "crlf"])
+def test_classic_mac_line_ends(tmp_path, encoding, in_cell, chunk):
+    # Excel for Mac's "CSV (Macintosh)" ends lines with a bare carriage return; a quoted
+    # cell may hold another line break
+    text = f'{HEADER},备注\r1,S,F,1,2,3,"两{in_cell}行"\r2,S,M,0,,,\r'
     path = _csv(tmp_path, text, encoding=encoding)
-    expected = _read(_csv(tmp_path, text.replace("\r", "\n"), "lf.csv", encoding))
+    lf = text.replace("\r\n", "\n").replace("\r", "\n")
+    expected = _read(_csv(tmp_path, lf, "lf.csv", encoding))
     assert expected["备注"].to_list() == ["两\n行", None]
     assert _read(path).equals(expected)
     batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=1))
