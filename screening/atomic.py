@@ -144,9 +144,9 @@ def atomic_directory(
 
     On any error the staging directory is removed and ``path`` is left as it was.
 
-    Files are created with mode 0600 and a new directory with 0700 (by
-    :mod:`tempfile`): results hold students' sensitive data, so only the owner reads them
-    until someone widens the permissions on purpose.
+    Staged files are published with mode 0600, whoever wrote them, and a new directory
+    with 0700 (by :mod:`tempfile`): results hold students' sensitive data, so only the
+    owner reads them until someone widens the permissions on purpose.
 
     Examples
     --------
@@ -163,6 +163,9 @@ def atomic_directory(
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.staging-"))
     try:
         yield staging
+        for entry in staging.iterdir():
+            if entry.is_file():
+                entry.chmod(0o600)
         if fresh:
             try:
                 os.rename(staging, path)

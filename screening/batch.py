@@ -452,8 +452,10 @@ def score_files(
             write_csv_atomic(pl.concat(failures), staging / FAILURES, include_bom=True)
             record["outputs"]["failures"] = FAILURES
         write_json_atomic(record, staging / "run.json")
+    # a previous run's failures, or results in the other format, are not this run's
     if not failures:
-        (out / FAILURES).unlink(missing_ok=True)  # a previous run's failures are not ours
+        (out / FAILURES).unlink(missing_ok=True)
+    (out / f"scores.{'csv' if fmt == 'parquet' else 'parquet'}").unlink(missing_ok=True)
     return RunSummary(
         out,
         out / results_name,

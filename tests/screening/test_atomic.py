@@ -153,3 +153,14 @@ def test_atomic_directory_refuses_a_file(tmp_path):
     path.write_text("x")
     with pytest.raises(NotADirectoryError), atomic_directory(path):
         pass
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_atomic_directory_publishes_files_for_the_owner_only(tmp_path, existing):
+    out = tmp_path / "results"
+    if existing:
+        out.mkdir(mode=0o755)
+    with atomic_directory(out) as staging:
+        FRAME.write_parquet(staging / "scores.parquet")  # not through a temporary file
+        write_json_atomic({"ok": True}, staging / "run.json")
+    assert {(out / name).stat().st_mode & 0o777 for name in _listing(out)} == {0o600}

@@ -380,3 +380,14 @@ def test_survey_export_with_answer_labels(tmp_path: Path) -> None:
     out = tmp_path / "missing-label"
     assert run("score", path, "--map", mapping, "--out", out, "-q") == 2
     assert not out.exists()
+
+
+def test_results_in_the_other_format_are_removed(csv_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("score", csv_file, "--battery", "default", "--out", out, "-q") == 0
+    assert (
+        run("score", csv_file, "--battery", "default", "--out", out, "-q", "--format", "csv") == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "scores.csv"]
+    assert run("score", csv_file, "--battery", "default", "--out", out, "-q") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "scores.parquet"]
