@@ -25,6 +25,7 @@ import polars as pl
 
 from screening import __version__
 from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
+from screening.coverage import CoverageCheck
 from screening.errors import InputFileError, ResponseValidationError
 from screening.io import FORMATS, iter_response_batches, read_responses, sha256_file
 from screening.mapping import ColumnMapping
@@ -380,6 +381,7 @@ def score_files(
             file_rows = [0] * len(paths)
             numbered_from = mapping.numbered_from if mapping is not None else None
             lowest_codes: dict[int, LowestCodeCheck] = {}
+            coverage: dict[int, CoverageCheck] = {}
             inputs_read = _all_frames(paths, item_columns, mapping, chunk_rows)
             frames = _read_ahead(
                 reader,
@@ -404,6 +406,7 @@ def score_files(
                 if result.failure_cases.height:
                     failures.append(result.failure_cases.with_columns(file=pl.lit(str(path))))
                 _count(result.results, by_status, by_tier)
+                coverage.setdefault(index, CoverageCheck(scorer.compiled)).add(result.results)
                 school_parts.append(school_counts(result.results, scorer))
                 if quality:
                     from screening.scoring.quality import quality_by_school  # scipy: slow import
@@ -435,10 +438,9 @@ def score_files(
             timings["write"] += time.perf_counter() - clock
         timings["total"] = time.perf_counter() - started
         record = _record(scorer, files, rows, by_status, by_tier, failures, school_parts, timings)
+        checks = sorted([*lowest_codes.items(), *coverage.items()], key=lambda item: item[0])
         record["warnings"] = [
-            f"{paths[index]}: {message}"
-            for index, check in sorted(lowest_codes.items())
-            for message in check.warnings()
+            f"{paths[index]}: {message}" for index, check in checks for message in check.warnings()
         ]
         record["outputs"] = {
             "results": results_name,

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from screening.coverage import CoverageCheck
 from screening.errors import (
     InputFileError,
     InstrumentDefinitionError,
@@ -129,7 +130,9 @@ class ScoreResult:
         Seconds spent in each stage.
     warnings : list of str
         Doubts about the input that do not stop scoring: an instrument whose lowest answer
-        code nobody chose (a file numbered from 1, see :mod:`screening.numbering`).
+        code nobody chose (a file numbered from 1, see :mod:`screening.numbering`), an
+        instrument nobody answered, rows without a student id (see
+        :mod:`screening.coverage`).
     """
 
     results: pl.DataFrame
@@ -450,7 +453,8 @@ def score_frame(
     responses
         ``response_matrix(frame, scorer, row_offset=row_offset, numbered_from=...)`` when
         the caller has already built it (the batch run builds it in its read-ahead thread,
-        and checks the numbering of whole files itself).
+        and checks the numbering and coverage of whole files itself). Without it, the
+        frame is taken for a whole file and checked here.
     numbered_from
         The number the frame gives each item's first option when it is not the item's
         lowest code (e.g. 1 for PHQ-9 answers 1-4; see :mod:`screening.numbering`). When
@@ -467,7 +471,8 @@ def score_frame(
     timings: dict[str, float] = {}
     warnings: list[str] = []
     started = time.perf_counter()
-    if responses is None:
+    whole = responses is None  # else a batch of a file: the caller checks the whole file
+    if whole:
         responses = response_matrix(
             frame, scorer, row_offset=row_offset, numbered_from=numbered_from
         )
@@ -503,4 +508,8 @@ def score_frame(
     for table in scorer.norms:
         results = apply_norms(results, table)
     timings["triage"] = time.perf_counter() - started
+    if whole:
+        coverage = CoverageCheck(scorer.compiled)
+        coverage.add(results)
+        warnings += coverage.warnings()
     return ScoreResult(results, cases, scorer, timings, warnings)

@@ -40,6 +40,19 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.lowest_code_unused",
     ),
+    (
+        re.compile(
+            r"^(?P<instrument>\w+): none of the (?P<n>[\d,]+) students answered any of its "
+            r"items, and it counts a missing answer as an answer"
+        ),
+        "web.err.instrument_unanswered_imputed",
+    ),
+    (
+        re.compile(
+            r"^(?P<instrument>\w+): none of the (?P<n>[\d,]+) students answered any of its items"
+        ),
+        "web.err.instrument_unanswered",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

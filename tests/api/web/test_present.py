@@ -33,6 +33,8 @@ def test_service_messages_are_translated():
         "a.csv: missing item columns 'phq9_2', 'gad7_1' and 3 more. The file has 'student_id', 'phq9_1'. Name the columns {instrument}_{item}": "缺少题目列 'phq9_2', 'gad7_1' and 3 more。文件中的列为 'student_id', 'phq9_1'",
         'a.csv: the file is UTF-16 text. In Excel use "Save as"': "UTF-16 编码",
         "a.csv: the file is empty. Export the responses again.": "文件是空的",
+        "asq: none of the 1,200 students answered any of its items, and it counts a missing answer as an answer, so every student": "asq：1,200 名学生都没有回答其中任何一题，而该量表把缺失的回答计为作答",
+        "gad7: none of the 3 students answered any of its items, so nobody has its scores.": "因此没有人得到该量表的分数",
         "The screening window must be 1-32 letters, digits, '.', '_' or '-' (e.g. 2026-autumn).": "筛查批次格式不正确",
     }
     for message, expected in cases.items():

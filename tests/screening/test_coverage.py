@@ -1,0 +1,69 @@
+"""Warnings about what a file leaves empty: instruments nobody answered, rows without ids."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from screening.batch import score_files
+from screening.coverage import CoverageCheck
+from screening.pipeline import Scorer, score_frame
+
+PHQ = [f"phq9_{i}" for i in range(1, 10)]
+GAD = [f"gad7_{i}" for i in range(1, 8)]
+ASQ = [f"asq_{i}" for i in range(1, 6)]
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    return Scorer.for_battery("default-asq")
+
+
+def school(ids: list[str | None], *, asq: bool = True, gad: bool = True) -> pl.DataFrame:
+    """Students answering 0 everywhere, with the ASQ or GAD-7 left blank on request."""
+    n = len(ids)
+    data: dict[str, list] = {"student_id": pl.Series(ids, dtype=pl.String)}
+    data |= {c: [0] * n for c in PHQ}
+    data |= {c: [0 if gad else None] * n for c in GAD}
+    data |= {c: [0 if asq else None] * n for c in ASQ}
+    return pl.DataFrame(data, schema_overrides={c: pl.Int8 for c in PHQ + GAD + ASQ})
+
+
+def test_an_instrument_answered_in_a_later_batch_is_answered(scorer):
+    check = CoverageCheck(scorer.compiled)
+    check.add(score_frame(school(["a"], asq=False), scorer).results)
+    check.add(score_frame(school(["b"]), scorer).results)
+    assert check.warnings() == []
+
+
+def test_unanswered_instruments_and_rows_without_ids(scorer):
+    result = score_frame(school(["a", None, "c", None], asq=False, gad=False), scorer)
+    gad, asq, ids = result.warnings
+    assert gad.startswith("gad7: none of the 4 students answered any of its items, so nobody")
+    assert asq.startswith("asq: none of the 4 students answered any of its items, and it counts")
+    assert "leaves it out" in asq
+    assert ids.startswith("rows without a student_id: 2 of 4.")
+    # what the warnings are about: every ASQ is positive, no GAD-7 score
+    assert result.results["tier_label"].to_list() == ["orange"] * 4
+    assert result.results["gad7.total"].null_count() == 4
+
+
+def test_a_complete_file_has_no_warning(scorer):
+    assert score_frame(school(["a", "b"]), scorer).warnings == []
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 1])
+def test_batch_run_warns_per_file(tmp_path, scorer, chunk_rows):
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    school(["a1", "a2"], asq=False).write_csv(first)
+    pl.concat([school([None]), school(["b2"], asq=False)]).write_csv(second)
+    summary = score_files(
+        [first, second], tmp_path / "out", battery="default-asq", chunk_rows=chunk_rows
+    )
+    assert [w.split(": ")[:2] for w in summary.warnings] == [
+        [str(first), "asq"],
+        [str(second), "rows without a student_id"],
+    ]
+    assert json.loads(summary.run_path.read_text())["warnings"] == summary.warnings
