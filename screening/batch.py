@@ -278,9 +278,9 @@ def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
         shown = "; ".join(f"{sid!r} in {', '.join(files)}" for sid, files in first.iter_rows())
         raise InputFileError(
             None,
-            f"{repeated['student_id'].n_unique()} student ids appear in more than one input "
-            f"file ({shown}). Each student may appear once per run: remove the repeated "
-            "rows or score the files in separate runs.",
+            "student ids that appear in more than one input file: "
+            f"{repeated['student_id'].n_unique()} ({shown}). Each student may appear once per "
+            "run: remove the repeated rows or score the files in separate runs.",
         )
 
 
