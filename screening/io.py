@@ -449,11 +449,13 @@ def _unchanged(series: pl.Series) -> pl.Series:
 
 
 def _strip_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    """Student ids without surrounding whitespace ("S1 " from Excel is "S1"); blank is null."""
+    """Student ids in NFKC form (``Ｓ１`` typed in full-width mode is ``S1``), without
+    surrounding whitespace (``S1 `` from Excel is ``S1``); blank is null."""
     ids = frame.get_column(id_column)
-    if not ids.str.contains(r"^\s|\s$").any():
+    wide = (ids.str.len_bytes() != ids.str.len_chars()).any()  # not ASCII only
+    if not wide and not ids.str.contains(r"^\s|\s$").any():
         return frame
-    stripped = ids.str.strip_chars()
+    stripped = (ids.str.normalize("NFKC") if wide else ids).str.strip_chars()
     return frame.with_columns(stripped.set(stripped == "", None))
 
 

@@ -236,7 +236,9 @@ def test_student_in_two_input_files_is_an_error(tmp_path: Path, capsys) -> None:
     frame.tail(10).write_csv(tmp_path / "b.csv")  # rows 10 and 11 are in both files
     assert run("score", tmp_path / "a.csv", tmp_path / "b.csv", "--out", tmp_path / "o", "-q") == 2
     error = capsys.readouterr().err
-    assert "student ids that appear in more than one input file: 2 (" in error and "学00010" in error
+    assert (
+        "student ids that appear in more than one input file: 2 (" in error and "学00010" in error
+    )
     assert not (tmp_path / "o").exists()
     frame.tail(8).write_csv(tmp_path / "c.csv")
     assert run("score", tmp_path / "a.csv", tmp_path / "c.csv", "--out", tmp_path / "o", "-q") == 0

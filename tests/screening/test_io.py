@@ -438,6 +438,14 @@ def test_ids_that_differ_only_in_whitespace_are_duplicates(tmp_path):
     assert "'S1' in rows 1, 2" in message
 
 
+def test_full_width_ids_are_read_as_ascii(tmp_path):
+    # typed with a Chinese input method in full-width mode
+    frame = _read(_csv(tmp_path, f"{HEADER}\n\uff33\uff11,S,F,1,1,1\n学\uff10２,S,F,1,1,1\n"))
+    assert frame["student_id"].to_list() == ["S1", "学02"]
+    message = _error(_csv(tmp_path, f"{HEADER}\n\uff33\uff11,S,F,1,1,1\nS1,S,F,1,1,1\n", "d.csv"))
+    assert "'S1' in rows 1, 2" in message
+
+
 def test_missing_ids_are_not_duplicates(tmp_path):
     frame = _read(_csv(tmp_path, f"{HEADER}\n,S,F,1,1,1\n,S,F,1,1,1\n"))
     assert frame["student_id"].null_count() == 2
