@@ -391,15 +391,19 @@ def score_files(
             warm_up(scorer)  # numba loads the kernel while the first frame is read
             timings["kernel_load"] += time.perf_counter() - clock
             clock = time.perf_counter()
+            invalid: dict[int, list[pl.DataFrame]] = {}  # on_invalid="raise": every file's
             for index, frame, offset, responses in frames:
                 timings["read"] += time.perf_counter() - clock
                 path = paths[index]
-                try:
-                    result = score_frame(
-                        frame, scorer, on_invalid=on_invalid, row_offset=offset, responses=responses
-                    )
-                except ResponseValidationError as error:  # rows are counted per file: name it
-                    raise ResponseValidationError(f"{path}: {error}", error.failure_cases) from None
+                if on_invalid == "raise" and (responses[1].height or invalid):
+                    # the run fails; the rest is only checked, to name every invalid answer
+                    if responses[1].height:
+                        invalid.setdefault(index, []).append(responses[1])
+                    clock = time.perf_counter()
+                    continue
+                result = score_frame(
+                    frame, scorer, on_invalid=on_invalid, row_offset=offset, responses=responses
+                )
                 for stage, seconds in result.timings.items():
                     timings[stage] += seconds
                 clock = time.perf_counter()
@@ -425,6 +429,10 @@ def score_files(
                 if bar is not None:
                     bar.advance(frame.height)
                 clock = time.perf_counter()
+            if invalid:
+                raise ResponseValidationError.from_files(
+                    [(str(paths[i]), pl.concat(cases)) for i, cases in sorted(invalid.items())]
+                )
             clock = time.perf_counter()
             files = [
                 {"path": str(path), "sha256": digest.result(), "rows": n}

@@ -84,28 +84,47 @@ class ResponseValidationError(ScreeningError, ValueError):
     @classmethod
     def from_cases(cls, cases: pl.DataFrame, hint: str = "") -> ResponseValidationError:
         """Build the error whose message summarises ``cases`` column by column."""
-        lines = []
-        for (_, reason), group in cases.group_by(["column", "reason"], maintain_order=True):
-            first = group.row(0, named=True)
-            student = f", student {first['student_id']!r}" if first["student_id"] else ""
-            values = group["value"].unique(maintain_order=True).head(3).to_list()
-            shown = ", ".join(repr(v) for v in values)
-            lines.append(
-                f"{reason}. Got {shown} in {count_of(group.height, 'row')} "
-                f"(first: row {first['row']}{student})."
-            )
-        rows = count_of(cases["row"].n_unique(), "row")
-        head = (
-            f"{count_of(cases.height, 'invalid answer')} in {rows} "
-            "(rows counted from 1 after the header)."
+        return cls("\n".join([*_summary(cases), hint or _FIX]), cases)
+
+    @classmethod
+    def from_files(cls, cases: Sequence[tuple[str, pl.DataFrame]]) -> ResponseValidationError:
+        """The error for the invalid answers of several input files (rows counted in each
+        file): each file's summary, then how to fix them; the failure cases gain a ``file``
+        column."""
+        lines = [
+            f"{path}: {line}" if i == 0 else line
+            for path, table in cases
+            for i, line in enumerate(_summary(table))
+        ]
+        table = pl.concat([t.with_columns(file=pl.lit(path)) for path, t in cases])
+        return cls("\n".join([*lines, _FIX]), table)
+
+
+_FIX = (
+    "Correct the answers in the file (leave a missing answer empty), map the columns "
+    "with --map (answers given as option text need an [answers] table there, option "
+    "numbers that start at 1 need '[options] numbered_from = 1'), or keep the rows "
+    "flagged with --on-invalid flag."
+)
+
+
+def _summary(cases: pl.DataFrame) -> list[str]:
+    """How many answers in how many rows are invalid, then one line per column and reason."""
+    rows = count_of(cases["row"].n_unique(), "row")
+    lines = [
+        f"{count_of(cases.height, 'invalid answer')} in {rows} "
+        "(rows counted from 1 after the header)."
+    ]
+    for (_, reason), group in cases.group_by(["column", "reason"], maintain_order=True):
+        first = group.row(0, named=True)
+        student = f", student {first['student_id']!r}" if first["student_id"] else ""
+        values = group["value"].unique(maintain_order=True).head(3).to_list()
+        shown = ", ".join(repr(v) for v in values)
+        lines.append(
+            f"{reason}. Got {shown} in {count_of(group.height, 'row')} "
+            f"(first: row {first['row']}{student})."
         )
-        fix = hint or (
-            "Correct the answers in the file (leave a missing answer empty), map the columns "
-            "with --map (answers given as option text need an [answers] table there, option "
-            "numbers that start at 1 need '[options] numbered_from = 1'), or keep the rows "
-            "flagged with --on-invalid flag."
-        )
-        return cls("\n".join([head, *lines[:20], fix]), cases)
+    return lines[:21]
 
 
 def failure_frame(rows: Sequence[dict[str, Any]] | None = None) -> pl.DataFrame:

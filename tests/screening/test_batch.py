@@ -11,6 +11,7 @@ import pytest
 
 import screening.batch
 from screening.batch import auto_chunk_rows, available_memory, score_files
+from screening.errors import ResponseValidationError
 
 ITEMS = [f"phq9_{i}" for i in range(1, 10)] + [f"gad7_{i}" for i in range(1, 8)]
 
@@ -117,3 +118,26 @@ def test_sink_writes_one_block_in_one_go_and_nothing_when_aborted(tmp_path):
     sink.write(frame)
     sink.abort()
     assert not (tmp_path / "none.parquet").exists()
+
+
+def test_invalid_answers_of_several_files_in_one_table(tmp_path):
+    paths = []
+    for name, row in (("a.csv", 1), ("b.csv", 0)):
+        path = tmp_path / name
+        rows = [f"{name}{i}," + ",".join(["1"] * 9) for i in range(3)]
+        rows[row] = rows[row][:-1] + "5"
+        path.write_text(
+            "student_id,"
+            + ",".join(f"phq9_{i}" for i in range(1, 10))
+            + "\n"
+            + "\n".join(rows)
+            + "\n"
+        )
+        paths.append(path)
+    with pytest.raises(ResponseValidationError) as info:
+        score_files(paths, tmp_path / "out", instrument="phq9", chunk_rows=1)
+    cases = info.value.failure_cases
+    assert cases.select("file", "row", "column", "value").rows() == [
+        (str(paths[0]), 2, "phq9_9", "5"),
+        (str(paths[1]), 1, "phq9_9", "5"),
+    ]

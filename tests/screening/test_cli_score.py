@@ -393,3 +393,22 @@ def test_results_in_the_other_format_are_removed(csv_file: Path, tmp_path: Path)
     assert sorted(p.name for p in out.iterdir()) == ["run.json", "scores.csv"]
     assert run("score", csv_file, "--battery", "default", "--out", out, "-q") == 0
     assert sorted(p.name for p in out.iterdir()) == ["run.json", "scores.parquet"]
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 1000])
+def test_every_invalid_answer_of_every_file_is_reported(tmp_path: Path, capsys, chunk_rows) -> None:
+    # a district centre fixes all its schools' files after one run, not one batch per run
+    first, second, out = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "out"
+    a = city(2500).with_columns(pl.col("phq9_3").cast(pl.String))
+    a.with_columns(a["phq9_3"].scatter([5, 2400], ["7", "9"])).write_csv(first)
+    b = city(300, seed=9).with_columns(
+        pl.col("student_id") + "-b", pl.col("gad7_1").cast(pl.String)
+    )
+    b.with_columns(b["gad7_1"].scatter([10], ["x"])).write_csv(second)
+    chunks = ["--chunk-rows", str(chunk_rows)] if chunk_rows else []
+    assert run("score", first, second, "--out", out, "-q", *chunks) == 2
+    error = capsys.readouterr().err
+    assert f"{first}: 2 invalid answers in 2 rows" in error and "'7', '9' in 2 rows" in error
+    assert f"{second}: 1 invalid answer in 1 row" in error and "(first: row 11," in error
+    assert error.count("Correct the answers") == 1
+    assert not out.exists()
