@@ -153,7 +153,8 @@ def export_results(
         line += [(result.scores or {}).get(k) for k in score_names]
         line += [_text(result.reasons or [])]
         table.append(line)
-    if actor.role is Role.researcher:
+    if actor.role is not Role.counsellor:
+        # not in student-id order, which a roster would tie back to the pseudonyms
         table.sort(key=lambda r: [str(v) for v in r])
     audit.record(session, actor, f"export.results.{fmt}", "school", school, school, now)
     return Export(f"results-{school}-{window}.{fmt}", MEDIA[fmt], write_table(header, table, fmt))

@@ -90,3 +90,21 @@ def test_no_personal_data_in_logs_or_analyst_answers(
     seeded = [*IDS, "SEEDID7739", "SEEDID7740", *NAMES, "外校学生", "新转介学生", NOTE]
     for text in [logs, captured.out, captured.err, *texts]:
         assert [s for s in seeded if s in text] == []
+
+
+def test_analyst_exports_are_not_in_student_id_order(
+    client, token, headers, school, frame, settings
+):
+    # rows in id order would let anyone with the school roster match pseudonyms to students
+    from screening.api.pseudonyms import pseudonym
+
+    ids = [f"2026{n:04d}" for n in range(30)]
+    counsellor, analyst = headers(token("counsellor", school)), headers(token("analyst"))
+    data = frame([(i, 0) for i in ids], school_id=school).write_csv().encode()
+    assert _upload(client, counsellor, data).status_code == 201
+    key = settings.pseudonym_key.get_secret_value()
+    student_of = {pseudonym(i, key): i for i in ids}
+    answer = client.get(f"/api/v1/exports/schools/{school}/results", headers=analyst)
+    pseudonyms = [line.split(",")[0] for line in answer.text.splitlines()[1:]]
+    assert sorted(student_of[p] for p in pseudonyms) == ids
+    assert pseudonyms == sorted(pseudonyms) and [student_of[p] for p in pseudonyms] != ids
