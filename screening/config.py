@@ -8,7 +8,9 @@ Examples
 
 ``SCREENING_DATABASE_URL=postgresql+psycopg://user@host/db`` switches the service to
 PostgreSQL; the default is a SQLite file in the working directory. Outside development a
-secret or pseudonym key left at its default refuses to start.
+secret or pseudonym key left at its default, or shorter than :data:`MIN_SECRET_LENGTH`
+characters, refuses to start: with a known or guessable pseudonym key anyone could
+recompute the pseudonyms from student ids.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from screening.errors import ScreeningError
 
 DEFAULT_SECRET = "development-secret-change-me"
 DEFAULT_PSEUDONYM_KEY = "development-pseudonym-key-change-me"
+MIN_SECRET_LENGTH = 32  # characters; secrets.token_urlsafe(32) gives 43
 
 
 class Settings(BaseSettings):
@@ -67,11 +70,13 @@ class Settings(BaseSettings):
             ("secret_key", DEFAULT_SECRET),
             ("pseudonym_key", DEFAULT_PSEUDONYM_KEY),
         ):
-            if getattr(self, name).get_secret_value() == default:
+            value = getattr(self, name).get_secret_value().strip()
+            if value == default or len(value) < MIN_SECRET_LENGTH:
                 variable = f"SCREENING_{name.upper()}"
+                problem = "left at its default" if value == default else "too short"
                 raise ValueError(
-                    f"{variable} is left at its default in environment "
-                    f"{self.environment!r}. Set {variable} to a long random value "
+                    f"{variable} is {problem} in environment {self.environment!r}. Set "
+                    f"{variable} to a random value of at least {MIN_SECRET_LENGTH} characters "
                     "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
                 )
         return self

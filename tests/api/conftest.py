@@ -124,8 +124,8 @@ def clock() -> FakeClock:
 def settings() -> Settings:
     return Settings(
         environment="test",
-        secret_key="test-secret",
-        pseudonym_key="test-pseudonym-key",
+        secret_key="test-secret-" + "s" * 32,
+        pseudonym_key="test-pseudonym-key-" + "k" * 32,
         escalation_interval_s=0,
         max_upload_mb=2,
     )

@@ -91,7 +91,7 @@ def test_serve_refuses_default_secret_in_production(tmp_path):
     env = os.environ | {
         "SCREENING_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
         "SCREENING_ENVIRONMENT": "production",
-        "SCREENING_SECRET_KEY": "a-secret-that-must-not-be-printed",
+        "SCREENING_SECRET_KEY": "a-secret-that-must-not-be-printed-0123456789",
     }
     env.pop("SCREENING_PSEUDONYM_KEY", None)
     done = subprocess.run(
@@ -102,5 +102,5 @@ def test_serve_refuses_default_secret_in_production(tmp_path):
         timeout=60,
     )
     assert done.returncode != 0 and "SCREENING_PSEUDONYM_KEY" in done.stderr
-    assert "a-secret-that-must-not-be-printed" not in done.stderr + done.stdout
+    assert "a-secret-that-must-not-be-printed-0123456789" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr

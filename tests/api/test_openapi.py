@@ -42,7 +42,7 @@ def seeded(sqlite_db, frame):
 
     school = f"SX{uuid.uuid4().hex[:6]}"
     settings_ = Settings(
-        environment="test", secret_key="s", pseudonym_key="p", escalation_interval_s=0
+        environment="test", secret_key="s" * 32, pseudonym_key="p" * 32, escalation_interval_s=0
     )
     start = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     app = create_app(settings_, engine=sqlite_db.engine, clock=lambda: start)

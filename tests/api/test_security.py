@@ -12,7 +12,7 @@ from screening.api.db import session_scope
 from screening.api.models import User
 from screening.api.pseudonyms import pseudonym
 from screening.api.security import authenticate, create_user, hash_token
-from screening.config import Settings
+from screening.config import DEFAULT_PSEUDONYM_KEY, MIN_SECRET_LENGTH, Settings
 
 
 def test_default_secret_refuses_to_start_outside_development(monkeypatch):
@@ -22,11 +22,16 @@ def test_default_secret_refuses_to_start_outside_development(monkeypatch):
     with pytest.raises(ValidationError, match="SCREENING_SECRET_KEY"):
         Settings(environment="production")
     with pytest.raises(ValidationError, match="SCREENING_PSEUDONYM_KEY"):
-        Settings(environment="production", secret_key="a-real-secret")
-    assert (
-        Settings(environment="production", secret_key="s", pseudonym_key="p").environment
-        == "production"
-    )
+        Settings(environment="production", secret_key="a-real-secret-" + "s" * 32)
+    long_secret, long_key = "s" * MIN_SECRET_LENGTH, "p" * MIN_SECRET_LENGTH
+    for short in ("", "x", " " + DEFAULT_PSEUDONYM_KEY, "p" * (MIN_SECRET_LENGTH - 1)):
+        with pytest.raises(ValidationError, match=r"SCREENING_PSEUDONYM_KEY is (too short|left)"):
+            Settings(environment="production", secret_key=long_secret, pseudonym_key=short)
+    with pytest.raises(ValidationError, match="SCREENING_SECRET_KEY is too short"):
+        Settings(environment="test", secret_key="s", pseudonym_key=long_key)
+    settings = Settings(environment="production", secret_key=long_secret, pseudonym_key=long_key)
+    assert settings.environment == "production"
+    assert Settings(environment="development", pseudonym_key="").environment == "development"
 
 
 def test_settings_read_the_screening_prefix(monkeypatch):

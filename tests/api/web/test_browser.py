@@ -73,8 +73,8 @@ def server(tmp_path_factory) -> Iterator[dict]:
     migrate(engine)
     settings = Settings(
         environment="test",
-        secret_key="browser-test-secret",
-        pseudonym_key="browser-test-key",
+        secret_key="browser-test-secret-" + "s" * 32,
+        pseudonym_key="browser-test-key-" + "k" * 32,
         escalation_interval_s=0,
     )
     app = create_app(settings, engine=engine)
