@@ -86,17 +86,17 @@ def server(tmp_path_factory) -> Iterator[dict]:
         create_user(session, "李老师", "teacher", "SCH1", now)
         _, admin = create_user(session, "区教研员", "district_admin", None, now)
         set_password(session, "李老师", "teacher-password-1", now)
-    responses = folder / "responses.csv"
-    with responses.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        header = ["student_id", "姓名", "school_id", "grade", "class_id", "sex"]
-        writer.writerow(
-            header + [f"phq9_{k}" for k in range(1, 10)] + [f"gad7_{k}" for k in range(1, 8)]
-        )
-        for sid, name, grade, sex, tier in STUDENTS:
+    responses, other_responses = folder / "responses.csv", folder / "other.csv"
+    for path, school in ((responses, "SCH1"), (other_responses, "SCH2")):
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            header = ["student_id", "姓名", "school_id", "grade", "class_id", "sex"]
             writer.writerow(
-                [sid, name, "SCH1", grade, f"{grade}-2", sex, *PHQ9[tier], *[0, 1, 0, 0, 0, 0, 0]]
+                header + [f"phq9_{k}" for k in range(1, 10)] + [f"gad7_{k}" for k in range(1, 8)]
             )
+            for sid, name, grade, sex, tier in STUDENTS:
+                answers = [*PHQ9[tier], *[0, 1, 0, 0, 0, 0, 0]]
+                writer.writerow([sid, name, school, grade, f"{grade}-2", sex, *answers])
     warm_kernels()  # the service's start-up does it in a thread; here before any click
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -108,6 +108,18 @@ def server(tmp_path_factory) -> Iterator[dict]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
+    # the other school's data, so that the district dashboard never depends on which
+    # tests ran before it in this process (pytest -n spreads them over processes)
+    import httpx
+
+    seeded = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/uploads",
+        headers={"Authorization": f"Bearer {other}"},
+        files={"file": ("other.csv", other_responses.read_bytes(), "text/csv")},
+        data={"window": "2026-autumn"},
+        timeout=60,
+    )
+    assert seeded.status_code == 201, seeded.text
     yield {
         "url": f"http://127.0.0.1:{port}",
         "counsellor": counsellor,
@@ -163,15 +175,15 @@ def test_counsellor_day(chromium_browser, server):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == t("web.skip")
     _sign_in_with_token(page, server["counsellor"])
-    assert page.url.endswith("/queue")
-    assert page.get_by_text(t("web.queue_page.empty")).is_visible()
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    expect(page.get_by_text(t("web.queue_page.empty"))).to_be_visible()
 
     page.get_by_role("link", name=t("web.upload")).click()
     _shot(page, "02-upload-form")
     page.get_by_label(t("web.upload_page.file")).set_input_files(str(server["responses"]))
     page.get_by_label(t("web.upload_page.window")).fill("2026-autumn")
     page.get_by_role("button", name=t("web.upload_page.submit")).click()
-    assert page.locator("#cases-opened").inner_text() == "2"
+    expect(page.locator("#cases-opened")).to_have_text("2")
     _shot(page, "03-upload-result")
 
     page.get_by_role("link", name=t("web.upload_page.go_queue")).click()
@@ -190,21 +202,21 @@ def test_counsellor_day(chromium_browser, server):
     claim.focus()
     page.keyboard.press("Enter")  # keyboard works
     page.wait_for_url("**done=claim")
-    assert page.locator("#claimed-by").inner_text() == "王老师"
+    expect(page.locator("#claimed-by")).to_have_text("王老师")
 
     page.get_by_label(t("web.case.note_label")).fill("与学生面谈，学生情绪稳定，已联系家长。")
     page.get_by_role("button", name=t("web.case.add_note")).click()
     page.wait_for_url("**done=note")
-    assert page.locator("#timeline").get_by_text("已联系家长").is_visible()
+    expect(page.locator("#timeline").get_by_text("已联系家长")).to_be_visible()
 
     page.get_by_label(t("web.case.disposition")).select_option("counselled_resolved")
     page.get_by_label(t("web.case.close_note")).fill("面谈后缓解，下学期复查。")
     page.get_by_role("button", name=t("web.case.do_close"), exact=True).click()
     page.wait_for_url("**done=close")
-    assert page.locator("#case-status").inner_text() == t("web.case.status_closed")
+    expect(page.locator("#case-status")).to_have_text(t("web.case.status_closed"))
     _shot(page, "06-case-closed")
     page.goto("/queue")
-    assert page.locator("table.queue tbody tr").count() == 1
+    expect(page.locator("table.queue tbody tr")).to_have_count(1)
     page.context.close()
 
 
@@ -233,18 +245,18 @@ def test_teacher_referral_reaches_the_queue_and_other_school_sees_nothing(chromi
     counsellor = _page(chromium_browser, server)
     _sign_in_with_token(counsellor, server["counsellor"])
     row = counsellor.locator("table.queue tbody tr", has_text="孙*")
-    assert row.count() == 1
+    expect(row).to_have_count(1)
     assert t("web.source.referral") in row.inner_text()
     case_url = row.get_by_role("link").get_attribute("href")
     counsellor.goto(case_url)
-    assert counsellor.get_by_text("最近两周上课沉默").is_visible()
+    expect(counsellor.get_by_text("最近两周上课沉默")).to_be_visible()
     counsellor.context.close()
 
     other = _page(chromium_browser, server)
     _sign_in_with_token(other, server["other"])
     response = other.goto(case_url)
     assert response.status == 404
-    assert other.get_by_role("heading", name=t("web.not_found_title")).is_visible()
+    expect(other.get_by_role("heading", name=t("web.not_found_title"))).to_be_visible()
     assert "孙悟空" not in other.content() and "S0999" not in other.content()
     _shot(other, "09-other-school-not-found")
     other.context.close()
@@ -259,9 +271,9 @@ def test_english_switch_and_dashboard(chromium_browser, server):
     expect(heading).to_have_text(t("web.queue_page.title", "zh-CN"))
     page.get_by_role("link", name="English").click()
     expect(heading).to_have_text("Case queue")
-    assert page.url.endswith("/queue")
+    expect(page).to_have_url(re.compile(r"/queue$"))
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    assert page.get_by_role("link", name="Upload screening data").is_visible()
+    expect(page.get_by_role("link", name="Upload screening data")).to_be_visible()
     _shot(page, "10-queue-en")
     page.get_by_role("link", name="中文").click()
     expect(heading).to_have_text(t("web.queue_page.title", "zh-CN"))
@@ -269,8 +281,8 @@ def test_english_switch_and_dashboard(chromium_browser, server):
 
     admin = _page(chromium_browser, server)
     _sign_in_with_token(admin, server["admin"])
-    assert admin.url.endswith("/dashboard")
-    assert admin.get_by_role("heading", name=t("report.by_school")).is_visible()
-    assert admin.locator("svg.chart").count() >= 5
+    expect(admin).to_have_url(re.compile(r"/dashboard$"))
+    expect(admin.get_by_role("heading", name=t("report.by_school"))).to_be_visible()
+    expect(admin.locator("svg.chart").nth(4)).to_be_attached()  # five charts at least
     _shot(admin, "11-dashboard")
     admin.context.close()
