@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from screening.api.models import Disposition, ReferralCategory, Role
 
@@ -17,6 +18,8 @@ SchoolId = Annotated[
 ]
 StudentId = Annotated[
     str,
+    # in NFKC form, as the upload reads ids: a full-width Ｓ１ is the uploaded S1
+    AfterValidator(lambda value: unicodedata.normalize("NFKC", value).strip()),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
 ]
 TierLabel = Literal["green", "yellow", "orange", "red", "retest"]

@@ -184,10 +184,10 @@ def test_counsellor_referral_joins_open_case_and_urgent_category(
         json={"student_id": "E1", "name": "学生甲", "category": "other", "note": "withdrawn"},
     ).json()
     assert first["opened"] is True
-    second = client.post(
+    second = client.post(  # typed in a Chinese input method's full-width mode: still E1
         "/api/v1/referrals",
         headers=counsellor,
-        json={"student_id": "E1", "category": "self_harm", "note": "marks on arms"},
+        json={"student_id": "\uff25\uff11", "category": "self_harm", "note": "marks on arms"},
     ).json()
     assert second == {"received": True, "case_id": first["case_id"], "opened": False}
     case = client.get(f"/api/v1/cases/{first['case_id']}", headers=counsellor).json()
