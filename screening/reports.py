@@ -406,24 +406,30 @@ def _bands(run: BatchRun, instruments: dict, locale: str, min_cell: int, _) -> l
 def quality_rows(entries: list[dict], min_cell: int, locale: str = "zh-CN") -> list[dict]:
     """Response-quality rows per school (entries as in run.json ``quality_by_school``).
 
-    Schools under ``min_cell`` students show no rates; a rate at or above
-    :data:`QUALITY_ALERT` marks the school for a check.
+    Schools under ``min_cell`` students show no rates, and no rate is shown whose count of
+    students lies between 1 and ``min_cell - 1`` (rate × students would give it away). A
+    rate at or above :data:`QUALITY_ALERT` marks the school for a check, shown or not.
     """
     _ = translator(locale)
     rows = []
     for entry in entries:
         students = int(entry.get("students") or 0)
         small = students < min_cell
-        rates = {
-            key: None if small else entry.get(key)
+        true_rates = {
+            key: entry.get(key)
             for key in ("incomplete_rate", "invalid_rate", "straight_lining_rate")
+        }
+        rates = {
+            key: None if small or rate is None or 0 < round(rate * students) < min_cell else rate
+            for key, rate in true_rates.items()
         }
         rows.append(
             {
                 "label": _group_label("school", entry.get("school_id"), _),
                 "students": None if small else students,
                 "rates": rates,
-                "alert": any(r is not None and r >= QUALITY_ALERT for r in rates.values()),
+                "alert": not small
+                and any(r is not None and r >= QUALITY_ALERT for r in true_rates.values()),
             }
         )
     return rows

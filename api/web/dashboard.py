@@ -18,8 +18,10 @@ from screening.api import audit
 from screening.api.models import TIER_LABELS, Result, Upload
 from screening.api.security import Actor
 from screening.api.services.access import REPORT_READERS, require_district, require_role
+from screening.suppression import suppress_line
 
 TREND_TIERS = ("red", "orange", "yellow", "retest")
+LINE = (*TIER_LABELS.values(), "retest")  # the tier counts of a window add up to its students
 
 
 def scope_of(actor: Actor) -> str | None:
@@ -138,8 +140,10 @@ def trend_points(
 ) -> dict[str, list[tuple[str, float | None]]]:
     """Per tier, its share of students in each window (oldest first); None where suppressed.
 
-    A share is left out when the window has fewer than ``min_cell`` students or the tier's
-    count lies between 1 and ``min_cell - 1``.
+    A share is left out when the window has fewer than ``min_cell`` students, or when the
+    tier table of the window hides its count: between 1 and ``min_cell - 1`` (primary) or
+    hidden beside one such count, which the others would give away (secondary; see
+    :func:`screening.suppression.suppress_line`).
     """
     order = list(reversed(windows(session, school)))
     stmt = select(Result.window, Result.tier, func.count()).where(Result.window.in_(order))
@@ -151,11 +155,13 @@ def trend_points(
         counts[window][label] = counts[window].get(label, 0) + n
     points: dict[str, list[tuple[str, float | None]]] = {k: [] for k in TREND_TIERS}
     for window in order:
-        total = sum(counts[window].values())
+        line = [counts[window].get(label, 0) for label in LINE]
+        total = sum(line)
+        hidden = dict(zip(LINE, suppress_line(line, min_cell), strict=True))
         for key in TREND_TIERS:
             n = counts[window].get(key, 0)
-            hidden = total < min_cell or 0 < n < min_cell
-            points[key].append((window, None if hidden or not total else n / total))
+            gone = total < min_cell or hidden[key]
+            points[key].append((window, None if gone or not total else n / total))
     return points
 
 

@@ -117,7 +117,12 @@ def test_small_cells_and_groups_are_suppressed(results_dir):
             assert row["count"] is None or row["count"] == 0 or row["count"] >= 10
     quality = {q["label"]: q for q in context["quality"]}
     assert quality["C"]["students"] is None and quality["C"]["rates"]["incomplete_rate"] is None
-    assert quality["A"]["rates"]["incomplete_rate"] == pytest.approx(3 / 60, abs=1e-4)
+    # 3 of A's 60 are incomplete: the rate would give the hidden count away
+    assert quality["A"]["rates"]["incomplete_rate"] is None
+    assert quality["A"]["rates"]["invalid_rate"] == 0  # a zero count is shown
+    assert report_context(load_run(results_dir), min_cell=3)["quality"][0]["rates"][
+        "incomplete_rate"
+    ] == pytest.approx(3 / 60, abs=1e-4)
 
 
 def test_min_cell_is_configurable(results_dir):
