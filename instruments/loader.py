@@ -5,8 +5,11 @@ Errors name the file and the field path (``scales[1].bands.cuts``) and say how t
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
 import tomllib
+import typing
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from screening.errors import InstrumentDefinitionError
 from screening.instruments.models import Battery, Instrument
@@ -77,11 +81,53 @@ def _read(ref: str | Path, bundled_folder: str, kind: str, known: list[str]) -> 
     return f"bundled:{ref}", resource.read_bytes()
 
 
+_LOCATED = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\]|\.[a-z_]+)*): (?P<message>.*)$", re.DOTALL)
+
+
+_BRANCH = re.compile(r"^(?:float|int|str|bool|none|[a-z-]+\[.*\])$")  # union branch tags
+
+
 def _field_path(location: tuple) -> str:
     path = ""
     for part in location:
+        if isinstance(part, str) and _BRANCH.match(part):
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
+
+
+_SHOWN = 3  # problems of one file named in its error
+
+
+def _problem(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str]:
+    """(field path, message) of one validation error, in words a file's author can act on."""
+    path = _field_path(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    located = _LOCATED.match(message)
+    if located:  # a check across fields names its field at the start of the message
+        inner, message = located.group("path", "message")
+        path = f"{path}.{inner}" if path else inner
+    if error["type"] == "extra_forbidden":
+        key = str(error["loc"][-1])
+        close = difflib.get_close_matches(key, _field_names(model), n=1)
+        message = f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    return path, message
+
+
+@lru_cache(maxsize=4)
+def _field_names(model: type[BaseModel]) -> list[str]:
+    """The keys of ``model`` and of every model inside it."""
+    names: set[str] = set()
+    pending = [model]
+    while pending:
+        current = pending.pop()
+        for name, field in current.model_fields.items():
+            names.add(name)
+            for inner in typing.get_args(field.annotation) or (field.annotation,):
+                for candidate in typing.get_args(inner) or (inner,):
+                    if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                        pending.append(candidate)
+    return sorted(names)
 
 
 def parse_model(model: type[Model], source: str, content: bytes) -> Model:
@@ -95,10 +141,14 @@ def parse_model(model: type[Model], source: str, content: bytes) -> Model:
     try:
         parsed = model.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise InstrumentDefinitionError(source, _field_path(first["loc"]), message + more) from None
+        problems: dict[str, str] = {}  # field path -> message, the first of each field
+        for path, message in (_problem(model, e) for e in error.errors()):
+            problems.setdefault(path, message)  # a union reports each of its branches
+        (path, message), *others = problems.items()
+        message += "".join(f"; also {p or 'the file'}: {m}" for p, m in others[: _SHOWN - 1])
+        if len(problems) > _SHOWN:
+            message += f" (and {len(problems) - _SHOWN} more problems)"
+        raise InstrumentDefinitionError(source, path, message) from None
     parsed._source = source
     parsed._sha256 = hashlib.sha256(content).hexdigest()
     return parsed
@@ -145,6 +195,18 @@ def load_battery(ref: str | Path) -> LoadedBattery:
         raise InstrumentDefinitionError(
             source, "instruments", f"two instruments share an id: {ids}"
         )
+    reader: dict[str, str] = {}
+    for inst in instruments:
+        for column in inst.item_columns():
+            if column in reader:
+                raise InstrumentDefinitionError(
+                    source,
+                    "instruments",
+                    f"{reader[column]!r} and {inst.id!r} both read the input column {column!r} "
+                    "(an item is read from {instrument}_{item}); rename an instrument or its "
+                    "items",
+                )
+            reader[column] = inst.id
     if battery.norms and base is None:
         raise InstrumentDefinitionError(source, "norms", "bundled batteries cannot name norms")
     norm_paths = tuple(base / name for name in battery.norms) if base is not None else ()

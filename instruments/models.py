@@ -9,6 +9,7 @@ validated here and never executed.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Annotated, Literal
 
 import numpy as np
@@ -19,6 +20,14 @@ IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 BATTERY_ID = r"^[a-z][a-z0-9_-]*$"
 ITEM_ID = r"^[A-Za-z0-9_]+$"
 COMPARISONS: tuple[str, ...] = (">=", ">", "<=", "<", "==", "!=")
+#: Result columns of every instrument (``phq9.answered``): no scale may take these ids.
+PER_INSTRUMENT_COLUMNS: tuple[str, ...] = (
+    "answered",
+    "critical",
+    "irv",
+    "longstring",
+    "straight_line",
+)
 
 Localized = dict[str, str]
 LocalizedList = dict[str, list[str]]
@@ -92,6 +101,8 @@ class Bands(Spec):
     @field_validator("cuts")
     @classmethod
     def _ascending(cls, cuts: list[float]) -> list[float]:
+        if not all(math.isfinite(cut) for cut in cuts):
+            raise ValueError(f"cuts must be finite numbers, got {cuts}")
         if any(b <= a for a, b in itertools.pairwise(cuts)):
             raise ValueError(f"cuts must be strictly ascending, got {cuts}")
         return cuts
@@ -121,7 +132,7 @@ class Scale(Spec):
     name: Localized
     items: list[str] = Field(min_length=1)
     method: Literal["sum", "mean", "max"] = "sum"
-    multiplier: float = 1.0
+    multiplier: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     min_answered: int | None = None
     prorate: bool = False
     bands: Bands | None = None
@@ -185,6 +196,32 @@ class GoldenVector(Spec):
     valid: bool | None = None
 
 
+def _unique(ids: list[str], field: str, what: str) -> None:
+    seen: dict[str, int] = {}
+    for position, value in enumerate(ids):
+        if value in seen:
+            raise ValueError(
+                f"{field}[{position}].id: {value!r} is also {field}[{seen[value]}].id; "
+                f"{what} must be unique"
+            )
+        seen[value] = position
+
+
+def _cuts_in_range(scale: Scale, position: int, low: int, high: int) -> None:
+    """Every band of the scale must be reachable: cuts above its lowest possible score and
+    at most its highest."""
+    n = len(scale.items) if scale.method == "sum" else 1
+    lowest, highest = n * low * scale.multiplier, n * high * scale.multiplier
+    cuts = scale.bands.cuts if scale.bands is not None else []
+    outside = [cut for cut in cuts if not lowest < cut <= highest]
+    if outside:
+        raise ValueError(
+            f"scales[{position}].bands.cuts: {outside} lie outside the scores the scale can "
+            f"take ({lowest:g} to {highest:g}), so a band could never be reached; a cut must "
+            f"be above {lowest:g} and at most {highest:g}"
+        )
+
+
 class Instrument(Spec):
     """A questionnaire instrument, validated from its TOML file."""
 
@@ -208,41 +245,57 @@ class Instrument(Spec):
 
     @model_validator(mode="after")
     def _references_exist(self) -> Instrument:
+        """Cross-field checks; each message starts with the field path it is about."""
         _require_locales(self.name, "name")
         item_ids = [item.id for item in self.items]
-        duplicates = sorted({i for i in item_ids if item_ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"item ids must be unique; repeated: {duplicates}")
-        known = set(item_ids)
+        _unique(item_ids, "items", "item ids")
         scale_ids = [scale.id for scale in self.scales]
-        if len(set(scale_ids)) != len(scale_ids):
-            raise ValueError(f"scale ids must be unique, got {scale_ids}")
+        _unique(scale_ids, "scales", "scale ids")
         low, high = self.response_scale.values[0], self.response_scale.values[-1]
-        for item in self.items:
+        for i, item in enumerate(self.items):
             if item.missing_means is not None and not low <= item.missing_means <= high:
-                raise ValueError(f"item {item.id}: missing_means must lie in [{low}, {high}]")
-        for scale in self.scales:
-            unknown = [i for i in scale.items if i not in known]
-            if unknown:
-                raise ValueError(f"scale {scale.id} names unknown items {unknown}")
-        for critical in self.critical:
+                raise ValueError(f"items[{i}].missing_means: must lie in [{low}, {high}]")
+        known = set(item_ids)
+        for k, scale in enumerate(self.scales):
+            if scale.id in PER_INSTRUMENT_COLUMNS:
+                raise ValueError(
+                    f"scales[{k}].id: {scale.id!r} is reserved for a result column of every "
+                    f"instrument ({self.id}.{scale.id}); give the scale another id"
+                )
+            if scale.id.startswith("item") and scale.id[4:] in known:
+                raise ValueError(
+                    f"scales[{k}].id: {scale.id!r} reads as item {scale.id[4:]} in triage "
+                    f"rules ({self.id}.{scale.id}); give the scale another id"
+                )
+            for p, item in enumerate(scale.items):
+                if item not in known:
+                    raise ValueError(f"scales[{k}].items[{p}]: {item!r} is not an item")
+            if scale.bands is not None:
+                _cuts_in_range(scale, k, low, high)
+        for c, critical in enumerate(self.critical):
             if critical.item not in known:
-                raise ValueError(f"critical item {critical.item!r} is not an item")
-        for rule in self.validity:
+                raise ValueError(f"critical[{c}].item: {critical.item!r} is not an item")
+            if not low < critical.threshold <= high:
+                raise ValueError(
+                    f"critical[{c}].threshold: must lie in [{low + 1}, {high}] (the answers "
+                    f"are {low} to {high}), got {critical.threshold}: below, every student is "
+                    "critical; above, none"
+                )
+        for v, rule in enumerate(self.validity):
             if rule.scale not in scale_ids:
-                raise ValueError(f"validity rule names unknown scale {rule.scale!r}")
-        for vector in self.golden:
+                raise ValueError(f"validity[{v}].scale: {rule.scale!r} is not a scale")
+        for g, vector in enumerate(self.golden):
             if len(vector.responses) != len(self.items):
                 raise ValueError(
-                    f"golden vector {vector.name!r} has {len(vector.responses)} answers "
-                    f"for {len(self.items)} items"
+                    f"golden[{g}].responses: {len(vector.responses)} answers for "
+                    f"{len(self.items)} items"
                 )
             bad = [v for v in vector.responses if v != -1 and not low <= v <= high]
             if bad:
-                raise ValueError(f"golden vector {vector.name!r} has answers {bad} out of range")
+                raise ValueError(f"golden[{g}].responses: answers {bad} out of [{low}, {high}]")
             unknown = [s for s in [*vector.scores, *vector.bands] if s not in scale_ids]
             if unknown:
-                raise ValueError(f"golden vector {vector.name!r} names unknown scales {unknown}")
+                raise ValueError(f"golden[{g}]: names unknown scales {unknown}")
         return self
 
     @property

@@ -50,12 +50,18 @@ class InstrumentDefinitionError(ScreeningError, ValueError):
 class RuleSyntaxError(ScreeningError, ValueError):
     """A triage rule of a battery cannot be parsed or names something unknown."""
 
-    def __init__(self, rule: str, position: int, problem: str) -> None:
+    def __init__(self, rule: str, position: int, problem: str, where: str = "") -> None:
         self.rule = rule
         self.position = position
         self.problem = problem
+        self.where = where
         pointer = " " * position + "^"
-        super().__init__(f"Rule {rule!r}: {problem}\n    {rule}\n    {pointer}")
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}Rule {rule!r}: {problem}\n    {rule}\n    {pointer}")
+
+    def at(self, where: str) -> RuleSyntaxError:
+        """The same error, naming where the rule is written (file and field path)."""
+        return RuleSyntaxError(self.rule, self.position, self.problem, where)
 
 
 class InputFileError(ScreeningError, ValueError):

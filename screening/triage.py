@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from screening.errors import RuleSyntaxError
 from screening.instruments.compiler import CompiledBattery
 from screening.instruments.loader import LoadedBattery
 from screening.rules import ITEM, ResolvedCondition, parse_condition, resolve
@@ -55,8 +56,11 @@ def plan_triage(loaded: LoadedBattery, compiled: CompiledBattery) -> TriagePlan:
     conditions: list[ResolvedCondition] = []
     positions: dict[str, int] = {}
 
-    def add(rule: str) -> int:
-        resolved = resolve(parse_condition(rule), compiled, rule)
+    def add(rule: str, where: str) -> int:
+        try:
+            resolved = resolve(parse_condition(rule), compiled, rule)
+        except RuleSyntaxError as error:
+            raise error.at(f"{loaded.battery.source}: {where}") from None
         text = resolved.condition.text
         if text not in positions:
             positions[text] = len(conditions)
@@ -66,14 +70,14 @@ def plan_triage(loaded: LoadedBattery, compiled: CompiledBattery) -> TriagePlan:
     tiers = [
         TierPlan(
             rule.level,
-            tuple(add(text) for text in rule.any),
-            tuple(add(text) for text in rule.all),
+            tuple(add(text, f"tier[{t}].any[{j}]") for j, text in enumerate(rule.any)),
+            tuple(add(text, f"tier[{t}].all[{j}]") for j, text in enumerate(rule.all)),
         )
-        for rule in loaded.battery.tier
+        for t, rule in enumerate(loaded.battery.tier)
     ]
     critical_level = loaded.battery.critical_tier
     if critical_level is not None and compiled.crit_names:
-        critical = tuple(add(text) for text in compiled.crit_names)
+        critical = tuple(add(text, "critical_tier") for text in compiled.crit_names)
         tiers.append(TierPlan(critical_level, critical, ()))
     tiers.sort(key=lambda tier: -tier.level)
     return TriagePlan(tuple(conditions), tuple(tiers))

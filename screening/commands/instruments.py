@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from screening.errors import InstrumentDefinitionError
+from screening.errors import InstrumentDefinitionError, RuleSyntaxError
 from screening.instruments.loader import (
     LoadedBattery,
     bundled_batteries,
@@ -209,7 +209,10 @@ def validate_command(paths: tuple[Path, ...]) -> None:
     for path in paths:
         try:
             if path.is_file() and _is_battery_file(path):
+                from screening.pipeline import Scorer  # polars and the compiler: on use
+
                 loaded = load_battery(path)
+                Scorer.for_battery(loaded)  # compiles it and parses every rule
                 click.echo(
                     f"ok {path}: battery {loaded.battery.id!r} with "
                     f"{len(loaded.instruments)} instruments"
@@ -220,7 +223,7 @@ def validate_command(paths: tuple[Path, ...]) -> None:
                     f"ok {path}: instrument {inst.id!r}, {len(inst.items)} items, "
                     f"{len(inst.scales)} scales, {len(inst.golden)} golden vectors"
                 )
-        except InstrumentDefinitionError as error:
+        except (InstrumentDefinitionError, RuleSyntaxError) as error:
             failures += 1
             click.echo(f"error: {error}", err=True)
     if failures:

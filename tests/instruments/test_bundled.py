@@ -238,7 +238,13 @@ def _broken(tmp_path: Path, name: str, old: str, new: str, source: str = "gad7.t
 @pytest.mark.parametrize(
     ("old", "new", "field", "problem"),
     [
-        ('version = "1.0"', 'version = "1.0"\nauthor = "me"', "author", "Extra inputs"),
+        ('version = "1.0"', 'version = "1.0"\nauthor = "me"', "author", "unknown key 'author'"),
+        (
+            'id = "4"\n',
+            'id = "4"\nreversed = true\n',
+            "items[3].reversed",
+            "did you mean 'reverse'?",
+        ),
         ("cuts = [5, 10, 15]", "cuts = [5, 15, 10]", "scales[0].bands.cuts", "strictly ascending"),
         (
             'labels.en = ["minimal", "mild", "moderate", "severe"]',
@@ -246,12 +252,12 @@ def _broken(tmp_path: Path, name: str, old: str, new: str, source: str = "gad7.t
             "scales[0].bands",
             "labels.en needs 4 labels for 3 cuts, got 3",
         ),
-        ('"5", "6", "7"]', '"5", "6", "8"]', "", "scale total names unknown items ['8']"),
+        ('"5", "6", "7"]', '"5", "6", "8"]', "scales[0].items[6]", "'8' is not an item"),
         (
             "responses = [3, 3, 3, 2, 2, 2, -1]",
             "responses = [3, 3, 3, 2, 2, 2]",
-            "",
-            "golden vector 'prorated with one missing' has 6 answers for 7 items",
+            "golden[8].responses",
+            "6 answers for 7 items",
         ),
         (
             'en = ["Not at all", "Several days", "More than half the days", "Nearly every day"]',
@@ -264,6 +270,7 @@ def _broken(tmp_path: Path, name: str, old: str, new: str, source: str = "gad7.t
     ],
     ids=[
         "unknown field",
+        "misspelt field",
         "cuts not ascending",
         "band labels count",
         "unknown item in a scale",

@@ -75,7 +75,11 @@ def test_several_problems_are_counted(tmp_path: Path) -> None:
     text = bundled_text("gad7.toml").replace('version = "1.0"', "colour = 1", 1)
     path = tmp_path / "two.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(InstrumentDefinitionError, match=r"and 1 more problems"):
+    with pytest.raises(InstrumentDefinitionError, match=r"also colour: unknown key 'colour'"):
+        load_instrument(path)
+    text = text.replace('citation = "', 'colour2 = 2\ncolour3 = 3\ncitation = "', 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InstrumentDefinitionError, match=r"\(and 1 more problems\)$"):
         load_instrument(path)
 
 
@@ -134,6 +138,21 @@ def test_battery_whose_instruments_share_an_id(tmp_path: Path) -> None:
     battery.write_text('id = "b"\ninstruments = ["gad7", "again.toml"]\n', encoding="utf-8")
     with pytest.raises(InstrumentDefinitionError, match="two instruments share an id"):
         load_battery(battery)
+
+
+def test_battery_whose_instruments_read_one_column(tmp_path: Path) -> None:
+    # instrument "my" with item "scale_1" and instrument "my_scale" with item "1": my_scale_1
+    text = bundled_text("gad7.toml").replace('id = "gad7"', 'id = "my_scale"', 1)
+    (tmp_path / "my_scale.toml").write_text(text, encoding="utf-8")
+    mine = text.replace('id = "my_scale"', 'id = "my"', 1).replace('id = "1"', 'id = "scale_1"')
+    mine = mine.replace('items = ["1",', 'items = ["scale_1",')
+    (tmp_path / "my.toml").write_text(mine, encoding="utf-8")
+    battery = tmp_path / "b.toml"
+    battery.write_text('id = "b"\ninstruments = ["my.toml", "my_scale.toml"]\n', "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as error:
+        load_battery(battery)
+    assert error.value.field == "instruments"
+    assert "'my' and 'my_scale' both read the input column 'my_scale_1'" in str(error.value)
 
 
 def test_unknown_battery_id() -> None:

@@ -92,6 +92,15 @@ def test_validate_reports_every_bad_file(capsys, tmp_path: Path) -> None:
     assert "ok " in out
 
 
+def test_validate_parses_the_rules_of_a_battery(capsys, tmp_path: Path) -> None:
+    battery = tmp_path / "b.toml"
+    rules = '[[tier]]\nlevel = 3\nany = ["phq9.total >= 20"]\n[[tier]]\nlevel = 2\nany = ['
+    battery.write_text(f'id = "b"\ninstruments = ["phq9"]\n{rules}"phq9.total >> 3"]\n', "utf-8")
+    code, _, err = run(capsys, "validate", str(battery))
+    assert code != 0
+    assert f"{battery}: tier[1].any[0]: Rule 'phq9.total >> 3': expected a number" in err
+
+
 def test_test_runs_every_bundled_vector(capsys) -> None:
     total = sum(len(load_instrument(ref).golden) for ref in bundled_instruments())
     code, out, _ = run(capsys, "test")

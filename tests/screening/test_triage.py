@@ -98,8 +98,9 @@ def test_all_and_any_together_require_both(tmp_path: Path) -> None:
 
 def test_bad_rule_in_battery_names_the_rule(tmp_path: Path) -> None:
     path = write_battery(tmp_path, '[[tier]]\nlevel = 3\nany = ["phq9.totl >= 20"]\n')
-    with pytest.raises(RuleSyntaxError, match="no scale or item 'totl'"):
+    with pytest.raises(RuleSyntaxError, match="no scale or item 'totl'") as error:
         Scorer.for_battery(path)
+    assert str(error.value).startswith(f"{path}: tier[0].any[0]: Rule 'phq9.totl >= 20'")
 
 
 def test_battery_file_errors_name_the_field(tmp_path: Path) -> None:
