@@ -16,7 +16,7 @@ from screening.reports import write_report
 
 @click.command("demo")
 @click.option("--students", "-n", type=click.IntRange(min=1), default=100_000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--battery", "-b", default="default", show_default=True, help="Battery id or TOML path."
 )
@@ -37,7 +37,9 @@ def command(students: int, seed: int, battery: str, out_dir: Path, quiet: bool) 
     """
     console = Console(soft_wrap=True)
     instruments = Scorer.for_battery(battery).loaded.instruments
-    city = generate_city(students, seed=seed, instruments=[i.id for i in instruments])
+    # bundled ones by id, a battery's own instrument files by their path
+    refs = [i.id if i.source.startswith("bundled:") else i.source for i in instruments]
+    city = generate_city(students, seed=seed, instruments=refs)
     out_dir.mkdir(parents=True, exist_ok=True)
     responses = write_city(city, out_dir / "responses.csv")
     summary = score_files([responses], out_dir / "results", battery=battery, progress=not quiet)

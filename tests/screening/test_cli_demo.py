@@ -33,3 +33,16 @@ def test_demo_is_reproducible(tmp_path: Path) -> None:
         assert main(["demo", "-n", "500", "--seed", "9", "--out", str(tmp_path / name), "-q"]) == 0
     a, b = (pl.read_parquet(tmp_path / n / "results" / "scores.parquet") for n in "ab")
     assert a.equals(b)
+
+
+def test_demo_with_a_battery_of_its_own_instrument_file(tmp_path: Path, capsys) -> None:
+    data = Path(__file__).resolve().parents[2] / "instruments" / "data"
+    text = (data / "gad7.toml").read_text("utf-8").replace('id = "gad7"', 'id = "local"', 1)
+    (tmp_path / "local.toml").write_text(text, encoding="utf-8")
+    battery = tmp_path / "b.toml"
+    battery.write_text('id = "b"\ninstruments = ["phq9", "local.toml"]\n', encoding="utf-8")
+    out = tmp_path / "demo"
+    assert main(["demo", "-n", "200", "--battery", str(battery), "--out", str(out), "-q"]) == 0
+    assert "local_7" in pl.read_csv(out / "responses.csv").columns
+    assert main(["demo", "--seed", "-1", "--out", str(out)]) != 0
+    assert "-1 is not in the range" in capsys.readouterr().err
