@@ -13,7 +13,8 @@ and every answer ``a`` of an item whose lowest code is ``low`` is then read as
 Without that line such a file usually fails, because its last option (4) is out of range.
 When no student chose the last option of any item it would be scored one point too high
 per item, without an error. :class:`LowestCodeCheck` catches that case: it warns when, in a
-file, no answer to any item of an instrument is that item's lowest code.
+file, no answer to any item of an instrument is 0, its lowest code. (Instruments whose codes
+start at 1 are not checked: numbering their options from 1 gives the codes.)
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ class LowestCodeCheck:
 
     def __init__(self, compiled: CompiledBattery) -> None:
         self._compiled = compiled
-        n = len(compiled.instrument_ids)
-        self._seen = np.zeros(n, dtype=bool)
-        self._students = np.zeros(n, dtype=np.int64)
+        lowest = np.minimum.reduceat(compiled.item_min, compiled.inst_ptr[:-1])
+        self._seen = lowest != 0  # codes from 1 up: nothing to check
+        self._students = np.zeros(len(compiled.instrument_ids), dtype=np.int64)
 
     def add(self, matrix: np.ndarray) -> None:
         """Take in the response matrix (int8, missing -1) of one batch."""
@@ -101,15 +102,12 @@ class LowestCodeCheck:
         c = self._compiled
         messages = []
         for m in np.flatnonzero(~self._seen & (self._students >= MIN_STUDENTS)):
-            instrument = c.instrument_ids[m]
-            lowest = sorted({int(v) for v in c.item_min[c.inst_ptr[m] : c.inst_ptr[m + 1]]})
-            codes = " or ".join(str(v) for v in lowest)
             messages.append(
-                f"{instrument}: none of the {self._students[m]:,} students who answered it "
-                f"chose the lowest answer ({codes}) on any item. If the file numbers the "
-                f"options from {lowest[0] + 1} (as 问卷星's 按选项序号 export does), every "
-                "answer is one too high: export the answer codes instead, or say so with "
-                f"'[options] numbered_from = {lowest[0] + 1}' in the column mapping (--map). "
-                f"If the answers are the codes, 'numbered_from = {lowest[0]}' there says so."
+                f"{c.instrument_ids[m]}: none of the {self._students[m]:,} students who "
+                "answered it chose the lowest answer (0) on any item. If the file numbers the "
+                "options from 1 (as 问卷星's 按选项序号 export does), every answer is one too "
+                "high: export the answer codes instead, or say so with '[options] "
+                "numbered_from = 1' in the column mapping (--map). If the answers are the "
+                "codes (a small group of students may never choose 0), nothing needs to change."
             )
         return messages

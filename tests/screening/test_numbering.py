@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -132,6 +133,19 @@ def test_batches_add_up_and_a_lowest_code_anywhere_counts(scorer):
     late[-1, len(PHQ9)] = 0  # one GAD-7 answer 0, in the last row of a later batch
     check.add(late)
     assert [w.split(":")[0] for w in check.warnings()] == ["phq9"]
+
+
+def test_instruments_with_codes_from_1_are_not_checked(scorer):
+    # numbering the options of a 1-5 scale from 1 gives its codes: nothing to warn about
+    compiled = scorer.compiled
+    gad = slice(compiled.inst_ptr[1], compiled.inst_ptr[2])
+    item_min, item_max = compiled.item_min.copy(), compiled.item_max.copy()
+    item_min[gad] += 1
+    item_max[gad] += 1
+    check = LowestCodeCheck(dataclasses.replace(compiled, item_min=item_min, item_max=item_max))
+    check.add(np.full((40, len(PHQ9) + len(GAD7)), 2, dtype=np.int8, order="F"))
+    assert [w.split(":")[0] for w in check.warnings()] == ["phq9"]
+    assert "nothing needs to change" in check.warnings()[0]
 
 
 def _csv(tmp_path, frame, name):
