@@ -416,7 +416,23 @@ def _summary_fields(upload: Upload) -> dict[str, Any]:
 def _duplicate(session: Session, actor: Actor, upload: Upload, now: dt.datetime) -> UploadSummary:
     audit.record(session, actor, "upload.duplicate", "upload", upload.id, upload.school_id, now)
     log.info("upload %s received again: nothing stored", upload.id)
-    return UploadSummary(**_summary_fields(upload), duplicate=True)
+    fields = _summary_fields(upload)
+    later = session.scalars(
+        select(Upload.id).where(
+            Upload.school_id == upload.school_id,
+            Upload.window == upload.window,
+            Upload.id > upload.id,
+        )
+    ).all()
+    if later:  # its counts are no longer what is stored: say so
+        fields["warnings"] = [
+            *fields["warnings"],
+            f"This file was stored before as upload {upload.id}, and later uploads of the "
+            f"same school and window ({', '.join(map(str, later))}) have replaced the "
+            "results of the students they hold since. Nothing was changed; the counts "
+            "shown are those of the first time.",
+        ]
+    return UploadSummary(**fields, duplicate=True)
 
 
 def get_upload(session: Session, actor: Actor, upload_id: int, now: dt.datetime) -> UploadSummary:

@@ -53,6 +53,13 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.instrument_unanswered",
     ),
+    (
+        re.compile(
+            r"^This file was stored before as upload (?P<upload>\d+), and later uploads of the "
+            r"same school and window \((?P<later>[\d, ]+)\)"
+        ),
+        "web.err.superseded_duplicate",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

@@ -120,6 +120,12 @@ def test_different_files_same_window_never_duplicate(
         "cases": 3,
         "opened": 0,
     }
+    # the first file once more: a duplicate, which says that a later upload replaced it
+    old = post(client, counsellor, first.write_csv().encode())
+    assert old.status_code == 200 and old.json()["duplicate"] is True
+    assert "later uploads of the same school and window" in old.json()["warnings"][-1]
+    latest = post(client, counsellor, second.write_csv().encode())
+    assert latest.json()["duplicate"] is True and latest.json()["warnings"] == []
 
 
 def test_rows_of_other_schools_and_bad_ids_are_rejected_with_reasons(
