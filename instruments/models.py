@@ -43,7 +43,7 @@ def _require_locales(value: dict, what: str) -> dict:
 class Spec(BaseModel):
     """Base of every spec model: unknown fields are errors, instances are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
 class ResponseScale(Spec):
@@ -196,12 +196,12 @@ class GoldenVector(Spec):
     valid: bool | None = None
 
 
-def _unique(ids: list[str], field: str, what: str) -> None:
+def _unique(values: list[str], field: str, what: str, key: str = "id") -> None:
     seen: dict[str, int] = {}
-    for position, value in enumerate(ids):
+    for position, value in enumerate(values):
         if value in seen:
             raise ValueError(
-                f"{field}[{position}].id: {value!r} is also {field}[{seen[value]}].id; "
+                f"{field}[{position}].{key}: {value!r} is also {field}[{seen[value]}].{key}; "
                 f"{what} must be unique"
             )
         seen[value] = position
@@ -272,6 +272,8 @@ class Instrument(Spec):
                     raise ValueError(f"scales[{k}].items[{p}]: {item!r} is not an item")
             if scale.bands is not None:
                 _cuts_in_range(scale, k, low, high)
+        _unique([c.item for c in self.critical], "critical", "critical items", "item")
+        _unique([g.name for g in self.golden], "golden", "golden vector names", "name")
         for c, critical in enumerate(self.critical):
             if critical.item not in known:
                 raise ValueError(f"critical[{c}].item: {critical.item!r} is not an item")
