@@ -1,6 +1,7 @@
-"""What a response file leaves empty: instruments nobody answered, rows without a student id.
+"""What a response file leaves empty or loses: instruments nobody answered, rows without a
+student id, student ids that Excel has rounded.
 
-Both are scored as the rules say, and both are most likely a slip in making the file, so a
+All are scored as the rules say, and all are most likely a slip in making the file, so a
 run warns about them (in ``run.json``, on the command line and on the upload page):
 
 - A battery instrument that the school did not give (the ASQ left out, say) has no answer
@@ -10,6 +11,14 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   whole school turns orange.
 - A row without a student id is scored, but its result, a red tier included, cannot be
   traced back to a student.
+- Excel keeps 15 significant digits of a number. An id of 16 digits or more (an 18-digit
+  identity-card number) typed into a cell formatted as a number loses its last digits
+  (``110101200801011000``), and a CSV saved from such a sheet holds ``1.10101E+17``. Such
+  ids no longer name their students. An id looks rounded when it is in scientific
+  notation, when its digits after the 15th are all zeros, or when it reads back as a
+  floating-point number exactly (written from a float); a real 18-digit id does one of
+  these about one time in sixteen. A file is warned about when at least
+  :data:`ROUNDED_IDS` of its long ids, and half of them or more, look rounded.
 """
 
 from __future__ import annotations
@@ -18,6 +27,10 @@ import numpy as np
 import polars as pl
 
 from screening.instruments.compiler import CompiledBattery
+
+#: Ids that look rounded by Excel (and half of the long ids at least) that make a warning.
+ROUNDED_IDS = 5
+_SCIENTIFIC = r"^[0-9](?:\.[0-9]+)?[eE]\+[0-9]+$"  # 1.10101E+17
 
 
 class CoverageCheck:
@@ -38,6 +51,9 @@ class CoverageCheck:
         self._answered = np.zeros(len(compiled.instrument_ids), dtype=bool)
         self._rows = 0
         self._without_id = 0
+        self._long_ids = 0  # ids of 16 digits or more, or in scientific notation
+        self._rounded = 0  # of those, ids that look rounded by Excel
+        self._example: str | None = None
 
     def add(self, results: pl.DataFrame) -> None:
         """Take in the results of one batch (with its ``{instrument}.answered`` columns)."""
@@ -47,7 +63,29 @@ class CoverageCheck:
                 answered = results.get_column(f"{instrument}.answered").max()
                 self._answered[m] = answered is not None and answered > 0
         if self._id_column in results.columns:
-            self._without_id += results.get_column(self._id_column).null_count()
+            ids = results.get_column(self._id_column)
+            self._without_id += ids.null_count()
+            self._count_rounded(ids)
+
+    def _count_rounded(self, ids: pl.Series) -> None:
+        long = ids.filter((ids.str.len_bytes() >= 16) | ids.str.contains("E+", literal=True))
+        long = long.filter(long.str.contains(r"^[0-9]{16,}$") | long.str.contains(_SCIENTIFIC))
+        if not long.len():
+            return
+        written_from_float = (
+            long.cast(pl.Float64, strict=False)
+            .cast(pl.Decimal(38, 0), strict=False)
+            .cast(pl.String)
+        )
+        rounded = (
+            long.str.contains(_SCIENTIFIC)
+            | long.str.slice(15).str.contains(r"^0+$")  # Excel's 15 digits
+            | (written_from_float == long)
+        ).fill_null(False)
+        self._long_ids += long.len()
+        self._rounded += int(rounded.sum())
+        if self._example is None and rounded.any():
+            self._example = long.filter(rounded)[0]
 
     def warnings(self) -> list[str]:
         """One message per instrument without any answer, and one for rows without an id."""
@@ -67,6 +105,14 @@ class CoverageCheck:
                 f"{instrument}: none of the {self._rows:,} students answered any of its items, "
                 f"{effect}. If {instrument} was not given, score the file with a battery "
                 "that leaves it out."
+            )
+        if self._rounded >= max(ROUNDED_IDS, self._long_ids / 2):
+            messages.append(
+                f"{self._id_column}: {self._rounded:,} ids of 16 or more digits look like "
+                f"numbers that Excel has rounded (e.g. {self._example!r}): Excel keeps 15 "
+                "digits of a number, so these ids have lost their last digits and no longer "
+                "name their students. Format the id column as text in Excel, enter the ids "
+                "again, and score the file again."
             )
         if self._without_id:
             messages.append(

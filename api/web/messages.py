@@ -60,6 +60,13 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.superseded_duplicate",
     ),
+    (
+        re.compile(
+            r"^student_id: (?P<n>[\d,]+) ids of 16 or more digits look like numbers that Excel "
+            r"has rounded \(e\.g\. (?P<example>'[^']*')\)"
+        ),
+        "web.err.ids_rounded",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

@@ -35,6 +35,7 @@ def test_service_messages_are_translated():
         "a.csv: the file is empty. Export the responses again.": "文件是空的",
         "asq: none of the 1,200 students answered any of its items, and it counts a missing answer as an answer, so every student": "asq：1,200 名学生都没有回答其中任何一题，而该量表把缺失的回答计为作答",
         "gad7: none of the 3 students answered any of its items, so nobody has its scores.": "因此没有人得到该量表的分数",
+        "student_id: 6 ids of 16 or more digits look like numbers that Excel has rounded (e.g. '110101200801000000'): Excel": "有 6 个 16 位以上的学号像是被 Excel 舍入过的数字（如 '110101200801000000'）",
         "This file was stored before as upload 4, and later uploads of the same school and window (7, 9) have replaced": "此文件已保存过（上传编号 4）；之后同一学校、同一批次的上传（编号 7, 9）已替换",
         "The screening window must be 1-32 letters, digits, '.', '_' or '-' (e.g. 2026-autumn).": "筛查批次格式不正确",
     }
