@@ -13,12 +13,12 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   traced back to a student.
 - Excel keeps 15 significant digits of a number. An id of 16 digits or more (an 18-digit
   identity-card number) typed into a cell formatted as a number loses its last digits
-  (``110101200801011000``), and a CSV saved from such a sheet holds ``1.10101E+17``. Such
-  ids no longer name their students. An id looks rounded when it is in scientific
-  notation, when its digits after the 15th are all zeros, or when it reads back as a
-  floating-point number exactly (written from a float); a real 18-digit id does one of
-  these about one time in sixteen. A file is warned about when at least
-  :data:`ROUNDED_IDS` of its long ids, and half of them or more, look rounded.
+  (``110101200801011000``) and no longer names its student. An id looks rounded when its
+  digits after the 15th are all zeros, or when it reads back as a floating-point number
+  exactly (written from a float); a real 18-digit id does one or the other about one time
+  in sixteen. A file is warned about when at least :data:`ROUNDED_IDS` of its long ids,
+  and half of them or more, look rounded. (A CSV saved from such a sheet shows the ids as
+  ``1.10101E+17``; students then share ids, which reading the file reports.)
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from screening.instruments.compiler import CompiledBattery
 
 #: Ids that look rounded by Excel (and half of the long ids at least) that make a warning.
 ROUNDED_IDS = 5
-_SCIENTIFIC = r"^[0-9](?:\.[0-9]+)?[eE]\+[0-9]+$"  # 1.10101E+17
 
 
 class CoverageCheck:
@@ -68,8 +67,8 @@ class CoverageCheck:
             self._count_rounded(ids)
 
     def _count_rounded(self, ids: pl.Series) -> None:
-        long = ids.filter((ids.str.len_bytes() >= 16) | ids.str.contains("E+", literal=True))
-        long = long.filter(long.str.contains(r"^[0-9]{16,}$") | long.str.contains(_SCIENTIFIC))
+        long = ids.filter(ids.str.len_bytes() >= 16)
+        long = long.filter(long.str.contains(r"^[0-9]{16,}$"))
         if not long.len():
             return
         written_from_float = (
@@ -78,8 +77,7 @@ class CoverageCheck:
             .cast(pl.String)
         )
         rounded = (
-            long.str.contains(_SCIENTIFIC)
-            | long.str.slice(15).str.contains(r"^0+$")  # Excel's 15 digits
+            long.str.slice(15).str.contains(r"^0+$")  # Excel's 15 digits
             | (written_from_float == long)
         ).fill_null(False)
         self._long_ids += long.len()
