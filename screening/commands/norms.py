@@ -43,7 +43,17 @@ def command(inputs, instrument, by_values, norm_version, min_n, mapping_path, ou
     absent = [c for c in by if c not in frame.columns]
     if absent:
         raise InputFileError(None, f"group columns {absent} are not in the inputs")
+    if not norm_version.strip():
+        raise click.BadParameter(
+            "give the norm table a version, e.g. 2026-city", param_hint="--version"
+        )
     table = norms(frame, inst, by, version=norm_version, min_n=min_n)
+    if table.groups.height == 0:
+        raise click.ClickException(
+            f"no group ({', '.join(by)}) has {min_n} or more scores of {inst.id} in "
+            f"{frame.height:,} rows, so the table would be empty: lower --min-n, group by "
+            "fewer columns (--by), or add students to the sample."
+        )
     table.write(out_path)
     click.echo(
         f"{table.groups.height} group x scale norms from {frame.height:,} rows written to "

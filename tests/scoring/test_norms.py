@@ -132,3 +132,18 @@ def test_norms_command_writes_a_table(tmp_path):
         )
         == 2
     )
+
+
+def test_norms_command_refuses_an_empty_table_or_version(tmp_path, capsys):
+    from screening.cli import main
+    from screening.demo import generate_city, write_city
+
+    path = tmp_path / "city.csv"
+    write_city(generate_city(300, n_schools=1, seed=2, instruments=("phq9",)), path)
+    out = tmp_path / "n.json"
+    base = ["norms", str(path), "-i", "phq9", "--out", str(out)]
+    assert main([*base, "--version", "v1", "--min-n", "500"]) != 0
+    assert "no group (grade, sex) has 500 or more scores of phq9" in capsys.readouterr().err
+    assert main([*base, "--version", " "]) != 0
+    assert "give the norm table a version" in capsys.readouterr().err
+    assert not out.exists()
