@@ -25,7 +25,10 @@ The minres fit minimises the concentrated unweighted least-squares criterion
 :math:`\tfrac12\lVert R - \Psi - \Lambda\Lambda^\top\rVert^2` over the uniquenesses
 :math:`\Psi \in [0.005, \max(1, \mathrm{smc})]` (L-BFGS-B with the exact gradient
 :math:`-\mathrm{diag}(R - \Psi - \Lambda\Lambda^\top)`); at an interior optimum this is the
-minres solution psych finds. Results agree with psych to about 1e-4.
+minres solution psych finds. Results agree with psych to about 1e-4 (psych 2.2.9; checked on
+simulated data with two to five factors and missing answers, and on ``psych::bfi``). On a
+singular correlation matrix (an item duplicated, or the exact reverse of another), where
+psych warns that it smoothed the matrix, the difference reached 4e-4.
 """
 
 from __future__ import annotations
