@@ -8,6 +8,7 @@ failed run leaves no partial output.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -44,6 +45,7 @@ Format = Literal["parquet", "csv"]
 T = TypeVar("T")
 _DONE = object()
 FAILURES = "failures.csv"
+_OUTPUTS = ("scores.parquet", "scores.csv", "run.json", FAILURES)  # what a run may write
 BLOCK_ROWS = 100_000  # results written together: many small inputs, one row group
 COMPRESSION = "snappy"  # results: 3x faster to write than zstd, files ~1.8x larger
 # Peak memory per input row: per item, and beyond the items. Measured on the benchmark's
@@ -284,6 +286,18 @@ def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
         )
 
 
+def _previous_outputs(out: Path, inputs: Sequence[Path]) -> set[str]:
+    """The results and failure files that the run recorded in ``out/run.json`` wrote, less
+    any that this run reads (a run may score the results of another)."""
+    try:
+        outputs = json.loads((out / "run.json").read_text("utf-8"))["outputs"]
+        names = {outputs["results"], outputs.get("failures")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    reads = {path.resolve() for path in inputs}
+    return {name for name in names if name in _OUTPUTS and (out / name).resolve() not in reads}
+
+
 def _machine() -> dict[str, object]:
     from screening.scoring._jit import numba  # loaded by the kernel already
 
@@ -357,6 +371,15 @@ def score_files(
         chunk_rows = auto_chunk_rows(paths, len(item_columns))
     out = Path(out_dir)
     results_name = f"scores.{fmt}"
+    writes = (results_name, "run.json", FAILURES)
+    overwritten = [p for p in paths if p.resolve().parent == out.resolve() and p.name in writes]
+    if overwritten:
+        raise InputFileError(
+            overwritten[0],
+            "the run would write its results over this input file. Give another --out folder "
+            "or move the file.",
+        )
+    previous = _previous_outputs(out, paths)
 
     timings: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
@@ -462,10 +485,8 @@ def score_files(
             write_csv_atomic(pl.concat(failures), staging / FAILURES, include_bom=True)
             record["outputs"]["failures"] = FAILURES
         write_json_atomic(record, staging / "run.json")
-    # a previous run's failures, or results in the other format, are not this run's
-    if not failures:
-        (out / FAILURES).unlink(missing_ok=True)
-    (out / f"scores.{'csv' if fmt == 'parquet' else 'parquet'}").unlink(missing_ok=True)
+    for name in previous - set(record["outputs"].values()):  # not this run's: remove
+        (out / name).unlink(missing_ok=True)
     return RunSummary(
         out,
         out / results_name,

@@ -384,7 +384,7 @@ def test_survey_export_with_answer_labels(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_results_in_the_other_format_are_removed(csv_file: Path, tmp_path: Path) -> None:
+def test_results_in_the_other_format_are_removed(csv_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert run("score", csv_file, "--battery", "default", "--out", out, "-q") == 0
     assert (
@@ -393,6 +393,13 @@ def test_results_in_the_other_format_are_removed(csv_file: Path, tmp_path: Path)
     assert sorted(p.name for p in out.iterdir()) == ["run.json", "scores.csv"]
     assert run("score", csv_file, "--battery", "default", "--out", out, "-q") == 0
     assert sorted(p.name for p in out.iterdir()) == ["run.json", "scores.parquet"]
+    # an input is never removed, even one named like our results in the output folder
+    (out / "scores.csv").write_bytes(csv_file.read_bytes())
+    assert run("score", out / "scores.csv", "--battery", "default", "--out", out, "-q") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "scores.csv", "scores.parquet"]
+    assert run("score", out / "scores.csv", "--out", out, "-q", "--format", "csv") != 0
+    assert (out / "scores.csv").read_bytes() == csv_file.read_bytes()  # refused, kept
+    assert "would write its results over this input file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("chunk_rows", [None, 1000])
