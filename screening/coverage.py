@@ -13,12 +13,12 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   traced back to a student.
 - Excel keeps 15 significant digits of a number. An id of 16 digits or more (an 18-digit
   identity-card number) typed into a cell formatted as a number loses its last digits
-  (``110101200801011000``) and no longer names its student. An id looks rounded when its
-  digits after the 15th are all zeros, or when it reads back as a floating-point number
-  exactly (written from a float); a real 18-digit id does one or the other about one time
-  in sixteen. A file is warned about when at least :data:`ROUNDED_IDS` of its long ids,
-  and half of them or more, look rounded. (A CSV saved from such a sheet shows the ids as
-  ``1.10101E+17``; students then share ids, which reading the file reports.)
+  (``110101200801011000``) and no longer names its student. Such an id is told by its
+  digits after the 15th being all zeros, which a real 18-digit id has one time in a
+  thousand and a real 16-digit one time in ten. A file is warned about when at least
+  :data:`ROUNDED_IDS` of its long ids, and half of them or more, look rounded. (A CSV
+  saved from such a sheet shows the ids as ``1.10101E+17``; students then share ids, which
+  reading the file reports.)
 """
 
 from __future__ import annotations
@@ -42,11 +42,16 @@ class CoverageCheck:
         The battery the results were scored with.
     id_column
         The column that holds student ids (not checked when the results have none).
+    blank_ids
+        Whether to warn about rows without an id (not where the caller refuses them).
     """
 
-    def __init__(self, compiled: CompiledBattery, id_column: str = "student_id") -> None:
+    def __init__(
+        self, compiled: CompiledBattery, id_column: str = "student_id", blank_ids: bool = True
+    ) -> None:
         self._compiled = compiled
         self._id_column = id_column
+        self._blank_ids = blank_ids
         self._answered = np.zeros(len(compiled.instrument_ids), dtype=bool)
         self._rows = 0
         self._without_id = 0
@@ -71,15 +76,7 @@ class CoverageCheck:
         long = long.filter(long.str.contains(r"^[0-9]{16,}$"))
         if not long.len():
             return
-        written_from_float = (
-            long.cast(pl.Float64, strict=False)
-            .cast(pl.Decimal(38, 0), strict=False)
-            .cast(pl.String)
-        )
-        rounded = (
-            long.str.slice(15).str.contains(r"^0+$")  # Excel's 15 digits
-            | (written_from_float == long)
-        ).fill_null(False)
+        rounded = long.str.slice(15).str.contains(r"^0+$")  # Excel's 15 digits
         self._long_ids += long.len()
         self._rounded += int(rounded.sum())
         if self._example is None and rounded.any():
@@ -112,7 +109,7 @@ class CoverageCheck:
                 "name their students. Format the id column as text in Excel, enter the ids "
                 "again, and score the file again."
             )
-        if self._without_id:
+        if self._without_id and self._blank_ids:
             messages.append(
                 f"rows without a {self._id_column}: {self._without_id:,} of {self._rows:,}. "
                 "Their results cannot be traced back to a student: fill in the ids and score "

@@ -705,12 +705,12 @@ def _stray_quote(buffer: mmap.mmap | bytes, start: int, end: int) -> int | None:
 
 
 def _malformed(buffer: mmap.mmap | bytes, header: _Header, label: str | Path, problem: str):
-    """The error for a CSV that does not parse: a quote inside an unquoted value when there
-    is one (the usual cause, and the parsers' own messages do not point to it), else
-    ``problem``."""
+    """The error for a CSV that does not parse: ``problem``, and a quote inside an unquoted
+    value when there is one (the usual cause, which the parsers' messages do not name)."""
     offset = _stray_quote(buffer, header.data_start, header.data_end)
     if offset is None:
         return InputFileError(label, problem)
+    problem = problem.removesuffix(".")
     value_start = max(buffer.rfind(b",", 0, offset), buffer.rfind(b"\n", 0, offset)) + 1
     stops = [buffer.find(mark, offset) for mark in (b",", b"\n", b"\r")]
     value_end = min([stop for stop in stops if stop != -1] or [len(buffer)])
@@ -718,9 +718,10 @@ def _malformed(buffer: mmap.mmap | bytes, header: _Header, label: str | Path, pr
     quoted = '"' + value.replace('"', '""') + '"'
     return InputFileError(
         label,
-        f'line {_lines_before(buffer, offset) + 1} has a double quote (") inside the value '
-        f"{value!r}. A value that holds a quote must be quoted, with the quote doubled "
-        f"({quoted}): delete the quote, or save the file from Excel again as CSV.",
+        f"{problem}. A likely cause: line {_lines_before(buffer, offset) + 1} has a double "
+        f'quote (") inside the value {value!r}. A value that holds a quote must be quoted, '
+        f"with the quote doubled ({quoted}): delete the quote, or save the file from Excel "
+        "again as CSV.",
     )
 
 

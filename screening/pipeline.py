@@ -509,7 +509,8 @@ def score_frame(
         results = apply_norms(results, table)
     timings["triage"] = time.perf_counter() - started
     if whole:
-        coverage = CoverageCheck(scorer.compiled)
+        # no warning about rows without an id: the service refuses them itself
+        coverage = CoverageCheck(scorer.compiled, blank_ids=False)
         coverage.add(results)
         warnings += coverage.warnings()
     return ScoreResult(results, cases, scorer, timings, warnings)

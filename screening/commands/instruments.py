@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from screening.errors import InstrumentDefinitionError, RuleSyntaxError
+from screening.errors import ScreeningError
 from screening.instruments.loader import (
     LoadedBattery,
     bundled_batteries,
@@ -223,7 +223,7 @@ def validate_command(paths: tuple[Path, ...]) -> None:
                     f"ok {path}: instrument {inst.id!r}, {len(inst.items)} items, "
                     f"{len(inst.scales)} scales, {len(inst.golden)} golden vectors"
                 )
-        except (InstrumentDefinitionError, RuleSyntaxError) as error:
+        except ScreeningError as error:  # a norm table of the battery too
             failures += 1
             click.echo(f"error: {error}", err=True)
     if failures:

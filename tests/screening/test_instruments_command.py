@@ -96,9 +96,13 @@ def test_validate_parses_the_rules_of_a_battery(capsys, tmp_path: Path) -> None:
     battery = tmp_path / "b.toml"
     rules = '[[tier]]\nlevel = 3\nany = ["phq9.total >= 20"]\n[[tier]]\nlevel = 2\nany = ['
     battery.write_text(f'id = "b"\ninstruments = ["phq9"]\n{rules}"phq9.total >> 3"]\n', "utf-8")
-    code, _, err = run(capsys, "validate", str(battery))
+    normed = tmp_path / "normed.toml"
+    normed.write_text('id = "n"\ninstruments = ["phq9"]\nnorms = ["bad.json"]\n', "utf-8")
+    (tmp_path / "bad.json").write_text("not a norm table", encoding="utf-8")
+    code, _, err = run(capsys, "validate", str(normed), str(battery))
     assert code != 0
     assert f"{battery}: tier[1].any[0]: Rule 'phq9.total >> 3': expected a number" in err
+    assert "bad.json" in err and "2 of 2 files are not valid" in err  # one does not stop it
 
 
 def test_test_runs_every_bundled_vector(capsys) -> None:

@@ -308,10 +308,20 @@ def test_quote_inside_an_unquoted_value_names_line_and_value(tmp_path, rows, bat
         with pytest.raises(InputFileError) as info:
             list(iter_response_batches(path, item_columns=ITEMS, batch_rows=batch_rows))
         message = str(info.value)
-    assert f"line {rows + 2} has a double quote (\") inside the value '3\"班'" in message
+    assert (
+        f"A likely cause: line {rows + 2} has a double quote (\") inside the value '3\"班'"
+        in message
+    )
     assert '("3""班")' in message
     fixed = _read(_csv(tmp_path, f'{HEADER}\n{before}2,"3""班",F,1,2,3\n{after}', "fixed.csv"))
     assert fixed["school_id"][rows] == '3"班' and fixed["school_id"][0] == 'S, "No. 1"'
+
+
+def test_a_quote_does_not_hide_the_problem_found(tmp_path):
+    # 3"A"班 alone parses; the ragged line is what stops the file
+    ragged = f'{HEADER}\n1,3"A"班,F,1,2,3\n2,S,F,1,2,3,4\n'
+    message = _error(_csv(tmp_path, ragged))
+    assert "line 3 has 7 fields" in message and "A likely cause: line 2" in message
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
