@@ -269,6 +269,15 @@ def _read_ahead(pool: ThreadPoolExecutor, items: Iterator[T]) -> Iterator[T]:
     return drain()
 
 
+def _until_unreadable(frames: Iterator[T], unreadable: list[InputFileError]) -> Iterator[T]:
+    """``frames`` up to a file that cannot be read; its error goes to ``unreadable``, so
+    that the invalid answers found before it can be reported with it."""
+    try:
+        yield from frames
+    except InputFileError as error:
+        unreadable.append(error)
+
+
 def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
     """A student may appear in one input file only (ids within a file are checked on read)."""
     if not ids:
@@ -415,7 +424,8 @@ def score_files(
             timings["kernel_load"] += time.perf_counter() - clock
             clock = time.perf_counter()
             invalid: dict[int, list[pl.DataFrame]] = {}  # on_invalid="raise": every file's
-            for index, frame, offset, responses in frames:
+            unreadable: list[InputFileError] = []
+            for index, frame, offset, responses in _until_unreadable(frames, unreadable):
                 timings["read"] += time.perf_counter() - clock
                 path = paths[index]
                 if on_invalid == "raise" and (responses[1].height or invalid):
@@ -453,9 +463,14 @@ def score_files(
                     bar.advance(frame.height)
                 clock = time.perf_counter()
             if invalid:
-                raise ResponseValidationError.from_files(
+                error = ResponseValidationError.from_files(
                     [(str(paths[i]), pl.concat(cases)) for i, cases in sorted(invalid.items())]
                 )
+                if unreadable:  # and the run stopped at a file it cannot read
+                    error.args = (f"{error}\nThen: {unreadable[0]}",)
+                raise error
+            if unreadable:
+                raise unreadable[0]
             clock = time.perf_counter()
             files = [
                 {"path": str(path), "sha256": digest.result(), "rows": n}

@@ -419,3 +419,10 @@ def test_every_invalid_answer_of_every_file_is_reported(tmp_path: Path, capsys, 
     assert f"{second}: 1 invalid answer in 1 row" in error and "(first: row 11," in error
     assert error.count("Correct the answers") == 1
     assert not out.exists()
+    # a later file that cannot be read is named after them, not instead of them
+    unreadable = tmp_path / "c.csv"
+    unreadable.write_text("student_id\nx\n", encoding="utf-8")
+    assert run("score", first, unreadable, "--out", out, "-q", *chunks) == 2
+    error = capsys.readouterr().err
+    assert f"{first}: 2 invalid answers" in error
+    assert f"Then: {unreadable}: missing item columns" in error
