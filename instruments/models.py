@@ -13,7 +13,15 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 LOCALES: tuple[str, ...] = ("zh-CN", "en")
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
@@ -30,6 +38,16 @@ PER_INSTRUMENT_COLUMNS: tuple[str, ...] = (
 )
 
 Localized = dict[str, str]
+
+
+def _whole_number(value: object) -> object:
+    """``1.0`` as ``1``: a whole number written with a point is not a mistake."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: An integer field that also takes a whole number written with a point (files are read
+#: strictly otherwise: ``"1"``, ``true`` or ``1.5`` stay errors).
+Whole = Annotated[int, BeforeValidator(_whole_number)]
 LocalizedList = dict[str, list[str]]
 
 
@@ -49,7 +67,7 @@ class Spec(BaseModel):
 class ResponseScale(Spec):
     """The answers an item accepts: consecutive integers with a label each."""
 
-    values: list[int] = Field(min_length=2)
+    values: list[Whole] = Field(min_length=2)
     labels: LocalizedList
 
     @field_validator("values")
@@ -79,7 +97,7 @@ class Item(Spec):
     label: Localized
     text: Localized | None = None
     reverse: bool = False
-    missing_means: int | None = Field(
+    missing_means: Whole | None = Field(
         default=None,
         description="What a missing answer counts as (e.g. a refusal counted as 'yes'); "
         "None keeps it missing.",
@@ -133,7 +151,7 @@ class Scale(Spec):
     items: list[str] = Field(min_length=1)
     method: Literal["sum", "mean", "max"] = "sum"
     multiplier: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-    min_answered: int | None = None
+    min_answered: Whole | None = None
     prorate: bool = False
     bands: Bands | None = None
 
@@ -162,7 +180,7 @@ class Critical(Spec):
     """An item whose endorsement is flagged at once, whatever the total."""
 
     item: str
-    threshold: int = Field(description="The item is critical when the answer is >= threshold.")
+    threshold: Whole = Field(description="The item is critical when the answer is >= threshold.")
     acuity: Literal["urgent", "high"] = "urgent"
 
 
@@ -178,7 +196,7 @@ class Validity(Spec):
 class Careless(Spec):
     """Careless-responding limits of an instrument (unset limits only report)."""
 
-    max_longstring: int | None = Field(default=None, ge=2)
+    max_longstring: Whole | None = Field(default=None, ge=2)
 
 
 class GoldenVector(Spec):
@@ -189,7 +207,7 @@ class GoldenVector(Spec):
     """
 
     name: str
-    responses: list[int]
+    responses: list[Whole]
     scores: dict[str, float | Literal["NA"]]
     bands: dict[str, str] = Field(default_factory=dict)
     critical: bool | None = None
@@ -344,7 +362,7 @@ class Instrument(Spec):
 class TierRule(Spec):
     """A triage level and the conditions that raise a student to it."""
 
-    level: int = Field(ge=1, le=3)
+    level: Whole = Field(ge=1, le=3)
     any: list[str] = Field(default_factory=list)
     all: list[str] = Field(default_factory=list)
 
@@ -358,7 +376,7 @@ class TierRule(Spec):
 class Queue(Spec):
     """How long the counselling room has for a case of each tier, in hours."""
 
-    due_hours: dict[str, int] = Field(default_factory=lambda: {"3": 24, "2": 168})
+    due_hours: dict[str, Whole] = Field(default_factory=lambda: {"3": 24, "2": 168})
 
     @field_validator("due_hours")
     @classmethod
@@ -376,7 +394,7 @@ class Battery(Spec):
     version: str = "1"
     name: Localized = Field(default_factory=lambda: {"zh-CN": "", "en": ""})
     instruments: list[str] = Field(min_length=1)
-    critical_tier: int | None = Field(
+    critical_tier: Whole | None = Field(
         default=3,
         ge=1,
         le=3,
