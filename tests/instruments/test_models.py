@@ -75,6 +75,19 @@ def test_models_are_frozen() -> None:
         inst.id = "other"
 
 
+def test_whole_numbers_written_with_a_point_are_integers() -> None:
+    data = copy.deepcopy(instrument_data())
+    data["critical"][0]["threshold"] = 2.0
+    data["scales"][0]["min_answered"] = 2.0
+    data["golden"][0]["responses"] = [0.0, 0, 0]
+    inst = Instrument.model_validate(data)
+    assert inst.critical[0].threshold == 2 and isinstance(inst.critical[0].threshold, int)
+    assert inst.golden[0].responses == [0, 0, 0]
+    data["critical"][0]["threshold"] = 1.5
+    with pytest.raises(ValidationError, match="valid integer"):
+        Instrument.model_validate(data)
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -124,19 +137,6 @@ def test_models_are_frozen() -> None:
         ),
     ],
 )
-def test_whole_numbers_written_with_a_point_are_integers() -> None:
-    data = copy.deepcopy(instrument_data())
-    data["critical"][0]["threshold"] = 2.0
-    data["scales"][0]["min_answered"] = 2.0
-    data["golden"][0]["responses"] = [0.0, 0, 0]
-    inst = Instrument.model_validate(data)
-    assert inst.critical[0].threshold == 2 and isinstance(inst.critical[0].threshold, int)
-    assert inst.golden[0].responses == [0, 0, 0]
-    data["critical"][0]["threshold"] = 1.5
-    with pytest.raises(ValidationError, match="valid integer"):
-        Instrument.model_validate(data)
-
-
 def test_invalid_instruments_say_what_is_wrong(change, expected: str) -> None:
     data = copy.deepcopy(instrument_data())
     change(data)
