@@ -84,14 +84,15 @@ def _read(ref: str | Path, bundled_folder: str, kind: str, known: list[str]) -> 
 _LOCATED = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\]|\.[a-z_]+)*): (?P<message>.*)$", re.DOTALL)
 
 
-_BRANCH = re.compile(r"^(?:float|int|str|bool|none|[a-z-]+\[.*\])$")  # union branch tags
+_TYPE_TAGS = {"float", "int", "str", "bool", "none"}  # a union's branch, as the last part
 
 
 def _field_path(location: tuple) -> str:
     path = ""
-    for part in location:
-        if isinstance(part, str) and _BRANCH.match(part):
-            continue
+    for position, part in enumerate(location):
+        last = position == len(location) - 1
+        if isinstance(part, str) and ("[" in part or (last and part in _TYPE_TAGS)):
+            continue  # a union's branch (literal['NA'], float), not a field
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 

@@ -432,6 +432,8 @@ def score_files(
                     # the run fails; the rest is only checked, to name every invalid answer
                     if responses[1].height:
                         invalid.setdefault(index, []).append(responses[1])
+                    if bar is not None:
+                        bar.advance(frame.height)
                     clock = time.perf_counter()
                     continue
                 result = score_frame(

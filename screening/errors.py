@@ -97,10 +97,11 @@ class ResponseValidationError(ScreeningError, ValueError):
         """The error for the invalid answers of several input files (rows counted in each
         file): each file's summary, then how to fix them; the failure cases gain a ``file``
         column."""
+        shown = None if len(cases) <= 3 else 2  # with many files, their first lines only
         lines = [
             f"{path}: {line}" if i == 0 else line
             for path, table in cases
-            for i, line in enumerate(_summary(table))
+            for i, line in enumerate(_summary(table)[:shown])
         ]
         table = pl.concat([t.with_columns(file=pl.lit(path)) for path, t in cases])
         return cls("\n".join([*lines, _FIX]), table)

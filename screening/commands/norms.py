@@ -37,16 +37,16 @@ from screening.scoring.norms import norms
 )
 def command(inputs, instrument, by_values, norm_version, min_n, mapping_path, out_path) -> None:
     """Mean, sd and percentile ranks of every scale per group, as a versioned JSON table."""
+    if not norm_version.strip():
+        raise click.BadParameter(
+            "give the norm table a version, e.g. 2026-city", param_hint="--version"
+        )
     inst = load_instrument(instrument)
     frame = read_item_frame(inputs, [inst], mapping_path)
     by = [c.strip() for v in by_values for c in v.split(",") if c.strip()] or ["grade", "sex"]
     absent = [c for c in by if c not in frame.columns]
     if absent:
         raise InputFileError(None, f"group columns {absent} are not in the inputs")
-    if not norm_version.strip():
-        raise click.BadParameter(
-            "give the norm table a version, e.g. 2026-city", param_hint="--version"
-        )
     table = norms(frame, inst, by, version=norm_version, min_n=min_n)
     if table.groups.height == 0:
         raise click.ClickException(

@@ -141,3 +141,20 @@ def test_invalid_answers_of_several_files_in_one_table(tmp_path):
         (str(paths[0]), 2, "phq9_9", "5"),
         (str(paths[1]), 1, "phq9_9", "5"),
     ]
+
+
+def test_invalid_answers_of_many_files_are_summarised_shortly():
+    cases = pl.DataFrame(
+        {
+            "row": [1, 2],
+            "student_id": ["a", "b"],
+            "column": ["phq9_1", "phq9_2"],
+            "value": ["7", "x"],
+            "reason": ["too high", "not a number"],
+        }
+    )
+    few = str(ResponseValidationError.from_files([(f"{n}.csv", cases) for n in "ab"]))
+    many = str(ResponseValidationError.from_files([(f"{n}.csv", cases) for n in "abcd"]))
+    assert few.count("not a number") == 2 and "too high" in few
+    assert many.count("d.csv: 2 invalid answers in 2 rows") == 1
+    assert "not a number" not in many and many.count("too high") == 4
