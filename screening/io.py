@@ -453,7 +453,7 @@ def _strip_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
     surrounding whitespace (``S1 `` from Excel is ``S1``); blank is null."""
     ids = frame.get_column(id_column)
     wide = (ids.str.len_bytes() != ids.str.len_chars()).any()  # not ASCII only
-    if not wide and not ids.str.contains(r"^\s|\s$").any():
+    if not wide and not ids.str.contains(r"^\s|\s$").any() and not (ids == "").any():
         return frame
     stripped = (ids.str.normalize("NFKC") if wide else ids).str.strip_chars()
     return frame.with_columns(stripped.set(stripped == "", None))

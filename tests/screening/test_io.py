@@ -448,6 +448,15 @@ def test_ids_that_differ_only_in_whitespace_are_duplicates(tmp_path):
     assert "'S1' in rows 1, 2" in message
 
 
+def test_a_quoted_empty_id_is_missing_whatever_the_other_ids(tmp_path):
+    # found by Hypothesis: it was null only where another id of the batch was not ASCII
+    path = _csv(tmp_path, f'{HEADER}\n"",S,F,1,2,3\nS1,S,F,1,2,3\n学生2,S,F,1,2,3\n')
+    whole = _read(path)
+    assert whole["student_id"].to_list() == [None, "S1", "学生2"]
+    batches = iter_response_batches(path, item_columns=ITEMS, batch_rows=1)
+    assert pl.concat(batches).equals(whole)
+
+
 def test_full_width_ids_are_read_as_ascii(tmp_path):
     # typed with a Chinese input method in full-width mode
     frame = _read(_csv(tmp_path, f"{HEADER}\n\uff33\uff11,S,F,1,1,1\n学\uff10２,S,F,1,1,1\n"))
