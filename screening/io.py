@@ -277,6 +277,7 @@ def _resolve_header(
     """
     names = [(name or "").strip().lstrip("\ufeff").strip() for name in raw]
     names = [name or _unnamed(i) for i, name in enumerate(names)]
+    headers = list(names)  # as the file writes them, for messages after the mapping
     repeated = sorted({n for n in names if names.count(n) > 1}, key=names.index)
     if repeated:
         where = "; ".join(
@@ -290,7 +291,7 @@ def _resolve_header(
     if mapping is not None:
         mapping.check_targets(known, path=label)
         names = mapping.rename(names, path=label)
-    names = _spelled_as_known(names, known, label)
+    names = _spelled_as_known(names, known, label, headers)
     required = [*([id_column] if id_column else []), *item_columns]
     missing = [column for column in required if column not in names]
     if missing:
@@ -316,7 +317,9 @@ def _folded(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def _spelled_as_known(names: list[str], known: Sequence[str], label: str | Path) -> list[str]:
+def _spelled_as_known(
+    names: list[str], known: Sequence[str], label: str | Path, headers: Sequence[str]
+) -> list[str]:
     """Headers that differ from a column the toolkit reads only in letter case or character
     width (``PHQ9_1``, ``Student_ID``, full-width ``ｐｈｑ９_１``) take its name.
 
@@ -338,7 +341,12 @@ def _spelled_as_known(names: list[str], known: Sequence[str], label: str | Path)
             if names[i] == column or names[i] not in reads
         ]
         if len(matches) > 1:
-            shown = ", ".join(f"{names[i]!r} in {_column_label(i)}" for i in matches)
+            shown = ", ".join(
+                f"{names[i]!r}"
+                + (f" (mapped from {headers[i]!r})" if headers[i] != names[i] else "")
+                + f" in {_column_label(i)}"
+                for i in matches
+            )
             raise InputFileError(
                 label,
                 f"the columns {shown} are all read as {column!r} (headers are matched "

@@ -196,6 +196,12 @@ def test_two_spellings_of_one_column_are_an_error(tmp_path, header, shown):
     assert "Delete or rename all but one of them" in message
 
 
+def test_two_spellings_after_the_mapping_name_the_files_header(tmp_path):
+    path = _csv(tmp_path, "学号,STUDENT_ID,school_id,sex,phq9_1,phq9_2,phq9_3\nA,B,S,F,1,2,3\n")
+    message = _error(path, mapping=ColumnMapping({"学号": "student_id"}))
+    assert "'student_id' (mapped from '学号') in column 1 (A), 'STUDENT_ID' in column 2" in message
+
+
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "polars"])
 @pytest.mark.parametrize("empty", [1, 3])
 def test_empty_unnamed_trailing_columns_are_dropped(tmp_path, fast, empty):
