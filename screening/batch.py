@@ -469,7 +469,9 @@ def score_files(
                     [(str(paths[i]), pl.concat(cases)) for i, cases in sorted(invalid.items())]
                 )
                 if unreadable:  # and the run stopped at a file it cannot read
-                    error.args = (f"{error}\nThen: {unreadable[0]}",)
+                    error = ResponseValidationError(
+                        f"{error}\nThen: {unreadable[0]}", error.failure_cases
+                    )
                 raise error
             if unreadable:
                 raise unreadable[0]

@@ -55,7 +55,7 @@ class CoverageCheck:
         self._answered = np.zeros(len(compiled.instrument_ids), dtype=bool)
         self._rows = 0
         self._without_id = 0
-        self._long_ids = 0  # ids of 16 digits or more, or in scientific notation
+        self._long_ids = 0  # ids of 16 digits or more
         self._rounded = 0  # of those, ids that look rounded by Excel
         self._example: str | None = None
 
@@ -83,7 +83,8 @@ class CoverageCheck:
             self._example = long.filter(rounded)[0]
 
     def warnings(self) -> list[str]:
-        """One message per instrument without any answer, and one for rows without an id."""
+        """One message per instrument without any answer, one for ids Excel has rounded, and
+        one for rows without an id."""
         c = self._compiled
         messages = []
         for m in np.flatnonzero(~self._answered) if self._rows else ():
