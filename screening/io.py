@@ -1220,11 +1220,16 @@ def _check_xlsx(data: bytes | Path, label: str | Path) -> None:
                     f"refused: part {member.filename!r} declares a DTD or XML entities, which "
                     "real workbooks never do. Export the responses again from Excel.",
                 ) from None
-            except (zipfile.BadZipFile, SafeET.ParseError, OSError, EOFError) as error:
+            # NotImplementedError: zipfile meets a compression method it cannot read
+            except (
+                zipfile.BadZipFile,
+                SafeET.ParseError,
+                OSError,
+                EOFError,
+                NotImplementedError,
+            ) as error:
                 detail = f"part {member.filename!r}: {error}"
                 raise InputFileError(label, unreadable.format(detail)) from None
-            except NotImplementedError as error:  # zipfile: a compression it cannot read
-                raise InputFileError(label, unreadable.format(error)) from None
 
 
 def _read_excel(

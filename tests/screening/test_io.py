@@ -765,3 +765,18 @@ def test_parquet_and_excel_batches(tmp_path):
         batches = list(iter_response_batches(path, item_columns=ITEMS, batch_rows=7))
         assert [b.height for b in batches] == [7, 7, 7, 7, 2]
         assert pl.concat(batches).equals(_read(path))
+
+
+def test_excel_part_in_an_unknown_compression_is_refused(tmp_path):
+    path = _xlsx(tmp_path / "r.xlsx", [HEADER.split(","), ["A", "S", "F", 1, 2, 3]])
+    data = bytearray(path.read_bytes())
+    # compression method 99 (AES in WinZip's extension), in every local and central header
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = data.find(signature)
+        while start != -1:
+            data[start + offset : start + offset + 2] = (99).to_bytes(2, "little")
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+    message = _error(path)
+    assert "not a valid .xlsx workbook" in message or "cannot read" in message
+    assert "compression" in message.lower()
