@@ -45,6 +45,11 @@ class RejectedRow(Model):
 
     row: int = Field(description="1-based data row of the file")
     reason: str
+    tier_label: TierLabel | None = Field(
+        default=None,
+        description="the tier the row scored; a red or orange row is in no queue until "
+        "it is uploaded again",
+    )
 
 
 class FailureCase(Model):

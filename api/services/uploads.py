@@ -200,20 +200,33 @@ def _clean(value: Any, limit: int = MAX_REASON) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _check_rows(results: pl.DataFrame, school_id: str) -> tuple[pl.DataFrame, list[RejectedRow]]:
-    """Split rows into accepted and rejected (with reasons); every row lands in one of them."""
+def _check_rows(
+    results: pl.DataFrame, school_id: str
+) -> tuple[pl.DataFrame, list[RejectedRow], list[str]]:
+    """Split rows into accepted and rejected (with reasons); every row lands in one of them.
+
+    Only a row that cannot be stored as this school's student is rejected: no usable student
+    id, another school's id, or the same student again. A grade, sex, class or name that is
+    too long or holds a NUL byte is shortened or cleaned instead (see :func:`_fit`), so that
+    no red student is lost over a label; the third value lists those repairs as warnings.
+    """
+    results = results.with_columns(
+        pl.col(c).str.normalize("NFKC").str.strip_chars()
+        for c in ("student_id", "school_id")
+        if c in results.columns
+    )
     rejected: list[RejectedRow] = []
     keep = []
     columns = set(results.columns)
     for row in results.iter_rows(named=True):
         reason = _row_problem(row, columns, school_id)
         if reason:
-            rejected.append(RejectedRow(row=row["_row"], reason=reason))
+            rejected.append(
+                RejectedRow(row=row["_row"], reason=reason, tier_label=_tier_key(row["tier"]))
+            )
         else:
             keep.append(row["_row"])
-    accepted = results.filter(pl.col("_row").is_in(keep)).with_columns(
-        pl.col("student_id").str.strip_chars()
-    )
+    accepted, repairs = _fit_labels(results.filter(pl.col("_row").is_in(keep)))
     # A student twice in one file: keep the highest tier (positive evidence counts), then first.
     ranked = accepted.with_columns(pl.col("tier").fill_null(-1).alias("_rank")).sort(
         ["_rank", "_row"], descending=[True, False]
@@ -222,41 +235,76 @@ def _check_rows(results: pl.DataFrame, school_id: str) -> tuple[pl.DataFrame, li
     if first.height < accepted.height:
         kept = dict(zip(first["student_id"], first["_row"], strict=True))
         dropped = ranked.join(first.select("_row"), on="_row", how="anti")
-        for student, row in zip(dropped["student_id"], dropped["_row"], strict=True):
+        for student, row, tier in dropped.select("student_id", "_row", "tier").iter_rows():
             rejected.append(
                 RejectedRow(
                     row=row,
                     reason=f"the student_id appears more than once in the file; row "
                     f"{kept[student]} (the highest tier) was kept",
+                    tier_label=_tier_key(tier),
                 )
             )
     rejected.sort(key=lambda r: r.row)
-    return first.drop("_rank").sort("_row"), rejected
+    return first.drop("_rank").sort("_row"), rejected, repairs
 
 
 def _row_problem(row: dict[str, Any], columns: set[str], school_id: str) -> str | None:
     student = row.get("student_id")
-    if student is None or not str(student).strip():
+    if not student:
         return "student_id is empty: every row needs the school's student id"
-    for column, limit in PASSTHROUGH_LIMITS.items():
-        value = row.get(column)
-        if value is None:
-            continue
-        if "\x00" in value:
-            return f"{column} contains a NUL byte: save the file again as plain text"
-        if len(value) > limit:
-            return f"{column} is longer than {limit} characters"
-    name = row.get("_name")
-    if name is not None and ("\x00" in name or len(name) > NAME_LIMIT):
-        return f"the name is longer than {NAME_LIMIT} characters or contains a NUL byte"
-    if "school_id" in columns:
-        school = row.get("school_id")
-        if school is None or school.strip() != school_id:
-            return (
-                f"school_id {_clean(school, 32)!r} is not the school of this upload "
-                f"({school_id}): upload each school's rows under that school"
-            )
+    if "\x00" in student:
+        return "student_id contains a NUL byte: save the file again as plain text"
+    limit = PASSTHROUGH_LIMITS["student_id"]
+    if len(student) > limit:
+        return f"student_id is longer than {limit} characters"
+    if "school_id" in columns and row.get("school_id") != school_id:
+        return (
+            f"school_id {_clean(row.get('school_id'), 32)!r} is not the school of this upload "
+            f"({school_id}): upload each school's rows under that school"
+        )
     return None
+
+
+def _fit_labels(accepted: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Grade, sex, class and name made storable (NUL bytes replaced, cut to their limit
+    ending in "…"), and a warning for each label that was not."""
+    limits = {c: n for c, n in PASSTHROUGH_LIMITS.items() if c not in ("student_id", "school_id")}
+    limits = {c: n for c, n in limits.items() if c in accepted.columns} | {"_name": NAME_LIMIT}
+    repairs = []
+    for column, limit in limits.items():
+        value = pl.col(column)
+        bad = (value.str.len_chars() > limit) | value.str.contains("\x00", literal=True)
+        rows = accepted.filter(bad.fill_null(False)).get_column("_row").to_list()
+        if not rows:
+            continue
+        shown = ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
+        label = "name" if column == "_name" else column
+        repairs.append(
+            f"{label} longer than {limit} characters or holding a NUL byte in {len(rows)} "
+            f"rows (rows {shown}) was shortened to fit; the rows were stored. Correct the "
+            "value in the file if it matters."
+        )
+        clean = value.str.replace_all("\x00", "\ufffd", literal=True)
+        accepted = accepted.with_columns(
+            pl.when(clean.str.len_chars() > limit)
+            .then(clean.str.slice(0, limit - 1) + "…")
+            .otherwise(clean)
+            .alias(column)
+        )
+    return accepted, repairs
+
+
+def _flagged_rejections(rejected: list[RejectedRow]) -> list[str]:
+    """A warning when rejected rows scored red or orange: those students are in no queue."""
+    rows = [r.row for r in rejected if r.tier_label in ("red", "orange")]
+    if not rows:
+        return []
+    shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
+    return [
+        f"{len(rows)} rejected rows scored red or orange (rows {shown}) and are NOT in the "
+        "counselling-room queue: correct them and upload them again today, or refer the "
+        "students by hand."
+    ]
 
 
 def _scores(row: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +373,10 @@ def store_upload(
     if existing is not None:
         return _duplicate(session, actor, existing, now)
 
-    accepted, rejected = _check_rows(prepared.results, school)
+    accepted, rejected, repairs = _check_rows(prepared.results, school)
+    flagged = _flagged_rejections(rejected)
+    if flagged:
+        log.warning("upload for %s: %s", school, flagged[0].split(" (rows")[0])
     # Rows are written in student-id order: concurrent uploads then take row locks in the
     # same order and cannot deadlock on PostgreSQL.
     accepted = accepted.sort("student_id")
@@ -363,7 +414,7 @@ def store_upload(
         "cases_opened": opened,
         "cases_updated": updated,
         "numbered_from": prepared.numbered_from,
-        "warnings": list(prepared.warnings),
+        "warnings": [*flagged, *repairs, *prepared.warnings],
     }
     upload.summary = counts
     audit.record(session, actor, "upload", "upload", upload.id, school, now)
@@ -555,15 +606,27 @@ def _open_cases(
         hours = due_hours.get(tier) or (24 if tier >= 3 else 168)
         return now + dt.timedelta(hours=hours)
 
-    result_ids = {
-        pk: rid
-        for rid, pk in session.execute(
-            select(Result.id, Result.student_pk).where(
+    results = {
+        pk: (rid, first_stored)
+        for rid, pk, first_stored in session.execute(
+            select(Result.id, Result.student_pk, Result.created_at).where(
                 Result.school_id == upload.school_id, Result.window == upload.window
             )
         )
         if pk in tiers
     }
+    # A corrected file for the same window opens no second case for a student whose case
+    # was already worked and closed since this window's result was first stored, unless
+    # the student now scores a higher tier than that case had.
+    for pk, tier, closed_at in session.execute(
+        select(Case.student_pk, Case.tier, Case.closed_at).where(
+            Case.school_id == upload.school_id, Case.closed_at.is_not(None)
+        )
+    ):
+        if pk in tiers and closed_at >= results[pk][1] and tier >= tiers[pk]:
+            del tiers[pk]
+    if not tiers:
+        return 0, 0
     open_cases = {
         pk: (case_id, tier, due_at)
         for case_id, pk, tier, due_at in session.execute(
@@ -577,7 +640,7 @@ def _open_cases(
         {
             "school_id": upload.school_id,
             "student_pk": pk,
-            "result_id": result_ids.get(pk),
+            "result_id": results[pk][0],
             "source": CaseSource.screening.value,
             "tier": tier,
             "urgent": tier >= 3,

@@ -67,6 +67,20 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.ids_rounded",
     ),
+    (
+        re.compile(
+            r"^(?P<n>[\d,]+) rejected rows scored red or orange \(rows (?P<rows>[^)]*)\) and are "
+            r"NOT in the counselling-room queue"
+        ),
+        "web.err.flagged_rejected",
+    ),
+    (
+        re.compile(
+            r"^(?P<column>\w+) longer than (?P<limit>\d+) characters or holding a NUL byte in "
+            r"(?P<n>[\d,]+) rows \(rows (?P<rows>[^)]*)\) was shortened"
+        ),
+        "web.err.label_shortened",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

@@ -144,10 +144,45 @@ def test_rows_of_other_schools_and_bad_ids_are_rejected_with_reasons(
     assert answer.status_code == 201
     body = answer.json()
     assert (body["rows"], body["accepted"], body["rejected"]) == (4, 2, 2)
-    reasons = {r["row"]: r["reason"] for r in body["rejected_rows"]}
+    reasons = {r["row"]: (r["reason"], r["tier_label"]) for r in body["rejected_rows"]}
     assert set(reasons) == {3, 4}
-    assert other in reasons[3] and "longer than 64" in reasons[4]
+    assert other in reasons[3][0] and "longer than 64" in reasons[4][0]
+    assert (reasons[3][1], reasons[4][1]) == ("red", "orange")
     assert body["cases_opened"] == 1
+    # the red and orange rows that were not stored are named first, and how to act now
+    assert body["warnings"][0].startswith("2 rejected rows scored red or orange (rows 3, 4)")
+
+
+def test_a_red_row_is_never_lost_over_a_label(client, token, headers, school, frame):
+    """A grade, class, sex or name that is too long or holds a NUL byte is shortened, and a
+    full-width school id read as the school: the row is stored and its case opened."""
+    counsellor = headers(token("counsellor", school))
+    wide = school.translate({ord(c): ord(c) + 0xFEE0 for c in school if "!" <= c <= "~"})
+    data = frame([("L1", 3), ("L2", 3), ("L3", 0)], school_id=school).with_columns(
+        pl.Series("grade", ["初中二年级2025级实验班（寄宿）", "7", "7"]),
+        pl.Series("class_id", ["7-1", "高一3班" * 9, "7-1"]),
+        pl.Series("school_id", [school, wide, f" {school} "]),
+    )
+    body = post(client, counsellor, data.write_csv().encode()).json()
+    assert (body["accepted"], body["rejected"], body["cases_opened"]) == (3, 0, 2)
+    assert body["by_tier"]["red"] == 2
+    shortened = [w for w in body["warnings"] if "was shortened" in w]
+    assert [w.split(" longer")[0] for w in shortened] == ["grade", "class_id"]
+    assert "(rows 1)" in shortened[0] and "(rows 2)" in shortened[1]
+    export = client.get(f"/api/v1/exports/schools/{school}/results", headers=counsellor)
+    rows = {r["student_id"]: r for r in pl.read_csv(export.content).to_dicts()}
+    assert rows["L1"]["grade"] == "初中二年级2025级实验班（寄…"
+    assert len(rows["L1"]["grade"]) == 16 and len(rows["L2"]["class_id"]) == 32
+
+
+def test_nul_bytes_in_labels_are_replaced_not_rejected(frame):
+    """NUL bytes reach the service from Excel cells (the CSV reader refuses them whole)."""
+    from screening.api.services.uploads import _check_rows, prepare_frame
+
+    data = frame([("N1", 3), ("N2", 0)]).with_columns(pl.Series("sex", ["F\x00", "M"]))
+    accepted, rejected, repairs = _check_rows(prepare_frame(data, "default").results, "any")
+    assert rejected == [] and accepted["sex"].to_list() == ["F\ufffd", "M"]
+    assert repairs[0].startswith("sex longer than 16 characters or holding a NUL byte in 1 rows")
 
 
 def test_invalid_answers_are_flagged_not_lost(client, token, headers, school, frame):
@@ -272,13 +307,13 @@ def test_hostile_uploads_never_5xx_and_account_for_every_row(
     assert list(tmp_path.iterdir()) == []  # nothing written where the client pointed
 
 
-def test_ten_megabyte_name_is_rejected_row(big_client, token, headers, school, frame):
+def test_ten_megabyte_name_is_shortened(big_client, token, headers, school, frame):
     client = big_client
     counsellor = headers(token("counsellor", school))
     data = frame([("T1", 3)]).with_columns(pl.lit("x" * (10 << 20)).alias("name"))
     body = post(client, counsellor, data.write_csv().encode()).json()
-    assert (body["accepted"], body["rejected"]) == (0, 1)
-    assert "name" in body["rejected_rows"][0]["reason"]
+    assert (body["accepted"], body["rejected"], body["cases_opened"]) == (1, 0, 1)
+    assert body["warnings"][0].startswith("name longer than 100 characters")
 
 
 def test_bad_battery_and_window_are_422(client, token, headers, school, frame):

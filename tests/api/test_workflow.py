@@ -174,6 +174,30 @@ def test_rescreen_raises_tier_of_open_case_and_keeps_one_case(
     assert sorted(n for _, n in per_student) == [1, 1] and results == 4
 
 
+def test_corrected_file_does_not_reopen_a_case_closed_in_the_same_window(
+    client, token, headers, school, frame, clock
+):
+    """The window's result reached the queue once; a corrected file for the same window
+    opens a case only for a student who now scores higher than the closed case had."""
+    counsellor = headers(token("counsellor", school))
+    bearer = token_of(counsellor)
+    assert upload(client, bearer, frame([("C1", 2), ("C2", 2)])).json()["cases_opened"] == 2
+    for item in client.get("/api/v1/queue", headers=counsellor).json()["items"]:
+        base = f"/api/v1/cases/{item['case_id']}"
+        assert client.post(f"{base}/claim", headers=counsellor).status_code == 200
+        closing = {"disposition": "no_concern_after_interview", "note": "interviewed"}
+        assert client.post(f"{base}/close", headers=counsellor, json=closing).status_code == 200
+    clock.advance(hours=1)
+    corrected = upload(client, bearer, frame([("C1", 2), ("C2", 3), ("C3", 2)]))
+    assert corrected.json()["cases_opened"] == 2  # C2 (now red) and C3 (new), not C1
+    queue = client.get("/api/v1/queue", headers=counsellor).json()["items"]
+    assert sorted(i["student_id"] for i in queue) == ["C2", "C3"]
+    # the next window is a new screening: an orange student is queued again
+    clock.advance(days=100)
+    later = upload(client, bearer, frame([("C1", 2)]), window="2027-spring")
+    assert later.json()["cases_opened"] == 1
+
+
 def test_counsellor_referral_joins_open_case_and_urgent_category(
     client, token, headers, school, frame
 ):
