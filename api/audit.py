@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from screening.api.models import AuditEvent
-from screening.api.security import Actor
+from screening.api.security import SYSTEM, Actor
 
 
 def record(
@@ -30,11 +30,13 @@ def record(
     session
         The unit of work that reads or changes the record; the row commits with it.
     actor
-        Who acts.
+        Who acts; :data:`~screening.api.security.SYSTEM` (the service itself, e.g. the
+        escalation sweep) is recorded with role ``system`` and no user.
     action
         What was done, e.g. ``case.read``, ``case.claim``, ``queue.read``, ``upload``.
     object_type, object_id
-        What was touched (``case`` 17, ``queue`` S001, ``upload`` 3).
+        What was touched (``case`` 17, ``queue`` S001, ``upload`` 3, ``window``
+        2026-autumn for reports and exports of one screening window).
     school_id
         The school whose data were touched (None for district-wide reads).
     now
@@ -44,7 +46,7 @@ def record(
         AuditEvent(
             at=now,
             actor_id=actor.user_id,
-            actor_role=actor.role.value,
+            actor_role="system" if actor is SYSTEM else actor.role.value,
             school_id=school_id,
             object_type=object_type,
             object_id=None if object_id is None else str(object_id),

@@ -145,7 +145,9 @@ def export_results(
             "student_id": student_id,
             "name": name,
             "class_id": result.class_id,
-            "pseudonym": pseudonym(student_id, pseudonym_key) if "pseudonym" in identity else None,
+            "pseudonym": (
+                pseudonym(school, student_id, pseudonym_key) if "pseudonym" in identity else None
+            ),
         }
         line = [ids[c] for c in identity]
         line += [school, window, result.grade, result.sex, result.status, result.tier]
@@ -156,7 +158,7 @@ def export_results(
     if actor.role is not Role.counsellor:
         # not in student-id order, which a roster would tie back to the pseudonyms
         table.sort(key=lambda r: [str(v) for v in r])
-    audit.record(session, actor, f"export.results.{fmt}", "school", school, school, now)
+    audit.record(session, actor, f"export.results.{fmt}", "window", window, school, now)
     return Export(f"results-{school}-{window}.{fmt}", MEDIA[fmt], write_table(header, table, fmt))
 
 

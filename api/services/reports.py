@@ -160,7 +160,7 @@ def school_report(
     require_role(actor, REPORT_READERS, "read reports")
     school = target_school(actor, school_id)
     report = _build(session, "school", school, window, min_cell, by_school=False)
-    audit.record(session, actor, "report.school", "school", school, school, now)
+    audit.record(session, actor, "report.school", "window", report.window, school, now)
     return report
 
 
@@ -175,7 +175,7 @@ def district_report(
     """Counts by tier, school, grade and sex over the district (district-wide accounts)."""
     require_district(actor)
     report = _build(session, "district", None, window, min_cell, by_school=True)
-    audit.record(session, actor, "report.district", "district", None, None, now)
+    audit.record(session, actor, "report.district", "window", report.window, None, now)
     return report
 
 

@@ -103,7 +103,7 @@ def test_analyst_exports_are_not_in_student_id_order(
     data = frame([(i, 0) for i in ids], school_id=school).write_csv().encode()
     assert _upload(client, counsellor, data).status_code == 201
     key = settings.pseudonym_key.get_secret_value()
-    student_of = {pseudonym(i, key): i for i in ids}
+    student_of = {pseudonym(school, i, key): i for i in ids}
     answer = client.get(f"/api/v1/exports/schools/{school}/results", headers=analyst)
     pseudonyms = [line.split(",")[0] for line in answer.text.splitlines()[1:]]
     assert sorted(student_of[p] for p in pseudonyms) == ids

@@ -171,7 +171,9 @@ def test_analyst_sees_pseudonyms_and_researcher_neither(
     )
     rows = read_csv(analyst.content)
     assert "student_id" not in rows[0] and "name" not in rows[0]
-    assert {r["pseudonym"] for r in rows} == {pseudonym(s, key) for s in ("X1", "X2", "X3", "X4")}
+    assert {r["pseudonym"] for r in rows} == {
+        pseudonym(school, s, key) for s in ("X1", "X2", "X3", "X4")
+    }
     text = analyst.content.decode("utf-8-sig")
     assert not any(s in text for s in ("X1", "X2", "X3", "X4", "李雷", "HYPERLINK"))
 
@@ -181,6 +183,34 @@ def test_analyst_sees_pseudonyms_and_researcher_neither(
     rows = read_csv(researcher.content)
     assert not {"student_id", "name", "pseudonym", "class_id"} & set(rows[0])
     assert sorted(r["tier_label"] for r in rows) == ["green", "orange", "red", "yellow"]
+
+
+def test_same_local_id_in_two_schools_is_two_pseudonyms(
+    client, token, headers, school, new_school, frame, settings, sessions
+):
+    """A 学号 is a school's own number: two schools' student 0001 are two children."""
+    from sqlalchemy import select
+
+    from screening.api.models import AuditEvent
+
+    other = new_school()
+    for s in (school, other):
+        upload(client, headers(token("counsellor", s)), frame([("0001", 0)], school_id=s))
+    analyst = headers(token("analyst"))
+    key = settings.pseudonym_key.get_secret_value()
+    seen = {}
+    for s in (school, other):
+        answer = client.get(f"/api/v1/exports/schools/{s}/results", headers=analyst)
+        seen[s] = read_csv(answer.content)[0]["pseudonym"]
+        assert seen[s] == pseudonym(s, "0001", key)
+    assert seen[school] != seen[other]
+    with sessions() as session:  # the audit row says which window's records were exported
+        rows = session.execute(
+            select(AuditEvent.object_type, AuditEvent.object_id).where(
+                AuditEvent.action == "export.results.csv", AuditEvent.school_id == school
+            )
+        ).all()
+    assert rows == [("window", WINDOW)]
 
 
 def test_report_and_queue_exports(client, token, headers, seeded_school):

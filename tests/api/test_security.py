@@ -68,9 +68,14 @@ def test_roles_and_schools_are_checked_when_accounts_are_made(sessions, clock):
             create_user(session, "bad-role", "principal", "S1", clock())
 
 
-def test_pseudonym_is_keyed_hmac_sha256():
-    # Reference: printf 'S0001' | openssl dgst -sha256 -hmac 'test-key'
-    assert pseudonym("S0001", "test-key") == "1988c19697d1d431c30fc065"
-    # Reference: printf '学号0001' | openssl dgst -sha256 -hmac 'test-key'
-    assert pseudonym("学号0001", b"test-key") == "17b8dba66f6fc83eef6d14de"
-    assert pseudonym("S0001", "other-key") != pseudonym("S0001", "test-key")
+def test_pseudonym_is_keyed_hmac_sha256_of_school_and_student():
+    # Reference: printf '5:SCH01/S0001' | openssl dgst -sha256 -hmac 'test-key'
+    assert pseudonym("SCH01", "S0001", "test-key") == "c88aa8dd4d6aaee2ba0c21f3"
+    # Reference: printf '5:SCH01/学号0001' | openssl dgst -sha256 -hmac 'test-key'
+    assert pseudonym("SCH01", "学号0001", b"test-key") == "2e4122dcbbdc60af2ed7d40d"
+    # Reference: printf '5:SCH02/S0001' | openssl dgst -sha256 -hmac 'test-key': two
+    # schools' student 0001 are two children
+    assert pseudonym("SCH02", "S0001", "test-key") == "bbc9121687a87457eeeadbf5"
+    assert pseudonym("SCH01", "S0001", "other-key") != pseudonym("SCH01", "S0001", "test-key")
+    # the length prefix keeps the message unambiguous
+    assert pseudonym("A/B", "C", "k") != pseudonym("A", "B/C", "k")

@@ -110,7 +110,7 @@ def token_of(header: dict[str, str]) -> str:
     return header["Authorization"].removeprefix("Bearer ")
 
 
-def test_overdue_urgent_case_escalates_once(client, token, headers, school, frame, clock):
+def test_overdue_urgent_case_escalates_once(client, token, headers, school, frame, clock, sessions):
     counsellor = headers(token("counsellor", school))
     upload(client, token_of(counsellor), frame([("B1", 3), ("B2", 3), ("B3", 2)]))
     items = client.get("/api/v1/queue", headers=counsellor).json()["items"]
@@ -129,6 +129,14 @@ def test_overdue_urgent_case_escalates_once(client, token, headers, school, fram
     events = client.get(f"/api/v1/cases/{items[0]['case_id']}", headers=counsellor).json()["events"]
     auto = [e for e in events if e["kind"] == "escalated"]
     assert len(auto) == 1 and auto[0]["detail"]["automatic"] is True and auto[0]["actor"] is None
+    with sessions() as session:
+        rows = session.execute(
+            select(AuditEvent.actor_id, AuditEvent.actor_role).where(
+                AuditEvent.action == "case.escalate.auto",
+                AuditEvent.object_id == str(items[0]["case_id"]),
+            )
+        ).all()
+    assert rows == [(None, "system")]  # the service itself, not a district admin
 
 
 def test_background_sweep_escalates_without_a_reader(
