@@ -165,17 +165,29 @@ def _students(frame: pl.DataFrame) -> int:
     return int(frame.get_column("n").sum()) if "n" in frame.columns else frame.height
 
 
+def tier_line(frame: pl.DataFrame, min_cell: int) -> tuple[list[int], list[bool]]:
+    """Students per tier (in :data:`TIERS` order) and which of the counts to hide."""
+    counts = _counts(frame, _tier_key(frame).alias("_tier"))
+    values = [counts.get(k, 0) for k in TIERS]
+    return values, suppress_line(values, min_cell)
+
+
 def tier_table(frame: pl.DataFrame, by: str, min_cell: int) -> tuple[SuppressedTable, list]:
     """Counts of students per ``by`` group and tier, suppressed; and the raw group values.
 
     ``frame`` holds one row per student, or pre-aggregated rows with their count in ``n``.
+    The tiers' totals are those of :func:`tier_line`, hidden where it hides them. Every
+    publication of these counts (the batch report, the service's reports and dashboard)
+    goes through here, so all hide the same cells.
     """
     if by not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias(by))
     lookup = _counts(frame, pl.col(by), _tier_key(frame).alias("_tier"))
     groups = sorted({g for g, _k in lookup}, key=_group_order)
     matrix = [[lookup.get((g, k), 0) for k in TIERS] for g in groups]
-    return suppress_table([str(g) for g in groups], list(TIERS), matrix, min_cell), groups
+    _, hidden_totals = tier_line(frame, min_cell)
+    labels = [str(g) for g in groups]
+    return suppress_table(labels, list(TIERS), matrix, min_cell, hidden_totals), groups
 
 
 def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int = 10) -> dict:
@@ -208,9 +220,7 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
 
     overall = None
     if has_tiers:
-        counts = _counts(frame, _tier_key(frame).alias("_tier"))
-        values = [counts.get(k, 0) for k in TIERS]
-        hidden = suppress_line(values, min_cell)
+        values, hidden = tier_line(frame, min_cell)
         shown = [None if h else v for v, h in zip(values, hidden, strict=True)]
         overall = {
             "rows": [

@@ -1,24 +1,17 @@
 """Aggregate reports: counts by tier, grade, sex (and school), with small cells suppressed.
 
-Suppression: a count of 1 to ``min_cell - 1`` students is hidden (primary). A published
-total could give a single hidden cell away by subtraction, so (secondary suppression):
-
-- the tier counts add up to the number of students: when exactly one is hidden, the
-  smallest other non-zero tier count is hidden too;
-- the grade (sex, school) cells of one tier add up to that tier's count: when the tier
-  count is shown, a column never has exactly one hidden cell; when the tier count is
-  hidden, its column keeps at least one hidden cell, so the hidden count cannot be
-  recovered by adding up the column.
-
-Zero counts are shown. Row totals (all tiers of one grade) are not published.
+The counts are those the dashboard shows (:func:`counts_frame`), suppressed by the same
+functions as the dashboard and the batch report (:func:`screening.reports.tier_line` and
+:func:`screening.reports.tier_table`; the rules are in :mod:`screening.suppression`), so a
+report, an export and the dashboard of one window hide the same cells: put side by side,
+they show nothing that each hides.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Hashable
 
+import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,55 +25,51 @@ from screening.api.services.access import (
     require_role,
     target_school,
 )
+from screening.api.services.cases import tier_label
+from screening.reports import TIERS, tier_line, tier_table
 from screening.suppression import suppress_line
 
 LABELS = ("green", "yellow", "orange", "red", "retest")
 
 
-def hide_in_column(counts: list[int], min_cell: int, total_hidden: bool) -> list[bool]:
-    """Which cells of one column to hide, given whether the column's total is hidden.
+def counts_frame(session: Session, window: str | None, school: str | None) -> pl.DataFrame:
+    """Students per school, grade, sex, tier label and status in one window (column ``n``)."""
+    stmt = select(
+        Result.school_id, Result.grade, Result.sex, Result.tier, Result.status, func.count()
+    ).where(Result.window == window)
+    if school is not None:
+        stmt = stmt.where(Result.school_id == school)
+    stmt = stmt.group_by(Result.school_id, Result.grade, Result.sex, Result.tier, Result.status)
+    rows = [
+        (s, g, x, tier_label(tier), status, n) for s, g, x, tier, status, n in session.execute(stmt)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "school_id": pl.String,
+            "grade": pl.String,
+            "sex": pl.String,
+            "tier_label": pl.String,
+            "status": pl.String,
+            "n": pl.Int64,
+        },
+        orient="row",
+    )
 
-    Examples
-    --------
-    >>> hide_in_column([12, 11], 10, total_hidden=True)
-    [False, True]
-    >>> hide_in_column([12, 11], 10, total_hidden=False)
-    [False, False]
-    """
-    if not total_hidden:
-        return suppress_line(counts, min_cell)
-    hidden = [0 < c < min_cell for c in counts]
-    if not any(hidden):
-        candidates = [(c, i) for i, c in enumerate(counts) if c > 0]
-        if candidates:
-            hidden[min(candidates)[1]] = True
-    return hidden
 
-
-def _table(
-    counts: dict[tuple[Hashable, str], int],
-    groups: list[Hashable],
-    min_cell: int,
-    tier_hidden: dict[str, bool],
-) -> list[Cell]:
-    """Cells of a group x tier table, suppressed per tier column (see the module doc)."""
-    hidden: dict[tuple[Hashable, str], bool] = {}
-    for label in LABELS:
-        column = [counts.get((g, label), 0) for g in groups]
-        flags = hide_in_column(column, min_cell, tier_hidden[label])
-        for g, h in zip(groups, flags, strict=True):
-            hidden[(g, label)] = h
+def _cells(frame: pl.DataFrame, by: str, min_cell: int) -> list[Cell]:
+    """The group x tier table of ``by``, suppressed, as cells in group and label order."""
+    table, groups = tier_table(frame, by, min_cell)
     cells = []
-    for g in groups:
+    for i, group in enumerate(groups):
         for label in LABELS:
-            n = counts.get((g, label), 0)
-            h = hidden[(g, label)]
+            count = table.counts[i][TIERS.index(label)]
             cells.append(
                 Cell(
-                    group=None if g is None else str(g),
+                    group=None if group is None else str(group),
                     tier_label=label,
-                    count=None if h else n,
-                    suppressed=h,
+                    count=count,
+                    suppressed=count is None,
                 )
             )
     return cells
@@ -102,48 +91,23 @@ def _build(
     by_school: bool,
 ) -> Report:
     window = window or _latest_window(session, school_id)
-    stmt = select(Result.school_id, Result.grade, Result.sex, Result.tier, func.count()).where(
-        Result.window == window
-    )
-    if school_id is not None:
-        stmt = stmt.where(Result.school_id == school_id)
-    stmt = stmt.group_by(Result.school_id, Result.grade, Result.sex, Result.tier)
-    tiers: dict[tuple[None, str], int] = defaultdict(int)
-    grades: dict[tuple[str | None, str], int] = defaultdict(int)
-    sexes: dict[tuple[str | None, str], int] = defaultdict(int)
-    schools: dict[tuple[str, str], int] = defaultdict(int)
-    for school, grade, sex, tier, n in session.execute(stmt):
-        label = LABELS[tier] if tier is not None else "retest"
-        tiers[(None, label)] += n
-        grades[(grade, label)] += n
-        sexes[(sex, label)] += n
-        schools[(school, label)] += n
-    total = sum(tiers.values())
-    line = [tiers.get((None, label), 0) for label in LABELS]
-    hidden = hide_in_column(line, min_cell, total_hidden=0 < total < min_cell)
-    tier_hidden = dict(zip(LABELS, hidden, strict=True))
-    by_tier = [
-        Cell(group=None, tier_label=label, count=None if h else n, suppressed=h)
-        for label, n, h in zip(LABELS, line, hidden, strict=True)
-    ]
-
-    def order(keys: set) -> list:
-        return sorted(keys, key=lambda k: (k is None, str(k)))
-
+    frame = counts_frame(session, window, school_id)
+    total = int(frame.get_column("n").sum())
+    values, hidden = tier_line(frame, min_cell)
+    line = dict(zip(TIERS, zip(values, hidden, strict=True), strict=True))
     return Report(
         scope=scope,
         school_id=school_id,
         window=window,
         min_cell=min_cell,
         students=None if 0 < total < min_cell else total,
-        by_tier=by_tier,
-        by_grade=_table(grades, order({g for g, _ in grades}), min_cell, tier_hidden),
-        by_sex=_table(sexes, order({s for s, _ in sexes}), min_cell, tier_hidden),
-        by_school=(
-            _table(schools, order({s for s, _ in schools}), min_cell, tier_hidden)
-            if by_school
-            else None
-        ),
+        by_tier=[
+            Cell(group=None, tier_label=label, count=None if h else n, suppressed=h)
+            for label, (n, h) in ((label, line[label]) for label in LABELS)
+        ],
+        by_grade=_cells(frame, "grade", min_cell),
+        by_sex=_cells(frame, "sex", min_cell),
+        by_school=_cells(frame, "school_id", min_cell) if by_school else None,
     )
 
 
@@ -179,4 +143,4 @@ def district_report(
     return report
 
 
-__all__ = ["district_report", "hide_in_column", "school_report", "suppress_line"]
+__all__ = ["counts_frame", "district_report", "school_report", "suppress_line"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-import polars as pl
 from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,8 @@ from screening.api import audit
 from screening.api.models import TIER_LABELS, Result, Upload
 from screening.api.security import Actor
 from screening.api.services.access import REPORT_READERS, require_district, require_role
+from screening.api.services.cases import tier_label
+from screening.api.services.reports import counts_frame
 from screening.suppression import suppress_line
 
 TREND_TIERS = ("red", "orange", "yellow", "retest")
@@ -46,36 +47,6 @@ def windows(session: Session, school: str | None) -> list[str]:
     if school is not None:
         stmt = stmt.where(Upload.school_id == school)
     return [w for w, _ in session.execute(stmt.order_by(func.max(Upload.created_at).desc()))]
-
-
-def _tier_label(tier: int | None) -> str:
-    return "retest" if tier is None else TIER_LABELS[tier]
-
-
-def counts_frame(session: Session, window: str, school: str | None) -> pl.DataFrame:
-    """Students per school, grade, sex, tier label and status in one window (column ``n``)."""
-    stmt = select(
-        Result.school_id, Result.grade, Result.sex, Result.tier, Result.status, func.count()
-    ).where(Result.window == window)
-    if school is not None:
-        stmt = stmt.where(Result.school_id == school)
-    stmt = stmt.group_by(Result.school_id, Result.grade, Result.sex, Result.tier, Result.status)
-    rows = [
-        (s, g, x, _tier_label(tier), status, n)
-        for s, g, x, tier, status, n in session.execute(stmt)
-    ]
-    return pl.DataFrame(
-        rows,
-        schema={
-            "school_id": pl.String,
-            "grade": pl.String,
-            "sex": pl.String,
-            "tier_label": pl.String,
-            "status": pl.String,
-            "n": pl.Int64,
-        },
-        orient="row",
-    )
 
 
 @lru_cache(maxsize=32)
@@ -151,7 +122,7 @@ def trend_points(
         stmt = stmt.where(Result.school_id == school)
     counts: dict[str, dict[str, int]] = {w: {} for w in order}
     for window, tier, n in session.execute(stmt.group_by(Result.window, Result.tier)):
-        label = _tier_label(tier)
+        label = tier_label(tier)
         counts[window][label] = counts[window].get(label, 0) + n
     points: dict[str, list[tuple[str, float | None]]] = {k: [] for k in TREND_TIERS}
     for window in order:
