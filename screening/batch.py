@@ -28,7 +28,13 @@ from screening import __version__
 from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
 from screening.coverage import CoverageCheck
 from screening.errors import InputFileError, ResponseValidationError
-from screening.io import FORMATS, iter_response_batches, read_responses, sha256_file
+from screening.io import (
+    FORMATS,
+    iter_response_batches,
+    read_responses,
+    sha256_file,
+    student_keys,
+)
 from screening.mapping import ColumnMapping
 from screening.numbering import LowestCodeCheck
 from screening.pipeline import (
@@ -279,20 +285,39 @@ def _until_unreadable(frames: Iterator[T], unreadable: list[InputFileError]) -> 
 
 
 def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
-    """A student may appear in one input file only (ids within a file are checked on read)."""
+    """A student may appear in one input file only (ids within a file are checked on read).
+
+    Students are told apart by school and id where the files give a ``school_id`` (a 学号
+    is a school's own number), else by id.
+    """
     if not ids:
         return
-    every = pl.concat(ids).drop_nulls("student_id")
-    repeated = every.filter(pl.col("student_id").is_duplicated())
-    if repeated.height:
-        first = repeated.group_by("student_id", maintain_order=True).agg("file").head(5)
-        shown = "; ".join(f"{sid!r} in {', '.join(files)}" for sid, files in first.iter_rows())
-        raise InputFileError(
-            None,
-            "student ids that appear in more than one input file: "
-            f"{repeated['student_id'].n_unique()} ({shown}). Each student may appear once per "
-            "run: remove the repeated rows or score the files in separate runs.",
-        )
+    every = pl.concat(ids, how="diagonal").drop_nulls("student_id")
+    keys = [c for c in ("school_id", "student_id") if c in every.columns]
+    repeated = every.filter(pl.struct(keys).is_duplicated())
+    if not repeated.height:
+        return
+    first = (
+        repeated.with_columns(pl.format("{} (row {})", "file", "row").alias("where"))
+        .group_by(keys, maintain_order=True)
+        .agg("where")
+        .head(5)
+    )
+    shown = "; ".join(
+        f"{key[-2]!r}"
+        f"{f' of school {key[0]!r}' if len(keys) > 1 and key[0] is not None else ''}"
+        f" in {', '.join(key[-1])}"
+        for key in first.iter_rows()
+    )
+    n = repeated.select(pl.struct(keys).n_unique()).item()
+    raise InputFileError(
+        None,
+        f"student ids that appear in more than one input file: {n} ({shown}; rows counted "
+        "from 1 after the header). Each student may appear once per run: if these are the "
+        "same students, remove the repeated rows; if they are different students whose "
+        "schools number them alike, give every file a school_id column, or score the files "
+        "in separate runs.",
+    )
 
 
 def _previous_outputs(out: Path, inputs: Sequence[Path]) -> set[str]:
@@ -454,7 +479,12 @@ def score_files(
                         quality_by_school(frame, scorer.loaded, results=result.results)
                     )
                 if len(paths) > 1 and "student_id" in frame.columns:
-                    ids.append(frame.select("student_id", file=pl.lit(str(path))))
+                    ids.append(
+                        student_keys(frame, "student_id").with_columns(
+                            file=pl.lit(str(path)),
+                            row=pl.int_range(offset + 1, offset + frame.height + 1),
+                        )
+                    )
                 timings["summaries"] += time.perf_counter() - clock
                 clock = time.perf_counter()
                 results = result.results

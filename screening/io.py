@@ -177,7 +177,7 @@ def iter_response_batches(
     path = Path(path)
     kind = _kind(path.name)
     _exists(path)
-    ids: list[pl.Series] = []
+    ids: list[pl.DataFrame] = []
     if kind == "csv":
         batches = _csv_batches(path, item_columns, mapping, id_column, batch_rows)
     elif kind == "excel":
@@ -187,7 +187,7 @@ def iter_response_batches(
         batches = _parquet_batches(path, item_columns, mapping, id_column, batch_rows)
     for batch in batches:
         if id_column is not None:
-            ids.append(batch.get_column(id_column))
+            ids.append(student_keys(batch, id_column))
         yield batch
     if len(ids) > 1:
         _check_unique_ids(pl.concat(ids), path, id_column, 0)
@@ -448,7 +448,7 @@ def _finish(
         frame = _strip_ids(frame, id_column)
     _check_empty_rows(frame, label, id_column, row_offset)
     if id_column is not None:
-        _check_unique_ids(frame.get_column(id_column), label, id_column, row_offset)
+        _check_unique_ids(student_keys(frame, id_column), label, id_column, row_offset)
     return frame
 
 
@@ -482,30 +482,61 @@ def _check_empty_rows(
         )
 
 
-def _check_unique_ids(ids: pl.Series, label: str | Path, id_column: str, row_offset: int) -> None:
-    present = ids.drop_nulls()
-    if present.hash().n_unique() == present.len():
+_SCIENTIFIC = r"^\d(\.\d+)?[eE]\+?\d+$"  # 1.10101E+17: how Excel writes a long number
+
+
+def student_keys(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """The columns that name a student: the school's id (stripped, in NFKC form) with the
+    student id when the frame has a ``school_id`` column (a 学号 is a school's own number),
+    else the student id."""
+    if "school_id" not in frame.columns:
+        return frame.select(id_column)
+    school = frame.get_column("school_id").cast(pl.String)
+    if (school.str.len_bytes() != school.str.len_chars()).any():  # not ASCII only
+        school = school.str.normalize("NFKC")
+    return pl.DataFrame([school.str.strip_chars(), frame.get_column(id_column)])
+
+
+def _check_unique_ids(
+    keys: pl.DataFrame, label: str | Path, id_column: str, row_offset: int
+) -> None:
+    """Each student (school and id, see :func:`student_keys`) once in the file."""
+    ids = keys.get_column(id_column)
+    present = ids.is_not_null()
+    hashes = keys.hash_rows() if keys.width > 1 else ids.hash()
+    if hashes.filter(present).n_unique() == present.sum():
         return  # distinct 64-bit hashes: certainly distinct ids (a collision only costs time)
-    repeated = ids.is_duplicated() & ids.is_not_null()
+    repeated = keys.is_duplicated() & present
     if not repeated.any():
         return
+    rows = pl.int_range(1, ids.len() + 1, eager=True) + row_offset
     groups = (
-        pl.DataFrame({"id": ids, "row": pl.int_range(1, ids.len() + 1, eager=True) + row_offset})
+        keys.with_columns(row=rows)
         .filter(repeated)
-        .group_by("id", maintain_order=True)
+        .group_by(keys.columns, maintain_order=True)
         .agg(pl.col("row"))
     )
+    of_school = keys.width > 1
     shown = "; ".join(
-        f"{sid!r} in rows {', '.join(map(str, rows[:5]))}{' …' if len(rows) > 5 else ''}"
-        for sid, rows in groups.head(10).iter_rows()
+        f"{key[-2]!r} in rows {', '.join(map(str, key[-1][:5]))}"
+        f"{' …' if len(key[-1]) > 5 else ''}{f' (school {key[0]!r})' if of_school else ''}"
+        for key in groups.head(10).iter_rows()
     )
     more = f" ({groups.height} ids in all)" if groups.height > 10 else ""
-    raise InputFileError(
-        label,
+    scope = "per school and file" if of_school else "per file"
+    message = (
         f"duplicate student ids in column {id_column!r}: {shown}{more} (rows counted from 1 "
-        "after the header). Each student must appear once per file: remove the repeated "
-        "rows or correct the ids.",
+        f"after the header). Each student must appear once {scope}: remove the repeated "
+        "rows or correct the ids."
     )
+    if groups.get_column(id_column).str.contains(_SCIENTIFIC).any():
+        message = (
+            f"{message} These ids look like numbers that Excel has written in scientific "
+            "notation (such as 1.10101E+17), keeping only their first digits, so that "
+            "different students now share one: do not delete these rows. Format the id "
+            "column as text in Excel, enter the ids again and save the file again."
+        )
+    raise InputFileError(label, message)
 
 
 def _drop_trailing_empty(frame: pl.DataFrame) -> pl.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -239,7 +240,13 @@ def test_student_in_two_input_files_is_an_error(tmp_path: Path, capsys) -> None:
     assert (
         "student ids that appear in more than one input file: 2 (" in error and "学00010" in error
     )
+    assert f"{tmp_path / 'a.csv'} (row 11), {tmp_path / 'b.csv'} (row 1)" in error
     assert not (tmp_path / "o").exists()
+    # two schools' files that number their students alike are two sets of students
+    other = frame.tail(10).with_columns(school_id=pl.lit("ANOTHER"))
+    other.write_csv(tmp_path / "d.csv")
+    assert run("score", tmp_path / "a.csv", tmp_path / "d.csv", "--out", tmp_path / "o", "-q") == 0
+    shutil.rmtree(tmp_path / "o")
     frame.tail(8).write_csv(tmp_path / "c.csv")
     assert run("score", tmp_path / "a.csv", tmp_path / "c.csv", "--out", tmp_path / "o", "-q") == 0
     assert pl.read_parquet(tmp_path / "o" / "scores.parquet").height == 20

@@ -443,6 +443,24 @@ def test_duplicate_student_ids_name_ids_and_rows(tmp_path):
     assert "'A' in rows 1, 3" in message and "'B' in rows 2, 4" in message
 
 
+def test_one_id_in_two_schools_is_two_students(tmp_path, chunk):
+    """A 学号 is a school's own number: ids are unique per school when the file names it."""
+    path = _csv(tmp_path, f"{HEADER}\n00001,S,F,1,1,1\n00001,T,F,1,1,1\n00002,S,F,1,1,1\n")
+    assert _read(path)["student_id"].to_list() == ["00001", "00001", "00002"]
+    batches = iter_response_batches(path, item_columns=ITEMS, batch_rows=1)
+    assert sum(b.height for b in batches) == 3
+    again = _csv(tmp_path, f"{HEADER}\n00001,S,F,1,1,1\n00001,T,F,1,1,1\n00001, Ｓ,F,1,1,1\n")
+    assert "'00001' in rows 1, 3 (school 'S')" in _error(again)
+
+
+def test_ids_excel_wrote_in_scientific_notation_get_their_own_advice(tmp_path):
+    path = _csv(tmp_path, f"{HEADER}\n1.10101E+17,S,F,1,1,1\n1.10101E+17,S,F,1,1,1\n")
+    message = _error(path)
+    assert "'1.10101E+17' in rows 1, 2" in message
+    assert "scientific notation" in message and "do not delete these rows" in message
+    assert "scientific" not in _error(_csv(tmp_path, f"{HEADER}\nA,S,F,1,1,1\nA,S,F,1,1,1\n"))
+
+
 def test_student_ids_lose_surrounding_whitespace(tmp_path, chunk):
     frame = _read(_csv(tmp_path, f"{HEADER}\n S1 ,S ,F,1,1,1\n\u3000S2,S,F,1,1,1\n   ,S,F,1,1,1\n"))
     assert frame["student_id"].to_list() == ["S1", "S2", None]
