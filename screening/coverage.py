@@ -14,9 +14,12 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
 - Excel keeps 15 significant digits of a number. An id of 16 digits or more (an 18-digit
   identity-card number) typed into a cell formatted as a number loses its last digits
   (``110101200801011000``) and no longer names its student. Such an id is told by its
-  digits after the 15th being all zeros, which a real 18-digit id has one time in a
-  thousand and a real 16-digit one time in ten. A file is warned about when at least
-  :data:`ROUNDED_IDS` of its long ids, and half of them or more, look rounded. (A CSV
+  digits after the 15th being all zeros (as Excel shows and saves it to CSV), or, read from
+  the .xlsx itself, by being the exact value of the binary number nearest a 15-digit one
+  (``110101200812091008`` for 1.10101200812091E+17). A real 18-digit id looks like either
+  about one time in a thousand, a real 16-digit one one time in ten. A file is warned
+  about when at least :data:`ROUNDED_IDS` of its long ids, and half of them or more, look
+  rounded. (A CSV
   saved from such a sheet shows the ids as ``1.10101E+17``; students then share ids, which
   reading the file reports.)
 """
@@ -76,7 +79,7 @@ class CoverageCheck:
         long = long.filter(long.str.contains(r"^[0-9]{16,}$"))
         if not long.len():
             return
-        rounded = long.str.slice(15).str.contains(r"^0+$")  # Excel's 15 digits
+        rounded = long.str.slice(15).str.contains(r"^0+$") | _stored_as_a_number(long)
         self._long_ids += long.len()
         self._rounded += int(rounded.sum())
         if self._example is None and rounded.any():
@@ -117,3 +120,14 @@ class CoverageCheck:
                 "the file again."
             )
         return messages
+
+
+def _stored_as_a_number(ids: pl.Series) -> pl.Series:
+    """Digit strings that are the exact value of the double nearest a number of 15
+    significant digits: how an .xlsx reader writes a long number Excel has rounded."""
+    value = ids.cast(pl.Float64, strict=False)
+    exact = value.cast(pl.Int64, strict=False).cast(pl.String) == ids
+    v = value.fill_null(0).to_numpy()
+    scale = 10.0 ** np.maximum(np.floor(np.log10(np.maximum(v, 1.0))) - 14, 0)
+    fifteen = np.round(v / scale) * scale == v
+    return (exact & pl.Series(fifteen)).fill_null(False)

@@ -90,3 +90,24 @@ def test_ids_that_excel_rounded(scorer):
     assert f"(e.g. {typed[0]!r})" in warning and "Format the id column as text" in warning
     # a few rounded-looking ids among many real ones: chance, no warning
     assert _ids_check(scorer, real + typed[:5]) == []
+
+
+def test_ids_that_excel_rounded_read_from_the_workbook(scorer, tmp_path):
+    """An .xlsx stores the rounded double itself; the reader writes its exact digits
+    (1.10101200812091E+17 is read as 110101200812091008, not ...091000)."""
+    import xlsxwriter
+
+    real = [110101200812091234 + 7919 * n for n in range(8)]
+    path = tmp_path / "ids.xlsx"
+    workbook = xlsxwriter.Workbook(path)
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["student_id", *PHQ, *GAD])
+    for r, student in enumerate(real, start=1):
+        sheet.write_number(r, 0, float(f"{student:.15g}"))  # what Excel keeps of a number
+        sheet.write_row(r, 1, [0] * (len(PHQ) + len(GAD)))
+    workbook.close()
+    summary = score_files([path], tmp_path / "out", battery="default")
+    (warning,) = [w for w in summary.warnings if "student_id: " in w]
+    assert "8 ids of 16 or more digits look like numbers that Excel has rounded" in warning
+    # the same ids typed as text are real ids: no warning
+    assert _ids_check(scorer, [str(s) for s in real]) == []
