@@ -41,6 +41,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
@@ -180,12 +181,16 @@ class ColumnMapping:
         known = list(dict.fromkeys(known))
         allowed = set(known)
         unknown = [(s, t) for s, t in self.columns.items() if t not in allowed]
+        if unknown:  # one mapping may serve several batteries: other instruments' items
+            allowed |= _bundled_item_columns()
+            unknown = [(s, t) for s, t in unknown if t not in allowed]
         if unknown:
             pairs = ", ".join(f"{s!r} -> {t!r}" for s, t in unknown[:10])
             raise InputFileError(
                 self.source or path,
                 f"unknown target column(s): {pairs}. A target must be an item column of "
-                f"the battery ({_listed(known, 12)}) or a passthrough column "
+                f"the battery ({_listed(known, 12)}) or of another bundled instrument, or a "
+                "passthrough column "
                 f"({', '.join(PASSTHROUGH_COLUMNS)}). Fix the target name, or remove the "
                 "line: unmapped columns pass through under their own names.",
             )
@@ -289,3 +294,11 @@ def load_mapping(path: str | Path) -> ColumnMapping:
     return ColumnMapping(
         columns, source=str(path), answers=answers, numbered_from=options.get("numbered_from")
     )
+
+
+@cache
+def _bundled_item_columns() -> frozenset[str]:
+    """The input columns of every bundled instrument's items."""
+    from screening.instruments.loader import bundled_instruments, load_instrument
+
+    return frozenset(c for i in bundled_instruments() for c in load_instrument(i).item_columns())

@@ -507,7 +507,16 @@ def test_duplicate_columns_after_mapping(tmp_path):
 
 def test_unknown_mapping_target(tmp_path):
     path = _csv(tmp_path, f"{HEADER},题4\n1,S,F,1,2,3,1\n")
-    assert "unknown target" in _error(path, mapping=ColumnMapping({"题4": "phq9_4"}))
+    assert "unknown target" in _error(path, mapping=ColumnMapping({"题4": "phq9_10"}))
+
+
+def test_one_mapping_serves_several_batteries(tmp_path):
+    """Targets that are items of other bundled instruments are allowed and read as extra
+    columns, so a district keeps one mapping for its PHQ-9 + GAD-7 + ASQ export."""
+    path = _csv(tmp_path, f"{HEADER},题4,题10\n1,S,F,1,2,3,1,0\n")
+    mapping = ColumnMapping({"题4": "phq9_4", "题10": "gad7_1", "问卷外": "asq_5"})
+    frame = _read(path, mapping=mapping)
+    assert frame.columns[-2:] == ["phq9_4", "gad7_1"] and frame["phq9_3"].to_list() == [3]
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "polars"])
