@@ -61,6 +61,9 @@ class CompiledBattery:
         ``score <op> value``.
     max_longstring : ndarray of int64
         Per instrument; a longstring at or above it marks the protocol invalid (0: never).
+    benign_answer : ndarray of int64
+        Per instrument, the answer that given to every item is not straight-lining
+        (:meth:`Instrument.benign_answer`; -1: none).
     """
 
     columns: tuple[str, ...]
@@ -89,6 +92,7 @@ class CompiledBattery:
     valid_op: np.ndarray
     valid_value: np.ndarray
     max_longstring: np.ndarray
+    benign_answer: np.ndarray
 
     @property
     def n_items(self) -> int:
@@ -126,6 +130,7 @@ def compile_instruments(instruments: tuple[Instrument, ...] | list[Instrument]) 
     crit: list[tuple[int, int, int, str]] = []
     validity: list[tuple[int, int, float]] = []
     longstring: list[int] = []
+    benign: list[int] = []
 
     for m, inst in enumerate(instruments):
         offset = len(columns)
@@ -166,6 +171,7 @@ def compile_instruments(instruments: tuple[Instrument, ...] | list[Instrument]) 
             scale_position = first_scale + [s.id for s in inst.scales].index(rule.scale)
             validity.append((scale_position, OPERATORS[rule.op], rule.value))
         longstring.append(inst.careless.max_longstring or 0)
+        benign.append(inst.benign_answer())
 
     return CompiledBattery(
         columns=tuple(columns),
@@ -194,6 +200,7 @@ def compile_instruments(instruments: tuple[Instrument, ...] | list[Instrument]) 
         valid_op=_frozen([v[1] for v in validity], np.int8),
         valid_value=_frozen([v[2] for v in validity], np.float64),
         max_longstring=_frozen(longstring, np.int64),
+        benign_answer=_frozen(benign, np.int64),
     )
 
 

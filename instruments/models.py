@@ -358,6 +358,20 @@ class Instrument(Spec):
         """Largest valid answer per item."""
         return np.full(len(self.items), self.response_scale.values[-1], dtype=np.int8)
 
+    def benign_answer(self) -> int:
+        """The answer that, given to every item, is a plausible protocol, not straight-lining.
+
+        The no-symptom end of the scale: the lowest answer, or the highest where every
+        banded scale counts low scores as risk (WHO-5: "all of the time" throughout is
+        plain good well-being). -1 (none) when items are keyed both ways, where any
+        identical string contradicts itself.
+        """
+        if any(item.reverse for item in self.items):
+            return -1
+        risks = {scale.bands.risk for scale in self.scales if scale.bands is not None}
+        values = self.response_scale.values
+        return values[-1] if risks == {"low"} else values[0]
+
 
 class TierRule(Spec):
     """A triage level and the conditions that raise a student to it."""

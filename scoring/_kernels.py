@@ -152,13 +152,12 @@ def _instrument_block(
 @njit(cache=True, error_model="numpy")
 def _instrument_outputs(work, size, r0, m, spec, outputs):  # pragma: no cover - compiled
     """Outputs of instrument ``m`` in rows ``r0:r0+size`` from its accumulators in ``work``;
-    ``spec``: (inst_ptr, item_min, max_longstring, keyed_both_ways), ``outputs``: (answered,
+    ``spec``: (inst_ptr, max_longstring, benign_answer), ``outputs``: (answered,
     longstring, irv, invalid, straight) of :func:`score_rows`."""
-    inst_ptr, item_min, max_longstring, keyed_both_ways_all = spec
+    inst_ptr, max_longstring, benign_answer = spec
     n_items = inst_ptr[m + 1] - inst_ptr[m]
     limit = max_longstring[m]
-    floor = item_min[inst_ptr[m + 1] - 1]
-    keyed_both_ways = keyed_both_ways_all[m]
+    benign = benign_answer[m]
     rows = slice(r0, r0 + size)
     answered = outputs[0][rows, m]
     longstring = outputs[1][rows, m]
@@ -179,9 +178,7 @@ def _instrument_outputs(work, size, r0, m, spec, outputs):  # pragma: no cover -
             sd = np.sqrt(max(var, 0.0))
         irv[b] = sd
         invalid[b] = use_limit & (longest >= limit)
-        straight[b] = (
-            long_enough & (longest == n_items) & (keyed_both_ways | (work[5 * BLOCK + b] != floor))
-        )
+        straight[b] = long_enough & (longest == n_items) & (work[5 * BLOCK + b] != benign)
 
 
 @njit(inline="always")
@@ -479,17 +476,15 @@ def block_plan(
 ):
     """How :func:`score_rows` accumulates a battery: plain Python, once per battery.
 
-    Returns ``inst_narrow``, ``keyed_both_ways``, ``scale_narrow`` (int16 accumulators where
-    the sums provably fit: twice the SIMD lanes of int32; instruments with reverse-keyed
-    items), and ``source``, ``part_ptr``, ``part_of`` of :func:`_scale_sources`.
+    Returns ``inst_narrow``, ``scale_narrow`` (int16 accumulators where the sums provably
+    fit: twice the SIMD lanes of int32), and ``source``, ``part_ptr``, ``part_of`` of
+    :func:`_scale_sources`.
     """
     n_inst = inst_ptr.shape[0] - 1
     n_scales = scale_ptr.shape[0] - 1
     inst_narrow = np.empty(n_inst, dtype=np.bool_)
-    keyed_both_ways = np.zeros(n_inst, dtype=np.bool_)
     for m in range(n_inst):
         inst_narrow[m] = _instrument_fits16(item_min, item_max, inst_ptr[m], inst_ptr[m + 1])
-        keyed_both_ways[m] = reverse[inst_ptr[m] : inst_ptr[m + 1]].any()
     scale_narrow = np.array(
         [
             _scale_fits16(
@@ -511,7 +506,7 @@ def block_plan(
         scale_inst,
         scale_narrow,
     )
-    return (inst_narrow, keyed_both_ways, scale_narrow, *sources)
+    return (inst_narrow, scale_narrow, *sources)
 
 
 @njit(parallel=True, cache=True)
@@ -537,8 +532,8 @@ def score_rows(
     valid_value,
     scale_inst,
     max_longstring,
+    benign_answer,
     inst_narrow,
-    keyed_both_ways,
     scale_narrow,
     source,
     part_ptr,
@@ -588,7 +583,10 @@ def score_rows(
         Instrument of each scale.
     max_longstring : ndarray of int64
         Per instrument; a longstring ``>=`` it makes the protocol invalid (0: never).
-    inst_narrow, keyed_both_ways, scale_narrow, source, part_ptr, part_of : ndarray
+    benign_answer : ndarray of int64
+        Per instrument, the answer that given to every item is not straight-lining (the
+        no-symptom end; -1: none, as for an instrument keyed both ways).
+    inst_narrow, scale_narrow, source, part_ptr, part_of : ndarray
         The battery's :func:`block_plan`.
     scores : ndarray of float64, shape (n, s)
         Output: scale scores, NaN when not scorable.
@@ -604,9 +602,9 @@ def score_rows(
     invalid : ndarray of bool, shape (n, m)
         Output: a validity rule or the longstring limit fired.
     straight : ndarray of bool, shape (n, m)
-        Output: the same answer to every item of the instrument, other than its lowest
-        answer (an all-lowest protocol is plausible: no symptoms) unless the instrument has
-        reverse-keyed items, where any identical string contradicts itself.
+        Output: the same answer to every item of an instrument of three items or more,
+        other than its ``benign_answer`` (all "not at all" is plausible: no symptoms; on an
+        instrument keyed both ways any identical string contradicts itself).
     out_of_range : ndarray of int16, shape (n,)
         Output: answers outside their item's range.
 
@@ -628,7 +626,7 @@ def score_rows(
     n_derived = part_of[-1]
     wide_size = 0 if inst_narrow.all() and scale_narrow.all() else N_WORK * BLOCK
     spec = (scale_method, scale_required, scale_prorate, scale_multiplier, band_ptr, band_cuts)
-    inst = (inst_ptr, item_min, max_longstring, keyed_both_ways)
+    inst = (inst_ptr, max_longstring, benign_answer)
     inst_outputs = (answered, longstring, irv, invalid, straight)
     n_blocks = (n + BLOCK - 1) // BLOCK
     for block in prange(n_blocks):

@@ -575,8 +575,8 @@ def _progress_bar(stack: ExitStack, enabled: bool):
 def school_counts(results: pl.DataFrame, scorer: Scorer) -> pl.DataFrame:
     """Mergeable per-school counts of one results frame: rows, statuses, tiers, straight-lining.
 
-    A straight-liner gave the same answer to every item of an instrument, other than the
-    lowest (see ``{instrument}.straight_line``); such protocols are counted per school,
+    A straight-liner gave the same answer to every item of an instrument, other than its
+    no-symptom answer (see ``{instrument}.straight_line``); such protocols are counted per school,
     since a school with many of them may have run the screening carelessly.
     """
     if "school_id" not in results.columns:

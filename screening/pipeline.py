@@ -363,6 +363,7 @@ def run_kernel(
             c.valid_value,
             c.scale_inst,
             c.max_longstring,
+            c.benign_answer,
             *scorer.block_plan,
             out["scores"],
             out["bands"],

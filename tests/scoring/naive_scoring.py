@@ -76,10 +76,13 @@ def score_instrument_row(instrument: Instrument, answers: list[int | None]) -> d
         if score is not None and _holds(score, rule.op, rule.value):
             invalid = True
     n = len(instrument.items)
+    # the no-symptom end (the highest answer where low scores are the risk) is plausible
+    risks = {scale.bands.risk for scale in instrument.scales if scale.bands is not None}
+    benign = high if risks == {"low"} else low
     straight = (
         n >= 3
         and longest == n
-        and (any(item.reverse for item in instrument.items) or answers[0] != low)
+        and (any(item.reverse for item in instrument.items) or answers[0] != benign)
     )
     return {
         "straight_line": straight,

@@ -173,6 +173,18 @@ def test_mixed_instrument_edge_cases() -> None:
     assert results["mixed.straight_line"].to_list() == [False, False, False, False, True, True]
 
 
+def test_straight_lining_spares_the_no_symptom_end_of_each_instrument() -> None:
+    """All "not at all" on the PHQ-9 is plausible; on the WHO-5, where low scores are the
+    risk, all "all of the time" (5) is, and all 0 (the worst well-being) is straight-lining."""
+    uniform = [0, 1, 5]
+    who5 = pl.DataFrame({f"who5_{i}": uniform for i in range(1, 6)})
+    results = score_frame(who5, Scorer.for_instrument("who5")).results
+    assert results["who5.straight_line"].to_list() == [True, True, False]
+    phq9 = pl.DataFrame({f"phq9_{i}": [0, 1, 3] for i in range(1, 10)})
+    results = score_frame(phq9, Scorer.for_instrument("phq9")).results
+    assert results["phq9.straight_line"].to_list() == [False, True, True]
+
+
 def synthetic_instrument(
     name: str, n_items: int, high: int, *, keyed: bool = True, max_items: int = 0
 ) -> Instrument:
