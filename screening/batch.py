@@ -174,16 +174,21 @@ def _all_frames(
     item_columns: list[str],
     mapping: ColumnMapping | None,
     chunk_rows: int | None,
-) -> Iterator[tuple[int, pl.DataFrame]]:
-    """(input index, frame) of every input in order: whole files, or batches of rows."""
+) -> Iterator[tuple[int, pl.DataFrame | InputFileError]]:
+    """(input index, frame) of every input in order: whole files, or batches of rows. A
+    file that cannot be read gives its error in place of (the rest of) its frames, and the
+    next file is read: one run then names the problems of every file."""
     for index, path in enumerate(paths):
-        if chunk_rows:
-            for batch in iter_response_batches(
-                path, item_columns=item_columns, mapping=mapping, batch_rows=chunk_rows
-            ):
-                yield index, batch
-        else:
-            yield index, read_responses(path, item_columns=item_columns, mapping=mapping)
+        try:
+            if chunk_rows:
+                for batch in iter_response_batches(
+                    path, item_columns=item_columns, mapping=mapping, batch_rows=chunk_rows
+                ):
+                    yield index, batch
+            else:
+                yield index, read_responses(path, item_columns=item_columns, mapping=mapping)
+        except InputFileError as error:
+            yield index, error
 
 
 def auto_chunk_rows(paths: Sequence[Path], n_items: int) -> int | None:
@@ -248,6 +253,9 @@ def _with_responses(
     """
     offsets: Counter[int] = Counter()
     for index, frame in frames:
+        if isinstance(frame, InputFileError):
+            yield index, frame, offsets[index], None
+            continue
         offset = offsets[index]
         clock = time.perf_counter()
         responses = response_matrix(frame, scorer, row_offset=offset, numbered_from=numbered_from)
@@ -273,15 +281,6 @@ def _read_ahead(pool: ThreadPoolExecutor, items: Iterator[T]) -> Iterator[T]:
             yield item
 
     return drain()
-
-
-def _until_unreadable(frames: Iterator[T], unreadable: list[InputFileError]) -> Iterator[T]:
-    """``frames`` up to a file that cannot be read; its error goes to ``unreadable``, so
-    that the invalid answers found before it can be reported with it."""
-    try:
-        yield from frames
-    except InputFileError as error:
-        unreadable.append(error)
 
 
 def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
@@ -450,12 +449,17 @@ def score_files(
             clock = time.perf_counter()
             invalid: dict[int, list[pl.DataFrame]] = {}  # on_invalid="raise": every file's
             unreadable: list[InputFileError] = []
-            for index, frame, offset, responses in _until_unreadable(frames, unreadable):
+            for index, frame, offset, responses in frames:
                 timings["read"] += time.perf_counter() - clock
                 path = paths[index]
-                if on_invalid == "raise" and (responses[1].height or invalid):
-                    # the run fails; the rest is only checked, to name every invalid answer
-                    if responses[1].height:
+                if isinstance(frame, InputFileError):
+                    unreadable.append(frame)
+                    clock = time.perf_counter()
+                    continue
+                bad = responses[1].height and on_invalid == "raise"
+                if unreadable or invalid or bad:
+                    # the run fails; the rest is only checked, to name every problem
+                    if bad:
                         invalid.setdefault(index, []).append(responses[1])
                     if bar is not None:
                         bar.advance(frame.height)
@@ -498,13 +502,14 @@ def score_files(
                 error = ResponseValidationError.from_files(
                     [(str(paths[i]), pl.concat(cases)) for i, cases in sorted(invalid.items())]
                 )
-                if unreadable:  # and the run stopped at a file it cannot read
-                    error = ResponseValidationError(
-                        f"{error}\nThen: {unreadable[0]}", error.failure_cases
-                    )
+                if unreadable:  # and files it cannot read
+                    also = "\n".join(f"Then: {e}" for e in unreadable)
+                    error = ResponseValidationError(f"{error}\n{also}", error.failure_cases)
                 raise error
-            if unreadable:
+            if len(unreadable) == 1:
                 raise unreadable[0]
+            if unreadable:
+                raise InputFileError(None, "\n".join(map(str, unreadable)))
             clock = time.perf_counter()
             files = [
                 {"path": str(path), "sha256": digest.result(), "rows": n}

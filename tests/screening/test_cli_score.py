@@ -433,3 +433,17 @@ def test_every_invalid_answer_of_every_file_is_reported(tmp_path: Path, capsys, 
     error = capsys.readouterr().err
     assert f"{first}: 2 invalid answers" in error
     assert f"Then: {unreadable}: missing item columns" in error
+    # ... and given first, it hides neither the others' answers nor another such file
+    again = tmp_path / "d.csv"
+    again.write_bytes(b"")
+    assert run("score", unreadable, first, again, "--out", out, "-q", *chunks) == 2
+    error = capsys.readouterr().err
+    assert f"{first}: 2 invalid answers" in error
+    assert f"Then: {unreadable}: missing item columns" in error
+    assert f"Then: {again}: the file is empty" in error
+    for mode in ("flag", "raise"):  # unreadable files alone: each named, nothing written
+        args = ("score", unreadable, second, again, "--out", out, "-q", "--on-invalid", mode)
+        assert run(*args, *chunks) == 2
+        error = capsys.readouterr().err
+        assert f"{unreadable}: missing item columns" in error and f"{again}: the file" in error
+        assert ("invalid answer" in error) == (mode == "raise") and not out.exists()
