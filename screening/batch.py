@@ -283,6 +283,23 @@ def _read_ahead(pool: ThreadPoolExecutor, items: Iterator[T]) -> Iterator[T]:
     return drain()
 
 
+def _label_hint(mapping: ColumnMapping | None, cases: list[pl.DataFrame]) -> str:
+    """With an ``[answers]`` table, what to do about answers that are text but none of its
+    labels (a label spelt another way: traditional characters, a prefix such as "A.")."""
+    if mapping is None or not mapping.answers:
+        return ""
+    values = pl.concat(cases).get_column("value").drop_nulls().unique(maintain_order=True)
+    texts = values.filter(values.str.strip_chars().cast(pl.Float64, strict=False).is_null())
+    if not texts.len():
+        return ""
+    shown = ", ".join(repr(v) for v in texts.head(5).to_list())
+    return (
+        f"{shown} {'is' if texts.len() == 1 else 'are'} not among the answer labels of "
+        f"[answers] in {mapping.source or 'the mapping'}: add each label as the file spells "
+        "it, with its code, or correct the answers."
+    )
+
+
 def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
     """A student may appear in one input file only (ids within a file are checked on read).
 
@@ -500,7 +517,8 @@ def score_files(
                 clock = time.perf_counter()
             if invalid:
                 error = ResponseValidationError.from_files(
-                    [(str(paths[i]), pl.concat(cases)) for i, cases in sorted(invalid.items())]
+                    [(str(paths[i]), pl.concat(cases)) for i, cases in sorted(invalid.items())],
+                    _label_hint(mapping, [c for cases in invalid.values() for c in cases]),
                 )
                 if unreadable:  # and files it cannot read
                     also = "\n".join(f"Then: {e}" for e in unreadable)

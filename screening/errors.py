@@ -93,10 +93,12 @@ class ResponseValidationError(ScreeningError, ValueError):
         return cls("\n".join([*_summary(cases), hint or _FIX]), cases)
 
     @classmethod
-    def from_files(cls, cases: Sequence[tuple[str, pl.DataFrame]]) -> ResponseValidationError:
+    def from_files(
+        cls, cases: Sequence[tuple[str, pl.DataFrame]], hint: str = ""
+    ) -> ResponseValidationError:
         """The error for the invalid answers of several input files (rows counted in each
-        file): each file's summary, then how to fix them; the failure cases gain a ``file``
-        column."""
+        file): each file's summary, then how to fix them (``hint``, before the general
+        advice); the failure cases gain a ``file`` column."""
         shown = None if len(cases) <= 3 else 2  # with many files, their first lines only
         lines = [
             f"{path}: {line}" if i == 0 else line
@@ -104,7 +106,7 @@ class ResponseValidationError(ScreeningError, ValueError):
             for i, line in enumerate(_summary(table)[:shown])
         ]
         table = pl.concat([t.with_columns(file=pl.lit(path)) for path, t in cases])
-        return cls("\n".join([*lines, _FIX]), table)
+        return cls("\n".join([*lines, *([hint] if hint else []), _FIX]), table)
 
 
 _FIX = (

@@ -364,7 +364,7 @@ def test_read_ahead_is_safe_on_numba_workqueue_threads(tmp_path: Path) -> None:
 LABELS = ["完全不会", "好几天", "一半以上的天数", "几乎每天"]
 
 
-def test_survey_export_with_answer_labels(tmp_path: Path) -> None:
+def test_survey_export_with_answer_labels(tmp_path: Path, capsys) -> None:
     """A 问卷星-style export: Chinese headers, GBK, the text of each chosen option."""
     frame = city(40)
     headers = {"student_id": "学号", **{c: f"题{i}" for i, c in enumerate(PHQ + GAD, 1)}}
@@ -389,6 +389,8 @@ def test_survey_export_with_answer_labels(tmp_path: Path) -> None:
     out = tmp_path / "missing-label"
     assert run("score", path, "--map", mapping, "--out", out, "-q") == 2
     assert not out.exists()
+    error = capsys.readouterr().err
+    assert f"'几乎每天' is not among the answer labels of [answers] in {mapping}" in error
 
 
 def test_results_in_the_other_format_are_removed(csv_file: Path, tmp_path: Path, capsys) -> None:
