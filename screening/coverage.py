@@ -1,5 +1,5 @@
-"""What a response file leaves empty or loses: instruments nobody answered, rows without a
-student id, student ids that Excel has rounded.
+"""What a response file leaves empty or loses: instruments nobody answered, rows that
+answered nothing, rows without a student id, student ids that Excel has rounded.
 
 All are scored as the rules say, and all are most likely a slip in making the file, so a
 run warns about them (in ``run.json``, on the command line and on the upload page):
@@ -9,6 +9,8 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   ``incomplete``; or, for an instrument that counts a missing answer as an answer (the
   ASQ counts a refusal as "yes"), every student is scored from missing answers alone: the
   whole school turns orange.
+- A row that answered no item at all is scored as incomplete: a totals row (合计) or a
+  note below the data that is not a student, or a student who was not screened.
 - A row without a student id is scored, but its result, a red tier included, cannot be
   traced back to a student.
 - Excel keeps 15 significant digits of a number. An id of 16 digits or more (an 18-digit
@@ -61,6 +63,8 @@ class CoverageCheck:
         self._long_ids = 0  # ids of 16 digits or more
         self._rounded = 0  # of those, ids that look rounded by Excel
         self._example: str | None = None
+        self._blank = 0  # rows that answered no item at all
+        self._blank_example: str | None = None
 
     def add(self, results: pl.DataFrame) -> None:
         """Take in the results of one batch (with its ``{instrument}.answered`` columns)."""
@@ -69,6 +73,11 @@ class CoverageCheck:
             if not self._answered[m]:
                 answered = results.get_column(f"{instrument}.answered").max()
                 self._answered[m] = answered is not None and answered > 0
+        answered = [f"{i}.answered" for i in self._compiled.instrument_ids]
+        blank = results.select(pl.sum_horizontal(answered) == 0).to_series()
+        self._blank += int(blank.sum())
+        if self._blank and self._blank_example is None and self._id_column in results.columns:
+            self._blank_example = results.get_column(self._id_column).filter(blank)[0]
         if self._id_column in results.columns:
             ids = results.get_column(self._id_column)
             self._without_id += ids.null_count()
@@ -86,8 +95,8 @@ class CoverageCheck:
             self._example = long.filter(rounded)[0]
 
     def warnings(self) -> list[str]:
-        """One message per instrument without any answer, one for ids Excel has rounded, and
-        one for rows without an id."""
+        """One message per instrument without any answer, one for ids Excel has rounded, one
+        for rows that answered nothing, and one for rows without an id."""
         c = self._compiled
         messages = []
         for m in np.flatnonzero(~self._answered) if self._rows else ():
@@ -112,6 +121,13 @@ class CoverageCheck:
                 "digits of a number, so these ids have lost their last digits and no longer "
                 "name their students. Format the id column as text in Excel, enter the ids "
                 "again, and score the file again."
+            )
+        if self._blank and self._answered.any():  # else the lines above said it
+            example = f" (e.g. {self._blank_example!r})" if self._blank_example else ""
+            messages.append(
+                f"rows that answered no item at all: {self._blank:,} of {self._rows:,}"
+                f"{example}. They are scored as incomplete. If they are totals, notes or "
+                "empty lines, delete them; if they are students, they were not screened."
             )
         if self._without_id and self._blank_ids:
             messages.append(

@@ -81,6 +81,13 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.label_shortened",
     ),
+    (
+        re.compile(
+            r"^rows that answered no item at all: (?P<n>[\d,]+) of (?P<rows>[\d,]+)"
+            r"(?: \(e\.g\. (?P<example>'[^']*')\))?\."
+        ),
+        "web.err.blank_rows",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

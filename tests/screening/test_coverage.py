@@ -111,3 +111,30 @@ def test_ids_that_excel_rounded_read_from_the_workbook(scorer, tmp_path):
     assert "8 ids of 16 or more digits look like numbers that Excel has rounded" in warning
     # the same ids typed as text are real ids: no warning
     assert _ids_check(scorer, [str(s) for s in real]) == []
+
+
+def test_rows_that_answered_nothing(scorer):
+    """A totals row (合计) below the data answers no item: scored incomplete, and named."""
+    frame = school(["S1", "S2", "合计:2人"])
+    frame = frame.with_columns(
+        pl.when(pl.col("student_id") == "合计:2人").then(None).otherwise(pl.col(c)).alias(c)
+        for c in [*PHQ, *GAD, *ASQ]
+    )
+    check = CoverageCheck(scorer.compiled)
+    results = score_frame(frame, scorer).results
+    check.add(results)
+    (warning,) = [w for w in check.warnings() if w.startswith("rows that answered")]
+    assert warning.startswith("rows that answered no item at all: 1 of 3 (e.g. '合计:2人').")
+    assert results["status"].to_list()[-1] == "incomplete"
+    from screening.api.web.messages import translate
+
+    assert translate(warning, "zh-CN").startswith(
+        "3 行中有 1 行没有回答任何题目（例如 '合计:2人'）"
+    )
+    # nobody answered anything: the per-instrument warnings say it, not this one
+    nothing = school(["S1", "S2"]).with_columns(pl.lit(None).alias(c) for c in PHQ + GAD + ASQ)
+    empty = CoverageCheck(scorer.compiled)
+    empty.add(score_frame(nothing, scorer).results)
+    warnings = empty.warnings()
+    assert len([w for w in warnings if "none of the 2 students answered" in w]) == 3
+    assert not [w for w in warnings if w.startswith("rows that answered")]
