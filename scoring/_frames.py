@@ -4,8 +4,10 @@ The public functions accept a polars or pandas frame, a numpy array, or a frame 
 instrument. This module validates that input once and converts it once:
 
 - integer columns become an ``int8`` matrix with missing = -1 (polars nulls and pandas
-  ``NA`` become -1 explicitly);
-- any float column makes the whole matrix ``float64`` with missing = NaN;
+  ``NA`` become -1 explicitly); so do float columns whose answers are all whole numbers in
+  [0, 127] (NaN missing), as pandas gives for an integer column with an empty cell;
+- any other float column makes the whole matrix ``float64`` with missing = NaN (an
+  integer column's -1 included);
 - reverse keys and the response range come from the instrument, or from the ``reverse`` and
   ``item_range`` arguments, or (range only) from the smallest and largest answer in the data,
   as ``psych::alpha`` does.
@@ -270,12 +272,49 @@ def _to_numpy(
                 f"Item column {name!r} holds {dtype}, not numbers. Convert it to integers "
                 "(missing answers empty) before computing reliability."
             )
+    frame = _whole_floats_as_integers(frame)
     if all(not dtype.is_float() for dtype in frame.schema.values()):
         checked = _check_integers(frame, names)
         out = checked.fill_null(MISSING_INT).cast(pl.Int8).to_numpy()
         return np.ascontiguousarray(out, dtype=np.int8), names
-    out = frame.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    # integer columns keep their missing code -1 beside the float columns
+    out = (
+        frame.select(
+            pl.when(pl.col(name) != MISSING_INT).then(pl.col(name)).alias(name)
+            if dtype.is_integer()
+            else pl.col(name)
+            for name, dtype in frame.schema.items()
+        )
+        .cast(pl.Float64)
+        .fill_null(float("nan"))
+        .to_numpy()
+    )
     return np.ascontiguousarray(out, dtype=np.float64), names
+
+
+def _whole_floats_as_integers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float columns whose answers are all whole numbers in [0, 127] become integers.
+
+    pandas reads an integer column with an empty cell as float64 (and ``read_csv`` in
+    chunks gives int64 and float64 chunks of the same column): such answers are integer
+    answers, read alike whatever the dtype. A float column with a negative, fractional or
+    larger answer stays float (there -1.0 is an answer, not the missing code).
+    """
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    if not floats:
+        return frame
+    whole = frame.select(
+        pl.col(name)
+        .fill_nan(None)
+        .pipe(lambda c: c.is_null() | ((c == c.floor()) & c.is_between(0, 127)))
+        .all()
+        .alias(name)
+        for name in floats
+    ).row(0)
+    ints = [name for name, ok in zip(floats, whole, strict=True) if ok]
+    if not ints:
+        return frame
+    return frame.with_columns(pl.col(ints).fill_nan(None).cast(pl.Int8))
 
 
 def _numbers_or_null(frame: pl.DataFrame) -> pl.DataFrame:
@@ -314,7 +353,7 @@ def _from_array(data: np.ndarray, names: list[str], lenient: bool = False) -> np
     elif data.dtype.kind in "iub":
         bad = (data < MISSING_INT) | (data > 127)
     elif data.dtype.kind == "f":
-        return np.ascontiguousarray(data, dtype=np.float64)
+        return _whole_float_array(data)
     else:
         raise PsychometricInputError(
             f"A numpy array of responses must hold numbers; got dtype {data.dtype}."
@@ -329,3 +368,13 @@ def _from_array(data: np.ndarray, names: list[str], lenient: bool = False) -> np
             f"(first: row {row + 1})."
         )
     return np.ascontiguousarray(data, dtype=np.int8)
+
+
+def _whole_float_array(data: np.ndarray) -> np.ndarray:
+    """A float array of whole answers in [0, 127] (or NaN) as ``int8``, else ``float64``."""
+    values = np.asarray(data, dtype=np.float64)
+    present = ~np.isnan(values)
+    answers = values[present]
+    if np.all((answers == np.floor(answers)) & (answers >= 0) & (answers <= 127)):
+        return np.ascontiguousarray(np.where(present, values, MISSING_INT), dtype=np.int8)
+    return np.ascontiguousarray(values)

@@ -395,8 +395,10 @@ def _floor_ceiling(m: Moments, low: np.ndarray, high: np.ndarray) -> tuple[np.nd
     ceiling = np.full((g, p), np.nan)
     n_levels = m.hist.shape[-1]
     for j in range(p):
-        lo = int(np.rint(low[j])) - m.low
-        hi = int(np.rint(high[j])) - m.low
+        if not (float(low[j]).is_integer() and float(high[j]).is_integer()):
+            continue  # no answer level sits at a fractional end of the range
+        lo = int(low[j]) - m.low
+        hi = int(high[j]) - m.low
         if n_levels and 0 <= lo < n_levels:
             floor[:, j] = m.hist[:, j, lo] / m.answered[:, j]
         if n_levels and 0 <= hi < n_levels:
@@ -415,7 +417,12 @@ def _policy(missing: str) -> bool:
 
 
 def _hist_range(matrix: ItemMatrix) -> tuple[int, int] | None:
-    if not matrix.is_integer:
+    """Answers counted for floor and ceiling: from the range alone, whatever the dtype.
+
+    Chunks of one accumulator share the range, so their histograms always merge (the kernel
+    counts only whole answers of float data).
+    """
+    if not (np.isfinite(matrix.low).all() and np.isfinite(matrix.high).all()):
         return None
     lo, hi = int(np.floor(matrix.low.min())), int(np.ceil(matrix.high.max()))
     if hi < lo or hi - lo > 127:
@@ -632,6 +639,8 @@ def item_statistics(
     where :math:`R_s` is :math:`R` with the squared multiple correlations on its diagonal.
     Floor and ceiling count raw answers (before reverse keying) and, like ``missing_rate``,
     use every row whatever ``missing``; the other columns use the rows ``missing`` keeps.
+    Whole-number float answers (pandas' float64 for a column with an empty cell) count as
+    integer answers; an end of the range that is not a whole number has no floor or ceiling.
 
     References
     ----------

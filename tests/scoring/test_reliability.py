@@ -823,6 +823,49 @@ def test_floor_ceiling_and_missing_rate_by_hand():
     assert row["ceiling"] == pytest.approx((answered == 3).mean())
 
 
+# psych 2.2.9: a <- alpha(items); a$response.freq[, "0"] and a$response.freq[, "3"]
+PHQ_FLOOR = [0.55118110236220474, 0.55291005291005291, 0.46296296296296297,
+             0.39787798408488062, 0.64171122994652408, 0.6763157894736842,
+             0.65053763440860213, 0.75067024128686322, 0.91374663072776285]  # fmt: skip
+PHQ_CEILING = [0.07874015748031496, 0.066137566137566134, 0.10317460317460317,
+               0.14854111405835543, 0.037433155080213901, 0.044736842105263158,
+               0.043010752688172046, 0.021447721179624665, 0.0080862533692722376]  # fmt: skip
+
+
+@pytest.mark.parametrize("form", ["pandas float64", "numpy float", "polars Float32"])
+def test_floor_and_ceiling_of_whole_float_answers_equal_psych(form):
+    import pandas as pd
+
+    data = {
+        # read_csv gives float64 to every column with an empty cell
+        "pandas float64": lambda: pd.read_csv(DATA / "phq_like.csv")[ITEMS],
+        "numpy float": lambda: PHQ.select(ITEMS).to_numpy().astype(float),
+        "polars Float32": lambda: PHQ.select(ITEMS).cast(pl.Float32),
+    }[form]()
+    got = item_statistics(data)
+    np.testing.assert_allclose(got["floor"].to_numpy(), PHQ_FLOOR, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got["ceiling"].to_numpy(), PHQ_CEILING, rtol=0, atol=1e-15)
+    with_range = item_statistics(data, instrument="phq9" if form != "numpy float" else None)
+    np.testing.assert_allclose(with_range["ceiling"].to_numpy(), PHQ_CEILING, atol=1e-15)
+
+
+def test_fractional_answers_keep_floor_and_ceiling_of_whole_ends():
+    x = np.array([[0.0, 1.0], [0.5, 2.0], [3.0, 3.0], [0.0, np.nan]])
+    got = item_statistics(x, item_range=(0, 3))
+    assert got["floor"].to_list() == [0.5, 0.0]
+    assert got["ceiling"].to_list() == [0.25, 1 / 3]
+    # an observed range with a fractional end has no answer level there
+    assert item_statistics(x + 0.25)["floor"].to_list() == [None, None]
+
+
+def test_an_integer_columns_missing_code_stays_missing_beside_float_columns():
+    frame = pl.DataFrame(
+        {"a": [0, 1, 2, -1, 3], "b": [0.5, 1.0, 2.0, 2.5, 3.0], "c": [0, 1, 2, 2, 3]}
+    )
+    got = item_statistics(frame)
+    assert got["n"].to_list() == [4, 5, 5]
+
+
 def test_instrument_path_uses_its_items_and_keys():
     frame = PHQ.select(ITEMS)
     got = cronbach_alpha(frame, instrument="phq9")

@@ -110,6 +110,30 @@ def test_chunked_and_merged_equal_in_memory():
         _assert_frames_close(got.items, whole.items, ITEM_COLUMNS)
 
 
+def test_pandas_csv_chunks_of_int_and_float_dtype_merge(tmp_path):
+    """pandas ``read_csv(chunksize=...)`` reads a chunk with an empty cell as float64."""
+    import pandas as pd
+
+    path = tmp_path / "answers.csv"
+    frame = _synthetic(n=2000, groups=6, seed=3)
+    # the first chunk has no empty cell, so its item columns are int64
+    frame = pl.concat([frame.head(1000).drop_nulls(ITEMS), frame.slice(1000)])
+    frame.write_csv(path)
+    whole = reliability_by(pl.read_csv(path), "phq9", ["school_id"], careless=False)
+    acc = ReliabilityAccumulator("phq9", ["school_id"])
+    kinds = set()
+    for chunk in pd.read_csv(path, chunksize=300):
+        kinds.add(str(chunk["phq9_1"].dtype))
+        acc.add(chunk)
+    assert kinds == {"int64", "float64"}
+    got = acc.result()
+    _assert_frames_close(got.scales, whole.scales, ALPHA_COLUMNS)
+    _assert_frames_close(got.items, whole.items, ITEM_COLUMNS)
+    # a chunk of fractional answers (a float matrix) still merges with integer chunks
+    half = pl.DataFrame({**{c: [1.5, 2.0] for c in ITEMS}, "school_id": ["S000", "S000"]})
+    assert acc.add(half).result().scales.height == whole.scales.height
+
+
 def test_small_groups_are_flagged_not_dropped():
     frame = _synthetic(n=600, groups=30)
     tables = reliability_by(frame, "phq9", ["school_id"], min_n=25)
