@@ -111,16 +111,21 @@ class NormTable:
         )
 
 
-def _scale_scores(frame: pl.DataFrame, inst: Instrument) -> pl.DataFrame:
+def is_scored(frame: pl.DataFrame, inst: Instrument) -> bool:
+    """Whether ``frame`` holds every ``{instrument}.{scale}`` column (no scoring needed)."""
+    return all(f"{inst.id}.{s.id}" in frame.columns for s in inst.scales)
+
+
+def _scale_scores(frame: pl.DataFrame, inst: Instrument, on_invalid: str) -> pl.DataFrame:
     """The ``{instrument}.{scale}`` columns, scored from the items when absent."""
     names = [f"{inst.id}.{s.id}" for s in inst.scales]
-    if all(n in frame.columns for n in names):
+    if is_scored(frame, inst):
         return frame.select(names)
     from screening.instruments import single_instrument_battery
     from screening.pipeline import Scorer, score_frame  # scoring front, imported when needed
 
     scorer = Scorer.for_battery(single_instrument_battery(inst))
-    return score_frame(frame, scorer, on_invalid="flag").results.select(names)
+    return score_frame(frame, scorer, on_invalid=on_invalid).results.select(names)
 
 
 def norms(
@@ -130,6 +135,7 @@ def norms(
     *,
     version: str | None = None,
     min_n: int = 1,
+    on_invalid: str = "raise",
 ) -> NormTable:
     """Mean, sd and percentile ranks of every scale score per group.
 
@@ -146,10 +152,21 @@ def norms(
         Version of the norm table; default today's date.
     min_n : int
         Groups with fewer scores are left out of the table.
+    on_invalid : {"raise", "flag"}
+        Raw answers are scored as ``screening score`` scores them. ``"raise"``: an answer
+        that is not a number or out of range raises
+        :class:`~screening.errors.ResponseValidationError` naming the row, student, column
+        and value. ``"flag"``: such answers count as missing and the row's scores are
+        prorated (or null) as ``screening score --on-invalid flag`` gives them.
 
     Returns
     -------
     NormTable
+
+    Raises
+    ------
+    ResponseValidationError
+        Invalid raw answers under ``on_invalid="raise"``.
 
     References
     ----------
@@ -157,6 +174,8 @@ def norms(
        expressing neuropsychological test scores and accompanying confidence limits as
        percentile ranks. The Clinical Neuropsychologist, 23(2), 193–204.
     """
+    if on_invalid not in ("raise", "flag"):
+        raise PsychometricInputError(f"on_invalid must be 'raise' or 'flag'; got {on_invalid!r}.")
     inst = resolve_instrument(instrument)
     frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
     by = list(by)
@@ -165,7 +184,7 @@ def norms(
         raise PsychometricInputError(
             f"Group columns {absent} are not in the data (columns: {frame.columns[:20]})."
         )
-    scores = _scale_scores(frame, inst)
+    scores = _scale_scores(frame, inst, on_invalid)
     keyed = pl.concat([frame.select(pl.col(by).cast(pl.String)), scores], how="horizontal")
     long = keyed.unpivot(index=by, variable_name="scale", value_name="score").with_columns(
         pl.col("scale").str.slice(len(inst.id) + 1)

@@ -28,6 +28,13 @@ from screening.scoring.norms import norms
 @click.option("--min-n", type=click.IntRange(min=1), default=30, show_default=True)
 @mapping_option
 @click.option(
+    "--on-invalid",
+    type=click.Choice(["raise", "flag"]),
+    default="raise",
+    show_default=True,
+    help="Stop at invalid answers (as score does), or count them as missing and prorate.",
+)
+@click.option(
     "--out",
     "-o",
     "out_path",
@@ -35,19 +42,22 @@ from screening.scoring.norms import norms
     required=True,
     help="The norm table to write (JSON).",
 )
-def command(inputs, instrument, by_values, norm_version, min_n, mapping_path, out_path) -> None:
+def command(
+    inputs, instrument, by_values, norm_version, min_n, mapping_path, on_invalid, out_path
+) -> None:
     """Mean, sd and percentile ranks of every scale per group, as a versioned JSON table."""
     if not norm_version.strip():
         raise click.BadParameter(
             "give the norm table a version, e.g. 2026-city", param_hint="--version"
         )
     inst = load_instrument(instrument)
-    frame = read_item_frame(inputs, [inst], mapping_path)
+    # each file's answers are checked in the file, so that errors name its own rows
+    frame = read_item_frame(inputs, [inst], mapping_path, check_answers=on_invalid == "raise")
     by = [c.strip() for v in by_values for c in v.split(",") if c.strip()] or ["grade", "sex"]
     absent = [c for c in by if c not in frame.columns]
     if absent:
         raise InputFileError(None, f"group columns {absent} are not in the inputs")
-    table = norms(frame, inst, by, version=norm_version, min_n=min_n)
+    table = norms(frame, inst, by, version=norm_version, min_n=min_n, on_invalid=on_invalid)
     if table.groups.height == 0:
         raise click.ClickException(
             f"no group ({', '.join(by)}) has {min_n} or more scores of {inst.id} in "

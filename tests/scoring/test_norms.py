@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from screening.errors import ResponseValidationError
 from screening.scoring._frames import PsychometricInputError
 from screening.scoring.norms import NormTable, apply_norms, norms
 
@@ -147,3 +148,55 @@ def test_norms_command_refuses_an_empty_table_or_version(tmp_path, capsys):
     assert main([*base, "--version", " "]) != 0
     assert "give the norm table a version" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _with_invalid(frame: pl.DataFrame) -> pl.DataFrame:
+    """Answer 99 in phq9_2 of rows 4 and 6, and 'x' in phq9_5 of row 7."""
+    row = pl.int_range(pl.len())
+    return frame.with_columns(
+        pl.when(row.is_in([3, 5])).then(99).otherwise(pl.col("phq9_2")).alias("phq9_2"),
+        pl.when(row == 6)
+        .then(pl.lit("x"))
+        .otherwise(pl.col("phq9_5").cast(pl.String))
+        .alias("phq9_5"),
+    )
+
+
+def test_norms_refuse_invalid_answers_as_score_does():
+    frame = _with_invalid(_sample(n=60))
+    with pytest.raises(ResponseValidationError) as error:
+        norms(frame, "phq9", ["grade"], version="v")
+    message = str(error.value)
+    assert "3 invalid answers in 3 rows" in message
+    assert "Item 'phq9_2' of instrument 'phq9' must be an integer in [0, 3]" in message
+    assert "Got '99' in 2 rows (first: row 4, student 'S3')" in message
+    assert "Got 'x' in 1 row (first: row 7, student 'S6')" in message
+    assert error.value.failure_cases["row"].to_list() == [4, 6, 7]
+    with pytest.raises(PsychometricInputError, match="on_invalid must be 'raise' or 'flag'"):
+        norms(frame, "phq9", ["grade"], on_invalid="missing")
+
+
+def test_norms_on_invalid_flag_counts_invalid_answers_as_missing():
+    frame = _with_invalid(_sample(n=60))
+    flagged = norms(frame, "phq9", ["grade"], version="v", on_invalid="flag").groups
+    blanked = frame.with_columns(
+        pl.when(pl.col("phq9_2") <= 3).then(pl.col("phq9_2")).alias("phq9_2"),
+        pl.col("phq9_5").cast(pl.Int64, strict=False),
+    )
+    assert flagged.equals(norms(blanked, "phq9", ["grade"], version="v").groups)
+
+
+def test_norms_command_names_the_file_row_and_value_of_invalid_answers(tmp_path, capsys):
+    from screening.cli import main
+
+    path = tmp_path / "sample.csv"
+    _with_invalid(_sample(n=60)).write_csv(path)
+    out = tmp_path / "n.json"
+    base = ["norms", str(path), "-i", "phq9", "--by", "grade", "--version", "v", "--out", str(out)]
+    assert main([*base, "--min-n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: 3 invalid answers in 3 rows" in err
+    assert "Got '99' in 2 rows (first: row 4, student 'S3')" in err
+    assert not out.exists()
+    assert main([*base, "--min-n", "1", "--on-invalid", "flag"]) == 0
+    assert NormTable.read(out).groups["n"].sum() == 60
