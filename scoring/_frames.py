@@ -82,6 +82,49 @@ class ItemMatrix:
         return ItemMatrix(self.values[mask], self.names, self.reverse, self.low, self.high)
 
 
+def as_frame(data: Any) -> pl.DataFrame:
+    """A polars frame from a polars or pandas frame, refusing repeated column names.
+
+    Raises
+    ------
+    PsychometricInputError
+        For other inputs (the grouped functions find group columns by name) and for a
+        pandas frame with a column name given twice.
+    """
+    if isinstance(data, pl.DataFrame):
+        return data
+    if not _is_pandas(data):
+        raise PsychometricInputError(
+            f"Responses must be a polars or pandas DataFrame (columns found by name); got "
+            f"{type(data).__name__}. Build a frame with named item and group columns."
+        )
+    repeated = _repeated([str(c) for c in data.columns])
+    if repeated:
+        raise PsychometricInputError(
+            f"Columns {repeated} appear more than once in the data. Rename or drop the "
+            "copies so that every column name is used once."
+        )
+    return pl.from_pandas(data.reset_index(drop=True))
+
+
+def _is_pandas(data: Any) -> bool:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return False
+    return isinstance(data, pd.DataFrame)
+
+
+def _repeated(names: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        if name in seen and name not in out:
+            out.append(name)
+        seen.add(name)
+    return out
+
+
 def resolve_instrument(instrument: Instrument | str | None) -> Instrument | None:
     """An instrument object from an instrument, a bundled id or a path (None stays None)."""
     if instrument is None or isinstance(instrument, Instrument):
@@ -163,6 +206,7 @@ def item_matrix(
     else:
         flip = _reverse_mask(reverse, names)
     if item_range is not None:
+        _check_item_range(item_range)
         low = np.full(p, float(item_range[0]))
         high = np.full(p, float(item_range[1]))
     elif inst is not None:
@@ -214,7 +258,25 @@ def _check_range(
     return values
 
 
+def _check_item_range(item_range: Any) -> None:
+    try:
+        low, high = (float(v) for v in item_range)
+    except (TypeError, ValueError):
+        raise PsychometricInputError(
+            f"item_range must be (low, high), two numbers; got {item_range!r}."
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        raise PsychometricInputError(
+            f"item_range must be (low, high) with low <= high, both finite; got "
+            f"{item_range!r}. Give the lowest possible answer first, e.g. (0, 3)."
+        )
+
+
 def _reverse_mask(reverse: Any, names: list[str]) -> np.ndarray:
+    """Reverse keys from item names, one boolean per item, or psych keys (1 or -1 per item)."""
+    single = isinstance(reverse, str)
+    if single:
+        reverse = [reverse]  # one item name, not its characters
     arr = np.asarray(reverse)
     if arr.dtype == bool:
         if arr.shape != (len(names),):
@@ -222,17 +284,46 @@ def _reverse_mask(reverse: Any, names: list[str]) -> np.ndarray:
                 f"reverse= has {arr.size} flags for {len(names)} items; give one per item."
             )
         return arr
+    if arr.ndim != 1:
+        raise PsychometricInputError(
+            f"reverse= must be a list of item names, one boolean per item, or one key (1 or "
+            f"-1) per item; got an array of shape {arr.shape}."
+        )
+    if arr.dtype.kind in "iuf":
+        return _reverse_keys(arr, names)
     unknown = [name for name in arr.tolist() if name not in names]
     if unknown:
+        hint = " A string is one item name; give a list for several." if single else ""
         raise PsychometricInputError(
-            f"reverse= names items that are not among the items: {unknown}. Items: {names}."
+            f"reverse= names items that are not among the items: {unknown}. Items: {names}." + hint
         )
     return np.isin(np.asarray(names, dtype=object), arr.astype(object))
+
+
+def _reverse_keys(arr: np.ndarray, names: list[str]) -> np.ndarray:
+    """psych-style keys: 1 keeps an item, -1 reverses it (one key per item)."""
+    if arr.shape == (len(names),) and np.isin(arr, (-1, 1)).all():
+        return arr == -1
+    raise PsychometricInputError(
+        f"reverse= got the numbers {arr.tolist()[:10]}, which are neither item names nor "
+        f"one key per item. Give the names of the reversed items (e.g. reverse=[{names[0]!r}]), "
+        f"one boolean per item, or psych-style keys, 1 or -1 for each of the {len(names)} "
+        "items."
+    )
 
 
 def _to_numpy(
     data: Any, items: Sequence[str] | None, lenient: bool = False
 ) -> tuple[np.ndarray, list[str]]:
+    if items is not None:
+        items = [items] if isinstance(items, str) else list(items)
+        repeated = _repeated(items)
+        if repeated:
+            raise PsychometricInputError(
+                f"items= names {repeated} more than once; name each item once."
+            )
+    if isinstance(data, np.ma.MaskedArray):  # masked answers are missing answers
+        data = np.ma.filled(np.ma.asarray(data, dtype=np.float64), np.nan)
     if isinstance(data, np.ndarray):
         if data.ndim != 2:
             raise PsychometricInputError(
@@ -245,17 +336,12 @@ def _to_numpy(
             )
         return _from_array(data, names, lenient), names
     if not isinstance(data, pl.DataFrame):
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is a dependency
-            pd = None
-        if pd is not None and isinstance(data, pd.DataFrame):
-            data = pl.from_pandas(data.reset_index(drop=True))
-        else:
+        if not _is_pandas(data):
             raise PsychometricInputError(
                 f"Responses must be a polars or pandas DataFrame or a numpy array; "
                 f"got {type(data).__name__}."
             )
+        data = as_frame(data)
     names = list(items) if items is not None else list(data.columns)
     absent = [name for name in names if name not in data.columns]
     if absent:
@@ -264,6 +350,12 @@ def _to_numpy(
             "Rename the columns or pass items=[...]."
         )
     frame = data.select(names)
+    # a column of nothing but empty cells (pandas object None) holds no answers, not text
+    frame = frame.with_columns(
+        pl.col(name).cast(pl.Null)
+        for name in names
+        if frame[name].null_count() == frame.height and frame.schema[name] != pl.Null
+    )
     if lenient:
         frame = _numbers_or_null(frame)
     for name, dtype in frame.schema.items():
@@ -272,6 +364,7 @@ def _to_numpy(
                 f"Item column {name!r} holds {dtype}, not numbers. Convert it to integers "
                 "(missing answers empty) before computing reliability."
             )
+    frame = _finite_floats(frame, lenient)
     frame = _whole_floats_as_integers(frame)
     if all(not dtype.is_float() for dtype in frame.schema.values()):
         checked = _check_integers(frame, names)
@@ -290,6 +383,33 @@ def _to_numpy(
         .to_numpy()
     )
     return np.ascontiguousarray(out, dtype=np.float64), names
+
+
+def _finite_floats(frame: pl.DataFrame, lenient: bool) -> pl.DataFrame:
+    """Raise on an infinite answer (or make it missing when ``lenient``)."""
+    floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
+    if not floats:
+        return frame
+    infinite = frame.select(pl.col(floats).is_infinite().any()).row(0)
+    bad = [name for name, found in zip(floats, infinite, strict=True) if found]
+    if bad and lenient:
+        return frame.with_columns(
+            pl.when(pl.col(name).is_infinite()).then(None).otherwise(pl.col(name)).alias(name)
+            for name in bad
+        )
+    if bad:
+        column = frame[bad[0]]
+        rows = np.flatnonzero(column.is_infinite().fill_null(False).to_numpy())
+        _raise_infinite(bad[0], float(column[int(rows[0])]), rows)
+    return frame
+
+
+def _raise_infinite(name: str, value: float, rows: np.ndarray) -> None:
+    raise PsychometricInputError(
+        f"Item {name!r} must be a finite answer. Got {value} in "
+        f"{count_of(rows.size, 'row')} (first: row {rows[0] + 1}). Recode the answers "
+        "(leave a missing answer empty)."
+    )
 
 
 def _whole_floats_as_integers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -327,14 +447,17 @@ def _numbers_or_null(frame: pl.DataFrame) -> pl.DataFrame:
             continue
         if not dtype.is_integer():
             column = column.cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-        exprs.append(pl.when(column.is_between(MISSING_INT, 127)).then(column).alias(name))
+        # compared as floats: -1 does not fit an unsigned type
+        inside = column.cast(pl.Float64).is_between(MISSING_INT, 127)
+        exprs.append(pl.when(inside).then(column).alias(name))
     return frame.select(exprs)
 
 
 def _check_integers(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     for name in names:
         column = frame[name]
-        bad = column.is_not_null() & ((column < MISSING_INT) | (column > 127))
+        as_float = column.cast(pl.Float64)  # -1 does not fit an unsigned type
+        bad = column.is_not_null() & ((as_float < MISSING_INT) | (as_float > 127))
         if bad.any():
             rows = np.flatnonzero(bad.to_numpy())
             value = column[int(rows[0])]
@@ -353,6 +476,13 @@ def _from_array(data: np.ndarray, names: list[str], lenient: bool = False) -> np
     elif data.dtype.kind in "iub":
         bad = (data < MISSING_INT) | (data > 127)
     elif data.dtype.kind == "f":
+        infinite = np.isinf(data)
+        if infinite.any() and lenient:
+            data = np.where(infinite, np.nan, data)
+        elif infinite.any():
+            col = int(np.flatnonzero(infinite.any(axis=0))[0])
+            rows = np.flatnonzero(infinite[:, col])
+            _raise_infinite(names[col], float(data[rows[0], col]), rows)
         return _whole_float_array(data)
     else:
         raise PsychometricInputError(

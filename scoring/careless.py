@@ -33,6 +33,7 @@ from screening.instruments import Instrument
 from screening.scoring._frames import (
     ItemMatrix,
     PsychometricInputError,
+    as_frame,
     item_matrix,
     resolve_instrument,
 )
@@ -402,7 +403,7 @@ def careless_rates(
         null without a limit), ``mahad_rate``, and the means of ``longstring``, ``irv`` and
         ``evenodd``. Rates are shares of the rows with at least one answer.
     """
-    frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+    frame = as_frame(data)
     inst = resolve_instrument(instrument)
     matrix = item_matrix(
         frame,

@@ -32,7 +32,7 @@ import polars as pl
 
 from screening.atomic import write_json_atomic
 from screening.instruments import Instrument
-from screening.scoring._frames import PsychometricInputError, resolve_instrument
+from screening.scoring._frames import PsychometricInputError, as_frame, resolve_instrument
 
 FORMAT = "screening-norms/1"
 
@@ -177,7 +177,7 @@ def norms(
     if on_invalid not in ("raise", "flag"):
         raise PsychometricInputError(f"on_invalid must be 'raise' or 'flag'; got {on_invalid!r}.")
     inst = resolve_instrument(instrument)
-    frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+    frame = as_frame(data)
     by = list(by)
     absent = [c for c in by if c not in frame.columns]
     if absent:

@@ -277,6 +277,7 @@ def omega_from_correlation(
         variance), ``ecv`` (explained common variance of the general factor) and
         ``alpha_std`` (standardised alpha of the keyed matrix).
     """
+    nfactors = _check_nfactors(nfactors)
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only cost
         return _omega(np.asarray(r, dtype=np.float64), nfactors, keys)
 
@@ -394,8 +395,22 @@ def mcdonald_omega(
        Psychometrika, 67(1), 7–19.
     .. [5] Revelle, W. (2024). psych (``omega``, ``schmid``, ``fa``). R package.
     """
+    nfactors = _check_nfactors(nfactors)
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only cost
         return _mcdonald_omega(data, items, nfactors, instrument, scale, reverse, missing)
+
+
+def _check_nfactors(nfactors: Any) -> int:
+    """A positive whole number of factors (an integral float such as 2.0 is taken)."""
+    whole = isinstance(nfactors, (int, np.integer)) and not isinstance(nfactors, bool)
+    if isinstance(nfactors, (float, np.floating)) and float(nfactors).is_integer():
+        whole = True
+    if not whole or nfactors < 1:
+        raise PsychometricInputError(
+            f"nfactors must be a whole number of group factors, 1 or more (psych's default "
+            f"is 3); got {nfactors!r}."
+        )
+    return int(nfactors)
 
 
 def _mcdonald_omega(

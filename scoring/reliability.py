@@ -37,6 +37,7 @@ from screening.instruments import Instrument
 from screening.scoring._frames import (
     ItemMatrix,
     PsychometricInputError,
+    as_frame,
     item_matrix,
     resolve_instrument,
     scale_columns,
@@ -764,7 +765,7 @@ class ReliabilityAccumulator:
 
     def add(self, data: Any) -> ReliabilityAccumulator:
         """Add a chunk of rows (a polars or pandas frame); returns self."""
-        frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+        frame = as_frame(data)
         matrix = item_matrix(
             frame,
             self.items,
@@ -952,7 +953,7 @@ def reliability_by(
     :func:`cronbach_alpha` / :func:`item_statistics` call on that group's rows to rounding
     (exactly for the sums of integer answers).
     """
-    frame = data if isinstance(data, pl.DataFrame) else pl.from_pandas(data)
+    frame = as_frame(data)
     if items is not None and item_range is None and resolve_instrument(instrument) is None:
         item_range = _observed_range(frame, items)
     acc = ReliabilityAccumulator(
