@@ -22,19 +22,50 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 
 from screening.atomic import write_json_atomic
+from screening.errors import count_of
 from screening.instruments import Instrument
 from screening.scoring._frames import PsychometricInputError, as_frame, resolve_instrument
 
 FORMAT = "screening-norms/1"
+WHOLE_NUMBER = r"^([+-]?\d+)\.0*$"
+
+
+class NormsWarning(UserWarning):
+    """Some scored rows found no norms of their group (their T-score and percentile are null)."""
+
+
+def group_keys(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """The group columns as strings, written alike whatever their dtype.
+
+    A whole-number float (``7.0``, as pandas reads a grade column with an empty cell) is
+    written as the integer (``"7"``), and so is such a string (``"7.0"``, in tables made
+    before keys were normalised); surrounding spaces are stripped.
+    """
+    exprs = []
+    for name in by:
+        dtype = frame.schema[name]
+        column = pl.col(name)
+        if dtype.is_float():
+            whole = column.is_finite() & (column == column.round())
+            text = (
+                pl.when(whole)
+                .then(column.cast(pl.Int64, strict=False).cast(pl.String))
+                .otherwise(column.cast(pl.String))
+            )
+        else:
+            text = column.cast(pl.String).str.strip_chars()
+        exprs.append(text.str.replace(WHOLE_NUMBER, "${1}").alias(name))
+    return frame.select(exprs)
 
 
 @dataclass(frozen=True)
@@ -185,7 +216,7 @@ def norms(
             f"Group columns {absent} are not in the data (columns: {frame.columns[:20]})."
         )
     scores = _scale_scores(frame, inst, on_invalid)
-    keyed = pl.concat([frame.select(pl.col(by).cast(pl.String)), scores], how="horizontal")
+    keyed = pl.concat([group_keys(frame, by), scores], how="horizontal")
     long = keyed.unpivot(index=by, variable_name="scale", value_name="score").with_columns(
         pl.col("scale").str.slice(len(inst.id) + 1)
     )
@@ -222,7 +253,12 @@ def norms(
     )
 
 
-def apply_norms(results: pl.DataFrame, table: NormTable) -> pl.DataFrame:
+def apply_norms(
+    results: pl.DataFrame,
+    table: NormTable,
+    *,
+    unmatched: Literal["warn", "raise", "ignore"] = "warn",
+) -> pl.DataFrame:
     """Add T-scores and percentile ranks to scored results.
 
     Parameters
@@ -231,36 +267,70 @@ def apply_norms(results: pl.DataFrame, table: NormTable) -> pl.DataFrame:
         Scored results with the group columns of the table and ``{instrument}.{scale}``.
     table : NormTable
         Norms of the same instrument.
+    unmatched : {"warn", "raise", "ignore"}
+        What to do when rows with a score find no norms of their group (a grade outside the
+        norm sample, a group key spelled differently): warn (:class:`NormsWarning`), raise
+        :class:`PsychometricInputError`, or leave their T-scores and percentiles null
+        silently. Either message names the groups and their row counts.
 
     Returns
     -------
     polars.DataFrame
         ``results`` with ``{instrument}.{scale}.t`` and ``{instrument}.{scale}.percentile``
         for every normed scale (null where the score is null or the group has no norms).
+
+    Notes
+    -----
+    Group keys are compared as text after :func:`group_keys`: a grade of 7, 7.0 or "7"
+    finds the same norms.
     """
+    if unmatched not in ("warn", "raise", "ignore"):
+        raise PsychometricInputError(
+            f"unmatched must be 'warn', 'raise' or 'ignore'; got {unmatched!r}."
+        )
+    out, message = normed_results(results, table)
+    if message and unmatched == "raise":
+        raise PsychometricInputError(message)
+    if message and unmatched == "warn":
+        warnings.warn(message, NormsWarning, stacklevel=2)
+    return out
+
+
+def normed_results(results: pl.DataFrame, table: NormTable) -> tuple[pl.DataFrame, str | None]:
+    """:func:`apply_norms` without warning: the results and the message about rows that
+    found no norms (None when every scored row found them)."""
     absent = [c for c in table.by if c not in results.columns]
     if absent:
         raise PsychometricInputError(
             f"The results lack the norm table's group columns {absent}; keep them when scoring."
         )
-    keys = results.select(pl.col(table.by).cast(pl.String))
+    keys = group_keys(results, table.by)
+    norm_keys = group_keys(table.groups, table.by)
     out = results
+    lost = np.zeros(results.height, dtype=bool)
     for scale in table.groups["scale"].unique(maintain_order=True).to_list():
         column = f"{table.instrument}.{scale}"
         if column not in results.columns:
             raise PsychometricInputError(
                 f"The results have no column {column!r} for the norms of {table.instrument!r}."
             )
-        normed = table.groups.filter(pl.col("scale") == scale).with_row_index("__norm")
+        chosen = (table.groups["scale"] == scale).to_numpy()
+        normed = table.groups.filter(chosen)
         index = (
             keys.with_row_index("__row")
-            .join(normed.select(*table.by, "__norm"), on=table.by, how="left", nulls_equal=True)
+            .join(
+                norm_keys.filter(chosen).with_row_index("__norm"),
+                on=table.by,
+                how="left",
+                nulls_equal=True,
+            )
             .sort("__row")["__norm"]
         )
         x = results[column].cast(pl.Float64).to_numpy()
         t = np.full(results.height, np.nan)
         pr = np.full(results.height, np.nan)
         idx = index.fill_null(-1).to_numpy().astype(np.int64)
+        lost |= (idx < 0) & ~np.isnan(x)
         for g, row in enumerate(normed.iter_rows(named=True)):
             rows = np.flatnonzero(idx == g)
             if rows.size == 0:
@@ -273,7 +343,28 @@ def apply_norms(results: pl.DataFrame, table: NormTable) -> pl.DataFrame:
             pl.Series(f"{column}.t", t).fill_nan(None),
             pl.Series(f"{column}.percentile", pr).fill_nan(None),
         )
-    return out
+    return out, _unmatched_message(keys.filter(lost), norm_keys, table)
 
 
-__all__ = ["NormTable", "apply_norms", "norms"]
+def _unmatched_message(lost: pl.DataFrame, norm_keys: pl.DataFrame, table: NormTable) -> str | None:
+    """Name the groups of scored rows without norms, with their row counts."""
+    if lost.height == 0:
+        return None
+    groups = lost.group_by(table.by).len().sort("len", descending=True)
+    shown = ", ".join(
+        " ".join(f"{c}={row[c]!r}" for c in table.by) + f" ({count_of(row['len'], 'row')})"
+        for row in groups.head(5).iter_rows(named=True)
+    )
+    more = f" and {groups.height - 5} more groups" if groups.height > 5 else ""
+    known = "; ".join(
+        f"{c} in {norm_keys[c].unique(maintain_order=True).head(10).to_list()}" for c in table.by
+    )
+    return (
+        f"{count_of(lost.height, 'scored row')} found no {table.instrument} norms "
+        f"(table version {table.version!r}) for their group: {shown}{more}. Their T-scores and "
+        f"percentiles are null. The table has {known}: check the group columns hold the "
+        "values of the norm sample, or build norms that cover these groups."
+    )
+
+
+__all__ = ["NormTable", "NormsWarning", "apply_norms", "group_keys", "norms"]

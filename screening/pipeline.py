@@ -26,7 +26,7 @@ from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
 from screening.missing import answer_cells, answer_text
 from screening.numbering import LowestCodeCheck, renumbered
-from screening.scoring.norms import NormTable, apply_norms
+from screening.scoring.norms import NormTable, normed_results
 from screening.triage import (
     STATUSES,
     TriagePlan,
@@ -507,7 +507,9 @@ def score_frame(
         else:
             results = results.with_columns(extra.alias("reasons"))
     for table in scorer.norms:
-        results = apply_norms(results, table)
+        results, unmatched = normed_results(results, table)
+        if unmatched and whole:  # a batch's caller checks whole files
+            warnings.append(unmatched)
     timings["triage"] = time.perf_counter() - started
     if whole:
         # no warning about rows without an id: the service refuses them itself

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,7 +11,7 @@ from scipy import stats
 
 from screening.errors import ResponseValidationError
 from screening.scoring._frames import PsychometricInputError
-from screening.scoring.norms import NormTable, apply_norms, norms
+from screening.scoring.norms import NormsWarning, NormTable, apply_norms, norms
 
 
 def _sample(n=900, seed=3):
@@ -65,7 +67,8 @@ def test_apply_norms_gives_t_scores_and_percentiles(tmp_path):
             "phq9.total": [9.0, 9.5, 9.0, 12.0],
         }
     )
-    out = apply_norms(results, again)
+    with pytest.warns(NormsWarning, match="2 scored rows found no phq9 norms"):
+        out = apply_norms(results, again)
     g = again.groups.filter((pl.col("grade") == "7") & (pl.col("sex") == "F")).row(0, named=True)
     assert out["phq9.total.t"][0] == pytest.approx(50 + 10 * (9 - g["mean"]) / g["sd"])
     pr9 = g["percentiles"][g["scores"].index(9.0)]
@@ -200,3 +203,46 @@ def test_norms_command_names_the_file_row_and_value_of_invalid_answers(tmp_path,
     assert not out.exists()
     assert main([*base, "--min-n", "1", "--on-invalid", "flag"]) == 0
     assert NormTable.read(out).groups["n"].sum() == 60
+
+
+@pytest.mark.filterwarnings("error")
+def test_group_keys_match_whatever_their_dtype():
+    frame = _sample()
+    table = norms(frame, "phq9", ["grade", "sex"], version="v")
+    scored = frame.select("grade", "sex").with_columns(pl.lit(9.0).alias("phq9.total"))
+    want = apply_norms(scored, table)
+    assert want["phq9.total.t"].null_count() == 0
+    # pandas reads a grade column with an empty cell as float64: 7.0
+    for grade in (pl.col("grade").cast(pl.Float64), pl.col("grade").cast(pl.String) + ".0"):
+        got = apply_norms(scored.with_columns(grade.alias("grade")), table)
+        assert got.drop("grade").equals(want.drop("grade"))
+    # and norms built from such a column store the keys "7", "8", "9"
+    as_float = norms(frame.with_columns(pl.col("grade").cast(pl.Float64)), "phq9", ["grade", "sex"])
+    assert as_float.groups.select("grade", "sex").equals(table.groups.select("grade", "sex"))
+    # a table written before keys were normalised ("7.0")
+    old = NormTable(
+        **{**table.__dict__, "groups": table.groups.with_columns(pl.col("grade") + ".0")}
+    )
+    assert apply_norms(scored, old).equals(want)
+
+
+def test_rows_without_norms_of_their_group_are_reported():
+    table = norms(_sample(), "phq9", ["grade"], version="v")
+    results = pl.DataFrame(
+        {"grade": [7, 10, 10, 11, None], "phq9.total": [9.0, 9.0, 3.0, None, 4.0]}
+    )
+    message = (
+        r"3 scored rows found no phq9 norms \(table version 'v'\) for their group: "
+        r"grade='10' \(2 rows\), grade=None \(1 row\)\. Their T-scores and percentiles are null\. "
+        r"The table has grade in \['7', '8', '9'\]"
+    )
+    with pytest.warns(NormsWarning, match=message):
+        out = apply_norms(results, table)
+    assert out["phq9.total.t"].is_null().to_list() == [False, True, True, True, True]
+    with pytest.raises(PsychometricInputError, match=message):
+        apply_norms(results, table, unmatched="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert apply_norms(results, table, unmatched="ignore").equals(out)
+    with pytest.raises(PsychometricInputError, match="unmatched must be"):
+        apply_norms(results, table, unmatched="skip")

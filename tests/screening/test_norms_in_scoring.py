@@ -52,3 +52,14 @@ def test_norms_of_another_instrument_version_are_refused(tmp_path: Path) -> None
 def test_missing_norm_file_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(InstrumentDefinitionError, match=r"norms\[0\]"):
         Scorer.for_battery(battery_with(tmp_path, "nowhere.json"))
+
+
+def test_scoring_warns_about_rows_whose_group_has_no_norms(tmp_path: Path) -> None:
+    reference = generate_city(2000, seed=4)
+    norms(reference, "phq9", by=["grade"], version="2026").write(tmp_path / "phq9-norms.json")
+    scorer = Scorer.for_battery(battery_with(tmp_path, "phq9-norms.json"))
+    assert not any("norms" in w for w in score_frame(reference, scorer, on_invalid="flag").warnings)
+    other = reference.with_columns(grade=pl.lit("13"))
+    result = score_frame(other, scorer, on_invalid="flag")
+    assert result.results["phq9.total.t"].null_count() == other.height
+    assert any("found no phq9 norms" in w and "grade='13'" in w for w in result.warnings)
