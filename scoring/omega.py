@@ -33,6 +33,7 @@ psych warns that it smoothed the matrix, the difference reached 4e-4.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +71,44 @@ OMEGA_SCHEMA = {
     "omega_lim": pl.Float64,
     "ecv": pl.Float64,
     "alpha_std": pl.Float64,
+    "note": pl.String,
 }
+
+
+class OmegaIdentificationWarning(UserWarning):
+    """The Schmid–Leiman model asked for is not identified: omega_h is to be read with care."""
+
+
+def degrees_of_freedom(p: int, nfactors: int) -> int:
+    r"""Degrees of freedom of a ``nfactors``-factor model of ``p`` items (psych's ``dof``).
+
+    .. math:: \mathrm{df} = \frac{p(p-1)}{2} - p\,k + \frac{k(k-1)}{2}
+              = \frac{(p-k)^2 - (p+k)}{2}
+    """
+    return (p * (p - 1)) // 2 - p * nfactors + (nfactors * (nfactors - 1)) // 2
+
+
+def identification_note(p: int, nfactors: int) -> str | None:
+    """Why the ``nfactors``-factor omega of ``p`` items is not identified (None when it is)."""
+    if nfactors < 2 or p <= nfactors:
+        return None
+    dof = degrees_of_freedom(p, nfactors)
+    if dof < 0:
+        most = max(k for k in range(1, p) if degrees_of_freedom(p, k) >= 0)
+        fewer = f"nfactors={most} or fewer, or " if most > 1 else ""
+        return (
+            f"A {nfactors}-factor model of {p} items is not identified ({dof} degrees of "
+            "freedom: more loadings than correlations), so many loadings fit equally well and "
+            "omega_h, omega_t, omega_lim and ecv depend on the one the fit finds (psych may "
+            f"find another). Use {fewer}nfactors=1 and read omega_total only."
+        )
+    if nfactors == 2:
+        return (
+            "Three factors are required for identification of the general factor; with two, "
+            "their general loadings are set equal (psych's option='equal'). Read omega_h "
+            "with caution."
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,8 +316,12 @@ def omega_from_correlation(
         ``alpha_std`` (standardised alpha of the keyed matrix).
     """
     nfactors = _check_nfactors(nfactors)
+    r = np.asarray(r, dtype=np.float64)
+    note = identification_note(r.shape[0], nfactors)
+    if note:
+        warnings.warn(note, OmegaIdentificationWarning, stacklevel=2)
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only cost
-        return _omega(np.asarray(r, dtype=np.float64), nfactors, keys)
+        return _omega(r, nfactors, keys)
 
 
 def _omega(r: np.ndarray, nfactors: int, keys: np.ndarray | None) -> dict[str, float]:
@@ -372,7 +414,16 @@ def mcdonald_omega(
         One row per scale: ``n`` (rows used; null for a correlation matrix), ``n_items``,
         ``nfactors``, ``omega_total`` (one-factor minres, ``psych::omega(x, nfactors=1)``'s
         ``omega.tot``), ``omega_h`` and ``omega_t`` (Schmid–Leiman with ``nfactors``),
-        ``omega_lim``, ``ecv`` and ``alpha_std`` (standardised alpha of the correlations).
+        ``omega_lim``, ``ecv``, ``alpha_std`` (standardised alpha of the correlations) and
+        ``note``: why the ``nfactors`` model is not identified, when it is not (also given as
+        an :class:`OmegaIdentificationWarning`), else null.
+
+    Warns
+    -----
+    OmegaIdentificationWarning
+        When the model has negative degrees of freedom (e.g. 4 items with two factors, 5
+        items with three: the loadings are not unique) or two factors (the general loadings
+        are set equal), as psych's "Three factors are required for identification".
 
     Notes
     -----
@@ -453,6 +504,10 @@ def _omega_row(
     p = r.shape[0]
     one = _omega(r, 1, keys)
     if p > nfactors >= 2:
+        note = identification_note(p, nfactors)
+        if note:
+            of = f"Scale {scale_id!r}: " if scale_id is not None else ""
+            warnings.warn(of + note, OmegaIdentificationWarning, stacklevel=4)
         many = _omega(r, nfactors, keys)
         return (
             scale_id,
@@ -465,6 +520,7 @@ def _omega_row(
             many["omega_lim"],
             many["ecv"],
             many["alpha_std"],
+            note,
         )
     return (
         scale_id,
@@ -477,10 +533,14 @@ def _omega_row(
         one["omega_lim"],
         1.0,
         one["alpha_std"],
+        None,
     )
 
 
 __all__ = [
+    "OmegaIdentificationWarning",
+    "degrees_of_freedom",
+    "identification_note",
     "mcdonald_omega",
     "minres",
     "oblimin",

@@ -10,6 +10,8 @@ import pytest
 
 from screening.scoring._frames import PsychometricInputError, item_matrix
 from screening.scoring.omega import (
+    OmegaIdentificationWarning,
+    degrees_of_freedom,
     mcdonald_omega,
     minres,
     oblimin,
@@ -83,6 +85,7 @@ RAW_CASES = [
 ]  # fmt: skip
 
 
+@pytest.mark.filterwarnings("ignore::screening.scoring.omega.OmegaIdentificationWarning")
 @pytest.mark.parametrize(("data", "items", "nfactors", "want"), RAW_CASES)
 def test_omega_equals_psych(data, items, nfactors, want):
     got = mcdonald_omega(data, items, nfactors=nfactors)
@@ -180,3 +183,38 @@ def test_bad_requests_are_explained():
     r[0, 1] = r[1, 0] = np.nan
     with pytest.raises(PsychometricInputError, match="without missing entries"):
         omega_from_correlation(r, 3)
+
+
+def test_an_under_identified_model_is_warned_about_and_noted():
+    # R: omega(x, nfactors = 2) with 4 items has dof = -1 (psych's fa: o$schmid$dof, and
+    # "Three factors are required for identification" printed for two factors)
+    x = PHQ.select(PHQ_ITEMS[:4])
+    with pytest.warns(
+        OmegaIdentificationWarning,
+        match=r"A 2-factor model of 4 items is not identified \(-1 degrees",
+    ):
+        got = mcdonald_omega(x, nfactors=2)
+    assert "not identified" in got["note"][0]
+    # WHO-5 with the default three factors: 5 items, dof -2; two factors would do
+    rng = np.random.default_rng(2)
+    who5 = pl.DataFrame({f"who5_{i}": rng.integers(0, 6, 200) for i in range(1, 6)})
+    with pytest.warns(OmegaIdentificationWarning) as caught:
+        mcdonald_omega(who5, instrument="who5")
+    assert [str(w.message).split(":")[0] for w in caught] == [
+        "Scale 'raw'",
+        "Scale 'percentage'",
+    ]
+    assert "A 3-factor model of 5 items is not identified (-2 degrees" in str(caught[0].message)
+    assert "Use nfactors=2 or fewer" in str(caught[0].message)
+    with pytest.warns(OmegaIdentificationWarning, match="Three factors are required"):
+        mcdonald_omega(BFI, BFI_ITEMS[:10], nfactors=2)
+    with pytest.warns(OmegaIdentificationWarning, match="5 items is not identified"):
+        omega_from_correlation(jensen_weng()[:5, :5], 3)
+
+
+@pytest.mark.filterwarnings("error")
+def test_an_identified_model_has_no_note():
+    assert degrees_of_freedom(9, 3) == 12 and degrees_of_freedom(4, 2) == -1
+    got = mcdonald_omega(PHQ, PHQ_ITEMS, nfactors=3)
+    assert got["note"][0] is None
+    assert mcdonald_omega(PHQ, PHQ_ITEMS[:4], nfactors=1)["note"][0] is None
