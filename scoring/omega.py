@@ -494,8 +494,43 @@ def _mcdonald_omega(
         for scale_id, sub in _scales(matrix, inst, scale):
             m = _matrix_moments(sub, listwise)
             r = pairwise_correlation(m)[0]
+            problems = _unusable(m, r, sub.names)
+            if problems:
+                of = f" of scale {scale_id!r}" if scale_id is not None else ""
+                raise PsychometricInputError(
+                    f"Omega needs the correlation of every pair of items{of}: "
+                    f"{'; '.join(problems)}. Leave such items out (items=[...]) or add rows "
+                    "that answer them."
+                )
             rows.append(_omega_row(scale_id, int(m.rows[0, 1]), r, nfactors, _keys(sub, known)))
     return pl.DataFrame(rows, schema=OMEGA_SCHEMA, orient="row")
+
+
+def _unusable(m: Moments, r: np.ndarray, names: list[str]) -> list[str]:
+    """The items (or else pairs of items) whose correlations cannot be computed.
+
+    An item without variance is one whose sum of squared deviations is zero, or below the
+    rounding residue of float answers (relative 1e-12, as in item statistics): its
+    correlations would be rounding noise, not NaN.
+    """
+    n = m.pair[0, 0]
+    problems = []
+    for j, name in enumerate(names):
+        count, total, squares = int(n[j, j]), m.pair[0, 1, j, j], m.pair[0, 2, j, j]
+        if count == 0:
+            problems.append(f"item {name!r} has no answers")
+        elif count == 1:
+            problems.append(f"item {name!r} has one answer")
+        elif squares * count - total**2 <= 1e-12 * squares * count:
+            problems.append(f"item {name!r} has no variance (every answer is {total / count:g})")
+    if problems:
+        return problems
+    for j, k in zip(*np.nonzero(np.triu(~np.isfinite(r), 1)), strict=True):
+        problems.append(
+            f"items {names[j]!r} and {names[k]!r} are answered together in {int(n[j, k])} "
+            "rows, or do not vary there"
+        )
+    return problems[:5]
 
 
 def _omega_row(

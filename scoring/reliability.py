@@ -48,6 +48,7 @@ MissingPolicy = Literal["pairwise", "listwise"]
 CIMethod = Literal["feldt", "duhachek"]
 FLAG_REVERSE = "check reverse key"
 FLAG_NO_VARIANCE = "no variance"
+FLAG_NO_ANSWERS = "no answers"
 
 ALPHA_COLUMNS = [
     "n",
@@ -384,7 +385,9 @@ def _statistics(
         **items,
     }
     item["flag"] = np.where(
-        ~good, FLAG_NO_VARIANCE, np.where(items["r_drop"] < 0, FLAG_REVERSE, "")
+        n_item == 0,
+        FLAG_NO_ANSWERS,
+        np.where(~good, FLAG_NO_VARIANCE, np.where(items["r_drop"] < 0, FLAG_REVERSE, "")),
     )
     return alpha, item
 
@@ -621,7 +624,8 @@ def item_statistics(
         for item overlap with smc), ``r_drop`` (corrected item-total correlation: with the
         total of the other items), ``alpha_drop``, ``std_alpha_drop``, ``g6_drop`` and
         ``average_r_drop`` (the scale without the item) and ``flag``: ``"check reverse key"``
-        when ``r_drop`` is negative, ``"no variance"`` when every answer is the same.
+        when ``r_drop`` is negative, ``"no variance"`` when every answer is the same,
+        ``"no answers"`` when nobody answered the item (in the rows ``missing`` keeps).
 
     Notes
     -----

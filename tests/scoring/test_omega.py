@@ -218,3 +218,27 @@ def test_an_identified_model_has_no_note():
     got = mcdonald_omega(PHQ, PHQ_ITEMS, nfactors=3)
     assert got["note"][0] is None
     assert mcdonald_omega(PHQ, PHQ_ITEMS[:4], nfactors=1)["note"][0] is None
+
+
+def test_items_without_correlations_are_named():
+    x = PHQ.select(PHQ_ITEMS[:4]).with_columns(const=pl.lit(2), empty=pl.lit(None, pl.Int64))
+    with pytest.raises(
+        PsychometricInputError,
+        match=r"every pair of items: item 'const' has no variance \(every answer is 2\); "
+        r"item 'empty' has no answers\. Leave such items out",
+    ):
+        mcdonald_omega(x, nfactors=1)
+    x = PHQ.select(PHQ_ITEMS[:3]).cast(pl.Float64).with_columns(const=pl.lit(0.7))
+    with pytest.raises(
+        PsychometricInputError, match=r"item 'const' has no variance \(every answer is 0\.7\)"
+    ):
+        mcdonald_omega(x, nfactors=1)
+    # planned missingness: two pairs of items never answered together
+    apart = pl.DataFrame(
+        {"a": [0, 1, 2, 3, None, None, None, None], "b": [1, 1, 2, 3, None, None, None, None],
+         "c": [None, None, None, None, 0, 2, 2, 3], "d": [None, None, None, None, 1, 2, 3, 3]}
+    )  # fmt: skip
+    with pytest.raises(
+        PsychometricInputError, match="items 'a' and 'c' are answered together in 0 rows"
+    ):
+        mcdonald_omega(apart, nfactors=1)

@@ -756,6 +756,11 @@ def test_float_answers_far_from_zero_keep_a_constant_item_at_sd_zero(shift):
     np.testing.assert_allclose(total["sd"][0], cronbach_alpha(data)["sd"][0], rtol=1e-6)
 
 
+def test_an_item_nobody_answered_is_flagged_no_answers():
+    data = REV.select("r1", "r3").with_columns(empty=pl.lit(None, pl.Int64), const=pl.lit(1))
+    assert item_statistics(data)["flag"].to_list()[2:] == ["no answers", "no variance"]
+
+
 @pytest.mark.filterwarnings("error")
 def test_an_item_nobody_answered_has_a_null_mean_and_no_warning():
     data = (
