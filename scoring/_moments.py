@@ -5,7 +5,9 @@ and cross-products that reliability and item statistics are computed from. Every
 a sum over rows, so the statistics of two row sets are the sum of their statistics
 (:func:`merge`): grouped, chunked and distributed runs give the numbers of one in-memory
 call. Sums of integer responses are exact in float64 (below 2**53), so for Likert data the
-merged sums are bit-identical whatever the order of the rows.
+merged sums are bit-identical whatever the order of the rows. The row mean enters only
+through the integer row sum, kept apart for every number of answered items, so the mean,
+sd and item-total correlations of the row mean are bit-identical too.
 
 The kernel sorts rows by group once (a counting sort), then splits the sorted rows into one
 contiguous block per thread. A group that lies inside one block is written straight into its
@@ -20,13 +22,18 @@ Layout of the statistics of ``G`` groups and ``p`` items (values after reverse k
     those rows; ``[2, j, k]`` sum of squares of item j over those rows; ``[3, j, k]`` sum of
     the products of items j and k. ``[0]`` and ``[3]`` are symmetric; the diagonal of
     ``[0..2]`` holds the per-item count, sum and sum of squares.
-``total`` : float64 (G, 3, p)
-    With ``t`` the mean of the row's present items: ``[0, j]`` sum of t, ``[1, j]`` sum of
-    t**2 and ``[2, j]`` sum of t times item j, over rows where item j is present.
-``rows`` : float64 (G, 4)
+``total`` : float64 (G, 3, p, p)
+    With ``S`` the sum of the row's present items and ``m`` their number: ``[0, m-1, j]``
+    sum of S, ``[1, m-1, j]`` sum of S**2 and ``[2, m-1, j]`` sum of S times item j, over
+    the rows with ``m`` items present where item j is present. The row mean is ``t = S/m``,
+    so the sums of t, t**2 and t times item j are ``sum over m`` of these divided by m,
+    m**2 and m.
+``rows`` : float64 (G, 2)
     ``[0]`` rows of the group; ``[1]`` rows used (at least one item present; all items
-    present under listwise deletion); ``[2]`` sum and ``[3]`` sum of squares of t over the
-    rows used.
+    present under listwise deletion).
+``sums`` : float64 (G, 2, p)
+    ``[0, m-1]`` sum of S and ``[1, m-1]`` sum of S**2 over the rows used with ``m`` items
+    present.
 ``answered`` : float64 (G, p)
     Rows where item j is present, counted over all rows whatever the missing-data policy.
 ``hist`` : float64 (G, p, L)
@@ -51,7 +58,8 @@ from screening.scoring._jit import PARALLEL_LAUNCH, get_num_threads, njit, prang
 
 N_PAIR = 4
 N_TOTAL = 3
-N_ROWS = 4
+N_ROWS = 2
+N_SUMS = 2
 
 
 @njit(cache=True)
@@ -92,7 +100,22 @@ def group_order(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarra
 
 @njit(cache=True)
 def _accumulate_rows(
-    x, order, r0, r1, flip, offset, missing, listwise, low, pair, total, rows, answered, hist, g
+    x,
+    order,
+    r0,
+    r1,
+    flip,
+    offset,
+    missing,
+    listwise,
+    low,
+    pair,
+    total,
+    rows,
+    sums,
+    answered,
+    hist,
+    g,
 ):
     """Add rows ``order[r0:r1]`` of ``x`` into slot ``g`` of the statistics arrays.
 
@@ -113,10 +136,9 @@ def _accumulate_rows(
     full_c = np.zeros((p, p))
     seen = np.zeros(p)  # answered, histogram and row counts kept locally, added at the end
     levels = np.zeros((p, n_levels))
+    by_m = np.zeros((2, p))  # sum of S and of S**2 by number of answered items
     n_rows = 0.0
     n_used = 0.0
-    sum_t = 0.0
-    sum_tt = 0.0
     for r in range(r0, r1):
         i = order[r]
         m = 0
@@ -141,10 +163,10 @@ def _accumulate_rows(
         n_rows += 1.0
         if m == 0 or (listwise and m < p):
             continue
-        t = ssum / m
+        t = ssum  # the row sum: an integer for integer answers, so every sum is exact
         n_used += 1.0
-        sum_t += t
-        sum_tt += t * t
+        by_m[0, m - 1] += t
+        by_m[1, m - 1] += t * t
         if m == p:
             full_n += 1.0
             full_t += t
@@ -161,9 +183,9 @@ def _accumulate_rows(
             if not present[j]:
                 continue
             vj = vals[j]
-            total[g, 0, j] += t
-            total[g, 1, j] += t * t
-            total[g, 2, j] += t * vj
+            total[g, 0, m - 1, j] += t
+            total[g, 1, m - 1, j] += t * t
+            total[g, 2, m - 1, j] += t * vj
             for k in range(j, p):
                 if not present[k]:
                     continue
@@ -177,17 +199,17 @@ def _accumulate_rows(
                     pair[g, 2, k, j] += vk * vk
     rows[g, 0] += n_rows
     rows[g, 1] += n_used
-    rows[g, 2] += sum_t
-    rows[g, 3] += sum_tt
     for j in range(p):
+        sums[g, 0, j] += by_m[0, j]
+        sums[g, 1, j] += by_m[1, j]
         answered[g, j] += seen[j]
         for level in range(n_levels):
             hist[g, j, level] += levels[j, level]
     if full_n > 0:
         for j in range(p):
-            total[g, 0, j] += full_t
-            total[g, 1, j] += full_tt
-            total[g, 2, j] += full_tx[j]
+            total[g, 0, p - 1, j] += full_t
+            total[g, 1, p - 1, j] += full_tt
+            total[g, 2, p - 1, j] += full_tx[j]
             pair[g, 3, j, j] += full_q[j]
             for k in range(j, p):
                 pair[g, 0, j, k] += full_n
@@ -211,7 +233,7 @@ def accumulate(
     low: int,
     n_levels: int,
     n_blocks: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Accumulate the per-group statistics of a response matrix in one parallel pass.
 
     Parameters
@@ -236,7 +258,7 @@ def accumulate(
 
     Returns
     -------
-    pair, total, rows, answered, hist : float64 arrays
+    pair, total, rows, sums, answered, hist : float64 arrays
         The statistics described in the module docstring.
     """
     p = x.shape[1]
@@ -247,8 +269,9 @@ def accumulate(
     # of block b, added into their group after the parallel loop
     slots = n_groups + 2 * n_blocks
     pair = np.zeros((slots, N_PAIR, p, p))
-    total = np.zeros((slots, N_TOTAL, p))
+    total = np.zeros((slots, N_TOTAL, p, p))
     rows = np.zeros((slots, N_ROWS))
+    sums = np.zeros((slots, N_SUMS, p))
     answered = np.zeros((slots, p))
     hist = np.zeros((slots, p, n_levels))
     part_group = np.full((n_blocks, 2), -1, dtype=np.int64)
@@ -282,6 +305,7 @@ def accumulate(
                     pair,
                     total,
                     rows,
+                    sums,
                     answered,
                     hist,
                     slot,
@@ -295,6 +319,7 @@ def accumulate(
                 pair[g] += pair[slot]
                 total[g] += total[slot]
                 rows[g] += rows[slot]
+                sums[g] += sums[slot]
                 answered[g] += answered[slot]
                 hist[g] += hist[slot]
     # the kernel fills k >= j of the symmetric counts and cross-products
@@ -307,6 +332,7 @@ def accumulate(
         pair[:n_groups],
         total[:n_groups],
         rows[:n_groups],
+        sums[:n_groups],
         answered[:n_groups],
         hist[:n_groups],
     )
@@ -318,8 +344,9 @@ def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_
     p = x.shape[1]
     n_groups = starts.shape[0] - 1
     pair = np.zeros((n_groups, N_PAIR, p, p))
-    total = np.zeros((n_groups, N_TOTAL, p))
+    total = np.zeros((n_groups, N_TOTAL, p, p))
     rows = np.zeros((n_groups, N_ROWS))
+    sums = np.zeros((n_groups, N_SUMS, p))
     answered = np.zeros((n_groups, p))
     hist = np.zeros((n_groups, p, n_levels))
     for g in range(n_groups):
@@ -336,6 +363,7 @@ def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_
             pair,
             total,
             rows,
+            sums,
             answered,
             hist,
             g,
@@ -344,7 +372,7 @@ def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_
             for k in range(j + 1, p):
                 pair[g, 0, k, j] = pair[g, 0, j, k]
                 pair[g, 3, k, j] = pair[g, 3, j, k]
-    return pair, total, rows, answered, hist
+    return pair, total, rows, sums, answered, hist
 
 
 SERIAL_ROWS = 20_000
@@ -365,6 +393,7 @@ class Moments:
     pair: np.ndarray
     total: np.ndarray
     rows: np.ndarray
+    sums: np.ndarray
     answered: np.ndarray
     hist: np.ndarray
     low: int
@@ -373,6 +402,23 @@ class Moments:
     def n_groups(self) -> int:
         """Number of groups."""
         return int(self.pair.shape[0])
+
+    def row_mean_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Sums of the row mean t = S/m: over the rows used (G,) and by item (G, p).
+
+        Returns the sums of t and t**2 over the rows used, and per item j the sums of t,
+        t**2 and t times item j over the rows where j is present. Each is a fixed sum of
+        the exact per-m sums divided by m, so it is the same number whatever the chunking.
+        """
+        p = self.sums.shape[-1]
+        m = np.arange(1.0, p + 1.0)
+        sum_t = (self.sums[:, 0] / m).sum(axis=-1)
+        sum_tt = (self.sums[:, 1] / m**2).sum(axis=-1)
+        per_m = m[:, None]
+        t_item = (self.total[:, 0] / per_m).sum(axis=1)
+        tt_item = (self.total[:, 1] / per_m**2).sum(axis=1)
+        tx_item = (self.total[:, 2] / per_m).sum(axis=1)
+        return sum_t, sum_tt, t_item, tt_item, tx_item
 
     def merge(self, other: Moments) -> Moments:
         """Statistics of the union of two disjoint row sets of the same groups."""
@@ -384,6 +430,7 @@ class Moments:
             self.pair + other.pair,
             self.total + other.total,
             self.rows + other.rows,
+            self.sums + other.sums,
             self.answered + other.answered,
             self.hist + other.hist,
             self.low,
@@ -402,6 +449,7 @@ class Moments:
             pad(self.pair),
             pad(self.total),
             pad(self.rows),
+            pad(self.sums),
             pad(self.answered),
             pad(self.hist),
             self.low,
@@ -414,6 +462,7 @@ class Moments:
             self.pair[idx],
             self.total[idx],
             self.rows[idx],
+            self.sums[idx],
             self.answered[idx],
             self.hist[idx],
             self.low,
@@ -469,8 +518,8 @@ def compute_moments(
         int(n_levels),
     )
     if n_blocks is None and values.shape[0] < SERIAL_ROWS:
-        pair, total, rows, answered, hist = accumulate_serial(*args)
+        stats = accumulate_serial(*args)
     else:
         with PARALLEL_LAUNCH:
-            pair, total, rows, answered, hist = accumulate(*args, int(n_blocks or default_blocks()))
-    return Moments(pair, total, rows, answered, hist, int(low))
+            stats = accumulate(*args, int(n_blocks or default_blocks()))
+    return Moments(*stats, int(low))

@@ -4,7 +4,8 @@ One function per statistic, pingouin style: each accepts a polars or pandas fram
 array (or a frame plus an instrument) and returns a polars DataFrame. All numbers are
 computed from per-group sufficient statistics (:mod:`screening.scoring._moments`), so a
 grouped call, a chunked call (:class:`ReliabilityAccumulator`) and separate calls on each
-group's rows agree to rounding.
+group's rows give the same numbers: bit-identical for integer answers (every sum is an exact
+integer, the row mean's included), to rounding for fractional ones.
 
 The definitions are those of R's ``psych::alpha`` (Revelle, 2024) with ``use="pairwise"``
 (the default here) or on the complete rows (``missing="listwise"``, as
@@ -343,8 +344,9 @@ def _statistics(
             raise PsychometricInputError(
                 f"ci_method must be 'feldt' or 'duhachek'; got {ci_method!r}."
             )
-        mean_t = m.rows[:, 2] / n
-        sd_t = np.sqrt(np.maximum(m.rows[:, 3] - m.rows[:, 2] ** 2 / n, 0.0) / (n - 1.0))
+        sum_t, sum_tt, t_sum, t_sq, t_x = m.row_mean_sums()
+        mean_t = sum_t / n
+        sd_t = np.sqrt(np.maximum(sum_tt - sum_t**2 / n, 0.0) / (n - 1.0))
     alpha = {
         "n": n.astype(np.int64),
         "n_items": n_items.astype(np.int64),
@@ -365,7 +367,6 @@ def _statistics(
     n_item = m.pair[:, 0][:, idx, idx]
     s_item = m.pair[:, 1][:, idx, idx]
     q_item = m.pair[:, 2][:, idx, idx]
-    t_sum, t_sq, t_x = m.total[:, 0], m.total[:, 1], m.total[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         raw_r = (n_item * t_x - t_sum * s_item) / np.sqrt(
             (n_item * t_sq - t_sum**2) * (n_item * q_item - s_item**2)
@@ -889,18 +890,10 @@ def _group_omega(m: Moments) -> list[float | None]:
 
 
 def _place(m: Moments, mapping: np.ndarray, n_groups: int) -> Moments:
-    out = Moments(
-        np.zeros((n_groups, *m.pair.shape[1:])),
-        np.zeros((n_groups, *m.total.shape[1:])),
-        np.zeros((n_groups, *m.rows.shape[1:])),
-        np.zeros((n_groups, *m.answered.shape[1:])),
-        np.zeros((n_groups, *m.hist.shape[1:])),
-        m.low,
-    )
+    arrays = (m.pair, m.total, m.rows, m.sums, m.answered, m.hist)
+    out = Moments(*(np.zeros((n_groups, *a.shape[1:])) for a in arrays), m.low)
     for arr_out, arr_in in zip(
-        (out.pair, out.total, out.rows, out.answered, out.hist),
-        (m.pair, m.total, m.rows, m.answered, m.hist),
-        strict=True,
+        (out.pair, out.total, out.rows, out.sums, out.answered, out.hist), arrays, strict=True
     ):
         arr_out[mapping] = arr_in
     return out
@@ -954,8 +947,8 @@ def reliability_by(
     -----
     The sums of every group are accumulated in one parallel pass
     (:mod:`screening.scoring._moments`); every group's numbers equal a separate
-    :func:`cronbach_alpha` / :func:`item_statistics` call on that group's rows to rounding
-    (exactly for the sums of integer answers).
+    :func:`cronbach_alpha` / :func:`item_statistics` call on that group's rows, bit for bit
+    for integer answers (to rounding for fractional ones).
     """
     frame = as_frame(data)
     if items is not None and item_range is None and resolve_instrument(instrument) is None:

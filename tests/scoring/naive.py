@@ -25,8 +25,9 @@ def moments(x, codes, n_groups, flip, offset, missing, listwise, low, n_levels):
     x = np.asarray(x).tolist()
     p = len(x[0]) if x else 0
     pair = np.zeros((n_groups, 4, p, p))
-    total = np.zeros((n_groups, 3, p))
-    rows = np.zeros((n_groups, 4))
+    total = np.zeros((n_groups, 3, p, p))
+    rows = np.zeros((n_groups, 2))
+    sums = np.zeros((n_groups, 2, p))
     answered = np.zeros((n_groups, p))
     hist = np.zeros((n_groups, p, n_levels))
     for i, g in enumerate(codes):
@@ -44,16 +45,16 @@ def moments(x, codes, n_groups, flip, offset, missing, listwise, low, n_levels):
         present = [v for v in vals if v is not None]
         if not present or (listwise and len(present) < p):
             continue
-        t = sum(present) / len(present)
+        s, m = sum(present), len(present)  # the row sum and the number of answers
         rows[g, 1] += 1
-        rows[g, 2] += t
-        rows[g, 3] += t * t
+        sums[g, 0, m - 1] += s
+        sums[g, 1, m - 1] += s * s
         for j in range(p):
             if vals[j] is None:
                 continue
-            total[g, 0, j] += t
-            total[g, 1, j] += t * t
-            total[g, 2, j] += t * vals[j]
+            total[g, 0, m - 1, j] += s
+            total[g, 1, m - 1, j] += s * s
+            total[g, 2, m - 1, j] += s * vals[j]
             for k in range(p):
                 if vals[k] is None:
                     continue
@@ -61,7 +62,7 @@ def moments(x, codes, n_groups, flip, offset, missing, listwise, low, n_levels):
                 pair[g, 1, j, k] += vals[j]
                 pair[g, 2, j, k] += vals[j] ** 2
                 pair[g, 3, j, k] += vals[j] * vals[k]
-    return pair, total, rows, answered, hist
+    return pair, total, rows, sums, answered, hist
 
 
 def pairwise_cov(x):

@@ -119,16 +119,19 @@ def test_merging_two_chunks_equals_one_pass(x, cut, blocks, listwise):
     )
     whole = compute_moments(x, **args)
     merged = compute_moments(x[:k], **args).merge(compute_moments(x[k:], **args))
-    # integer answers: the sums are exact, so merging is exact too
-    assert np.array_equal(whole.pair, merged.pair)
-    assert np.array_equal(whole.answered, merged.answered)
-    assert np.array_equal(whole.hist, merged.hist)
-    np.testing.assert_allclose(whole.total, merged.total, rtol=1e-12, atol=1e-9)
+    # integer answers: every sum is exact (the row mean enters as the integer row sum by
+    # number of answers), so merging is exact too, and so are the row-mean sums made of them
+    for name in ("pair", "total", "rows", "sums", "answered", "hist"):
+        assert np.array_equal(getattr(whole, name), getattr(merged, name)), name
+    for a, b in zip(whole.row_mean_sums(), merged.row_mean_sums(), strict=True):
+        assert np.array_equal(a, b)
     want = naive.moments(
         x, np.zeros(n, dtype=np.int64), 1, args["flip"], args["offset"], -1, listwise, 0, 5
     )
-    np.testing.assert_allclose(whole.pair, want[0], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(whole.total, want[1], rtol=1e-12, atol=1e-9)
+    for got, expected in zip(
+        (whole.pair, whole.total, whole.rows, whole.sums), want[:4], strict=True
+    ):
+        assert np.array_equal(got, expected)
 
 
 def test_serial_kernel_equals_parallel_kernel():
@@ -145,8 +148,8 @@ def test_serial_kernel_equals_parallel_kernel():
     serial = compute_moments(x, **args)  # below SERIAL_ROWS: one thread
     parallel = compute_moments(x, n_blocks=5, **args)
     for a, b in zip(
-        (serial.pair, serial.total, serial.rows, serial.hist),
-        (parallel.pair, parallel.total, parallel.rows, parallel.hist),
+        (serial.pair, serial.total, serial.rows, serial.sums, serial.hist),
+        (parallel.pair, parallel.total, parallel.rows, parallel.sums, parallel.hist),
         strict=True,
     ):
-        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-12)
+        np.testing.assert_array_equal(a, b)  # integer answers: exact sums

@@ -110,6 +110,32 @@ def test_chunked_and_merged_equal_in_memory():
         _assert_frames_close(got.items, whole.items, ITEM_COLUMNS)
 
 
+@pytest.mark.parametrize("missing", ["pairwise", "listwise"])
+def test_chunked_row_mean_statistics_are_bit_identical(missing):
+    """The row mean enters as integer row sums by number of answers: exact sums."""
+    frame = _synthetic(n=5000, groups=3, seed=8)
+    whole = reliability_by(frame, "phq9", ["school_id"], missing=missing, careless=False)
+    acc = ReliabilityAccumulator("phq9", ["school_id"], missing=missing)
+    for chunk in frame[np.random.default_rng(2).permutation(frame.height)].iter_slices(333):
+        acc.add(chunk)
+    got = acc.result()
+    assert got.scales.equals(whole.scales)
+    assert got.items.equals(whole.items)
+
+
+def test_row_mean_and_sd_equal_exact_rational_values():
+    from fractions import Fraction
+
+    frame = _synthetic(n=4000, groups=1, seed=9)
+    x = frame.select(ITEMS).to_numpy().astype(float)
+    sums = [Fraction(int(np.nansum(row))) / int((~np.isnan(row)).sum()) for row in x]
+    mean = sum(sums) / len(sums)
+    var = (sum(t * t for t in sums) - len(sums) * mean * mean) / (len(sums) - 1)
+    got = cronbach_alpha(frame, instrument="phq9").row(0, named=True)
+    assert got["mean"] == pytest.approx(float(mean), rel=2**-51, abs=0)
+    assert got["sd"] == pytest.approx(float(var) ** 0.5, rel=2**-51, abs=0)
+
+
 def test_pandas_csv_chunks_of_int_and_float_dtype_merge(tmp_path):
     """pandas ``read_csv(chunksize=...)`` reads a chunk with an empty cell as float64."""
     import pandas as pd
