@@ -54,6 +54,7 @@ NAME_COLUMNS = ("name", "student_name", "姓名")
 NAME_LIMIT = 100
 RESULT_META = ("student_id", "school_id", "grade", "sex", "class_id", "tier", "tier_label")
 RESULT_META += ("status", "reasons")
+REPEATED = "the student_id appears more than once in the file;"
 MAX_FAILURE_CASES = 1000
 MAX_REASON = 300
 BATTERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -207,7 +208,7 @@ def _check_rows(
 
     Only a row that cannot be stored as this school's student is rejected: no usable student
     id, another school's id, or the same student again. A grade, sex, class or name that is
-    too long or holds a NUL byte is shortened or cleaned instead (see :func:`_fit`), so that
+    too long or holds a NUL byte is shortened or cleaned instead (:func:`_fit_labels`), so that
     no red student is lost over a label; the third value lists those repairs as warnings.
     """
     results = results.with_columns(
@@ -239,8 +240,7 @@ def _check_rows(
             rejected.append(
                 RejectedRow(
                     row=row,
-                    reason=f"the student_id appears more than once in the file; row "
-                    f"{kept[student]} (the highest tier) was kept",
+                    reason=f"{REPEATED} row {kept[student]} (the highest tier) was kept",
                     tier_label=_tier_key(tier),
                 )
             )
@@ -296,7 +296,9 @@ def _fit_labels(accepted: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
 
 def _flagged_rejections(rejected: list[RejectedRow]) -> list[str]:
     """A warning when rejected rows scored red or orange: those students are in no queue."""
-    rows = [r.row for r in rejected if r.tier_label in ("red", "orange")]
+    # a repeated row is not lost: the student's row of the highest tier was kept
+    lost = [r for r in rejected if not r.reason.startswith(REPEATED)]
+    rows = [r.row for r in lost if r.tier_label in ("red", "orange")]
     if not rows:
         return []
     shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")

@@ -153,6 +153,21 @@ def test_rows_of_other_schools_and_bad_ids_are_rejected_with_reasons(
     assert body["warnings"][0].startswith("2 rejected rows scored red or orange (rows 3, 4)")
 
 
+def test_a_student_twice_keeps_the_highest_tier_and_is_not_called_lost(frame):
+    """A prepared frame (the file reader refuses repeated ids before this) keeps each
+    student's row of the highest tier; the others are rejected but not lost."""
+    from screening.api.services.uploads import _check_rows, _flagged_rejections, prepare_frame
+
+    data = frame([("R1", 2), ("R2", 0), ("R1", 3), ("R3", 3)], school_id="S")
+    data = data.with_columns(pl.Series("school_id", ["S", "S", "S", "T"]))
+    accepted, rejected, _ = _check_rows(prepare_frame(data, "default").results, "S")
+    assert accepted["_row"].to_list() == [2, 3]
+    assert [(r.row, r.tier_label) for r in rejected] == [(1, "orange"), (4, "red")]
+    assert "row 3 (the highest tier) was kept" in rejected[0].reason
+    (warning,) = _flagged_rejections(rejected)
+    assert warning.startswith("1 rejected rows scored red or orange (rows 4)")
+
+
 def test_a_red_row_is_never_lost_over_a_label(client, token, headers, school, frame):
     """A grade, class, sex or name that is too long or holds a NUL byte is shortened, and a
     full-width school id read as the school: the row is stored and its case opened."""
