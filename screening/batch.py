@@ -283,21 +283,30 @@ def _read_ahead(pool: ThreadPoolExecutor, items: Iterator[T]) -> Iterator[T]:
     return drain()
 
 
-def _label_hint(mapping: ColumnMapping | None, cases: list[pl.DataFrame]) -> str:
-    """With an ``[answers]`` table, what to do about answers that are text but none of its
-    labels (a label spelt another way: traditional characters, a prefix such as "A.")."""
-    if mapping is None or not mapping.answers:
+def _mapping_hint(mapping: ColumnMapping | None, cases: list[pl.DataFrame]) -> str:
+    """With a mapping: the file's own headers of the columns named above, and, with an
+    ``[answers]`` table, what to do about answers that are text but none of its labels (a
+    label spelt another way: traditional characters, a prefix such as "A.")."""
+    if mapping is None:
         return ""
-    values = pl.concat(cases).get_column("value").drop_nulls().unique(maintain_order=True)
-    texts = values.filter(values.str.strip_chars().cast(pl.Float64, strict=False).is_null())
-    if not texts.len():
-        return ""
-    shown = ", ".join(repr(v) for v in texts.head(5).to_list())
-    return (
-        f"{shown} {'is' if texts.len() == 1 else 'are'} not among the answer labels of "
-        f"[answers] in {mapping.source or 'the mapping'}: add each label as the file spells "
-        "it, with its code, or correct the answers."
-    )
+    every = pl.concat(cases)
+    header_of = {target: header for header, target in mapping.columns.items()}
+    named = [c for c in every.get_column("column").unique(maintain_order=True) if c in header_of]
+    lines = []
+    if named:
+        shown = ", ".join(f"{c} is {header_of[c]!r}" for c in named[:10])
+        lines.append(f"In the files' own headers ({mapping.source or 'the mapping'}): {shown}.")
+    if mapping.answers:
+        values = every.get_column("value").drop_nulls().unique(maintain_order=True)
+        texts = values.filter(values.str.strip_chars().cast(pl.Float64, strict=False).is_null())
+        if texts.len():
+            shown = ", ".join(repr(v) for v in texts.head(5).to_list())
+            lines.append(
+                f"{shown} {'is' if texts.len() == 1 else 'are'} not among the answer labels "
+                f"of [answers] in {mapping.source or 'the mapping'}: add each label as the "
+                "file spells it, with its code, or correct the answers."
+            )
+    return "\n".join(lines)
 
 
 def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
@@ -518,7 +527,7 @@ def score_files(
             if invalid:
                 error = ResponseValidationError.from_files(
                     [(str(paths[i]), pl.concat(cases)) for i, cases in sorted(invalid.items())],
-                    _label_hint(mapping, [c for cases in invalid.values() for c in cases]),
+                    _mapping_hint(mapping, [c for cases in invalid.values() for c in cases]),
                 )
                 if unreadable:  # and files it cannot read
                     also = "\n".join(f"Then: {e}" for e in unreadable)

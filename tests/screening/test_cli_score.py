@@ -391,6 +391,7 @@ def test_survey_export_with_answer_labels(tmp_path: Path, capsys) -> None:
     assert not out.exists()
     error = capsys.readouterr().err
     assert f"'几乎每天' is not among the answer labels of [answers] in {mapping}" in error
+    assert f"In the files' own headers ({mapping}): phq9_1 is '题1'" in error
 
 
 def test_results_in_the_other_format_are_removed(csv_file: Path, tmp_path: Path, capsys) -> None:
