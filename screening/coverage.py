@@ -11,6 +11,9 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   whole school turns orange.
 - A row that answered no item at all is scored as incomplete: a totals row (合计) or a
   note below the data that is not a student, or a student who was not screened.
+- A grade, class, sex or school left empty in some rows, where other rows have one (what
+  merged cells in Excel leave: the value in the top row only), drops those rows from
+  every report by that column.
 - A row without a student id is scored, but its result, a red tier included, cannot be
   traced back to a student.
 - Excel keeps 15 significant digits of a number. An id of 16 digits or more (an 18-digit
@@ -33,6 +36,8 @@ import polars as pl
 
 from screening.instruments.compiler import CompiledBattery
 
+#: Columns that reports group by, checked for cells left empty (merged cells in Excel).
+GROUP_COLUMNS = ("school_id", "class_id", "grade", "sex")
 #: Ids that look rounded by Excel (and half of the long ids at least) that make a warning.
 ROUNDED_IDS = 5
 
@@ -64,15 +69,19 @@ class CoverageCheck:
         self._rounded = 0  # of those, ids that look rounded by Excel
         self._example: str | None = None
         self._blank = 0  # rows that answered no item at all
+        self._gaps: dict[str, list[int]] = {}  # group column: [empty rows, first empty row]
+        self._filled: set[str] = set()  # group columns with a value somewhere
         self._blank_example: str | None = None
 
     def add(self, results: pl.DataFrame) -> None:
         """Take in the results of one batch (with its ``{instrument}.answered`` columns)."""
-        self._rows += results.height
         for m, instrument in enumerate(self._compiled.instrument_ids):
             if not self._answered[m]:
                 answered = results.get_column(f"{instrument}.answered").max()
                 self._answered[m] = answered is not None and answered > 0
+        for column in GROUP_COLUMNS:
+            if column in results.columns:
+                self._count_gaps(results.get_column(column))
         answered = [f"{i}.answered" for i in self._compiled.instrument_ids]
         blank = results.select(pl.sum_horizontal(answered) == 0).to_series()
         self._blank += int(blank.sum())
@@ -82,6 +91,15 @@ class CoverageCheck:
             ids = results.get_column(self._id_column)
             self._without_id += ids.null_count()
             self._count_rounded(ids)
+        self._rows += results.height
+
+    def _count_gaps(self, values: pl.Series) -> None:
+        if values.null_count() < values.len():
+            self._filled.add(values.name)
+        if values.null_count():
+            first = self._rows + 1 + int(values.is_null().arg_max())
+            gaps = self._gaps.setdefault(values.name, [0, first])
+            gaps[0] += values.null_count()
 
     def _count_rounded(self, ids: pl.Series) -> None:
         long = ids.filter(ids.str.len_bytes() >= 16)
@@ -129,6 +147,14 @@ class CoverageCheck:
                 f"{example}. They are scored as incomplete. If they are totals, notes or "
                 "empty lines, delete them; if they are students, they were not screened."
             )
+        for column, (empty, first) in self._gaps.items():
+            if column in self._filled:
+                messages.append(
+                    f"{column} is empty in {empty:,} of {self._rows:,} rows (first: row "
+                    f"{first}) though other rows have one: reports by {column} leave those "
+                    "rows out. If the sheet has merged cells, unmerge them and fill every row; "
+                    "else fill in the missing values."
+                )
         if self._without_id and self._blank_ids:
             messages.append(
                 f"rows without a {self._id_column}: {self._without_id:,} of {self._rows:,}. "

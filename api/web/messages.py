@@ -88,6 +88,13 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.blank_rows",
     ),
+    (
+        re.compile(
+            r"^(?P<column>\w+) is empty in (?P<n>[\d,]+) of (?P<rows>[\d,]+) rows \(first: row "
+            r"(?P<row>\d+)\) though other rows have one"
+        ),
+        "web.err.group_gaps",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

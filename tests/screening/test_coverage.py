@@ -138,3 +138,27 @@ def test_rows_that_answered_nothing(scorer):
     warnings = empty.warnings()
     assert len([w for w in warnings if "none of the 2 students answered" in w]) == 3
     assert not [w for w in warnings if w.startswith("rows that answered")]
+
+
+def test_group_columns_left_empty_below_a_value(scorer, tmp_path):
+    """Merged 年级 cells in Excel keep the grade in the top row only: the rows below would
+    drop out of every report by grade. Counted over the batches of one file."""
+    frame = school([f"S{i}" for i in range(6)]).with_columns(
+        grade=pl.Series(["7", None, None, "8", None, "8"]),
+        sex=pl.Series([None] * 6, dtype=pl.String),  # not given at all: nothing to say
+    )
+    path = tmp_path / "merged.csv"
+    frame.write_csv(path)
+    for chunk in (None, 2):
+        summary = score_files(
+            [path], tmp_path / f"o{chunk}", battery="default-asq", chunk_rows=chunk
+        )
+        (warning,) = [w for w in summary.warnings if "is empty in" in w]
+        assert warning.endswith(
+            "grade is empty in 3 of 6 rows (first: row 2) though other rows have one: reports "
+            "by grade leave those rows out. If the sheet has merged cells, unmerge them and fill "
+            "every row; else fill in the missing values."
+        )
+    from screening.api.web.messages import translate
+
+    assert translate(warning.split(": ", 1)[1], "zh-CN").startswith("grade 在 6 行中有 3 行为空")
