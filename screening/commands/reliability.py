@@ -111,7 +111,8 @@ def command(
         raise click.UsageError("give --battery or --instrument (one of them)")
     spec = battery if battery is not None else instrument
     instruments = instruments_of(spec)
-    frame = read_item_frame(inputs, instruments, mapping_path)
+    # each file's answers are checked in the file, so that errors name its own rows
+    frame = read_item_frame(inputs, instruments, mapping_path, check_answers=on_invalid == "raise")
     by = _split_by(by_values) or (["school_id"] if "school_id" in frame.columns else [])
     absent = [c for c in by if c not in frame.columns]
     if absent:

@@ -92,3 +92,19 @@ def test_usage_errors(city_file, tmp_path):
     )
     assert code == 2
     assert not (tmp_path / "y").exists()
+
+
+def test_invalid_answers_name_file_row_and_student(city_file, tmp_path, capsys):
+    _, frame, _ = city_file
+    bad = tmp_path / "bad.csv"
+    answers = frame["phq9_3"].cast(pl.String).scatter(40, "x").scatter(5, "1.5")
+    frame.with_columns(answers).write_csv(bad)
+    out = tmp_path / "rel"
+    assert main(["reliability", str(bad), "-i", "phq9", "--out", str(out), "-q"]) == 2
+    error = capsys.readouterr().err
+    assert f"{bad}: 2 invalid answers in 2 rows" in error and "'1.5', 'x'" in error
+    student = frame["student_id"][5]
+    assert f"(first: row 6, student '{student}')" in error and not out.exists()
+    # counted as missing on request
+    args = ["reliability", str(bad), "-i", "phq9", "--on-invalid", "missing", "--out", str(out)]
+    assert main([*args, "-q"]) == 0
