@@ -297,7 +297,8 @@ def _resolve_header(
     if missing:
         kind = "item columns" if set(missing) - {id_column} else "the id column"
         problem = f"missing {kind} {_listed(missing, 12)}."
-        present = [n for n in names if not n.startswith(_UNNAMED)]
+        # the file's own headers, as the clerk sees them (not the names they map to)
+        present = [h for h, n in zip(headers, names, strict=True) if not n.startswith(_UNNAMED)]
         problem += f" The file has {_listed(present, 12)}." + _header_hint(present, len(names))
         if mapping is not None:
             unused = mapping.missing_sources((name or "").strip() for name in raw)

@@ -807,3 +807,11 @@ def test_excel_part_in_an_unknown_compression_is_refused(tmp_path):
     message = _error(path)
     assert "not a valid .xlsx workbook" in message or "cannot read" in message
     assert "compression" in message.lower()
+
+
+def test_missing_columns_after_a_mapping_list_the_files_own_headers(tmp_path):
+    path = _csv(tmp_path, "学号,学校,性别,题1,题2\nS1,S,F,1,2\n")
+    mapping = ColumnMapping({"学号": "student_id", "学校": "school_id", "题1": "phq9_1"})
+    message = _error(path, mapping=mapping)
+    assert "missing item columns 'phq9_2', 'phq9_3'" in message
+    assert "The file has '学号', '学校', '性别', '题1', '题2'." in message
