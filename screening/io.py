@@ -187,7 +187,7 @@ def iter_response_batches(
         batches = _parquet_batches(path, item_columns, mapping, id_column, batch_rows)
     for batch in batches:
         if id_column is not None:
-            ids.append(student_keys(batch, id_column))
+            ids.append(batch.select(c for c in ("school_id", id_column) if c in batch.columns))
         yield batch
     if len(ids) > 1:
         _check_unique_ids(pl.concat(ids), path, id_column, 0)
@@ -449,7 +449,7 @@ def _finish(
         frame = _strip_ids(frame, id_column)
     _check_empty_rows(frame, label, id_column, row_offset)
     if id_column is not None:
-        _check_unique_ids(student_keys(frame, id_column), label, id_column, row_offset)
+        _check_unique_ids(frame, label, id_column, row_offset)
     return frame
 
 
@@ -499,15 +499,15 @@ def student_keys(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
 
 
 def _check_unique_ids(
-    keys: pl.DataFrame, label: str | Path, id_column: str, row_offset: int
+    frame: pl.DataFrame, label: str | Path, id_column: str, row_offset: int
 ) -> None:
     """Each student (school and id, see :func:`student_keys`) once in the file."""
-    ids = keys.get_column(id_column)
-    present = ids.is_not_null()
-    hashes = keys.hash_rows() if keys.width > 1 else ids.hash()
-    if hashes.filter(present).n_unique() == present.sum():
+    ids = frame.get_column(id_column)
+    present = ids.drop_nulls()
+    if present.hash().n_unique() == present.len():
         return  # distinct 64-bit hashes: certainly distinct ids (a collision only costs time)
-    repeated = keys.is_duplicated() & present
+    keys = student_keys(frame, id_column)
+    repeated = keys.is_duplicated() & ids.is_not_null()
     if not repeated.any():
         return
     rows = pl.int_range(1, ids.len() + 1, eager=True) + row_offset
