@@ -589,6 +589,34 @@ def _upsert_results(
     )
 
 
+def _worked_this_window(
+    session: Session, upload: Upload, result_ids: dict[int, int], tiers: dict[int, int]
+) -> set[int]:
+    """Students whose screening in this window already reached the queue at this tier or
+    higher, in a case that has since been closed: a corrected file for the same window
+    opens no second case for them. A case counts when this window's screening opened it,
+    or raised or confirmed it while it was open (its ``rescreened`` event); a referral or
+    an earlier window's case does not."""
+    worked: set[int] = set()
+    closed = (Case.school_id == upload.school_id, Case.closed_at.is_not(None))
+    for pk, tier, result_id in session.execute(
+        select(Case.student_pk, Case.tier, Case.result_id).where(
+            *closed, Case.source == CaseSource.screening.value
+        )
+    ):
+        if pk in tiers and result_id == result_ids.get(pk) and tier >= tiers[pk]:
+            worked.add(pk)
+    for pk, detail in session.execute(
+        select(Case.student_pk, CaseEvent.detail)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(*closed, CaseEvent.kind == "rescreened")
+    ):
+        window, tier = detail.get("window"), detail.get("tier") or 0
+        if pk in tiers and window == upload.window and tier >= tiers[pk]:
+            worked.add(pk)
+    return worked
+
+
 def _open_cases(
     session: Session,
     upload: Upload,
@@ -608,25 +636,17 @@ def _open_cases(
         hours = due_hours.get(tier) or (24 if tier >= 3 else 168)
         return now + dt.timedelta(hours=hours)
 
-    results = {
-        pk: (rid, first_stored)
-        for rid, pk, first_stored in session.execute(
-            select(Result.id, Result.student_pk, Result.created_at).where(
+    result_ids = {
+        pk: rid
+        for rid, pk in session.execute(
+            select(Result.id, Result.student_pk).where(
                 Result.school_id == upload.school_id, Result.window == upload.window
             )
         )
         if pk in tiers
     }
-    # A corrected file for the same window opens no second case for a student whose case
-    # was already worked and closed since this window's result was first stored, unless
-    # the student now scores a higher tier than that case had.
-    for pk, tier, closed_at in session.execute(
-        select(Case.student_pk, Case.tier, Case.closed_at).where(
-            Case.school_id == upload.school_id, Case.closed_at.is_not(None)
-        )
-    ):
-        if pk in tiers and closed_at >= results[pk][1] and tier >= tiers[pk]:
-            del tiers[pk]
+    for pk in _worked_this_window(session, upload, result_ids, tiers):
+        del tiers[pk]
     if not tiers:
         return 0, 0
     open_cases = {
@@ -642,7 +662,7 @@ def _open_cases(
         {
             "school_id": upload.school_id,
             "student_pk": pk,
-            "result_id": results[pk][0],
+            "result_id": result_ids.get(pk),
             "source": CaseSource.screening.value,
             "tier": tier,
             "urgent": tier >= 3,

@@ -206,6 +206,49 @@ def test_corrected_file_does_not_reopen_a_case_closed_in_the_same_window(
     assert later.json()["cases_opened"] == 1
 
 
+def _close_all(client, counsellor):
+    for item in client.get("/api/v1/queue", headers=counsellor).json()["items"]:
+        base = f"/api/v1/cases/{item['case_id']}"
+        assert client.post(f"{base}/claim", headers=counsellor).status_code == 200
+        if item["urgent"]:
+            refer = {"target": "市精神卫生中心", "on": "2026-09-02", "note": "seen"}
+            assert client.post(f"{base}/refer", headers=counsellor, json=refer).status_code == 200
+            closing = {"disposition": "hospital_referral"}
+        else:
+            closing = {"disposition": "no_concern_after_interview", "note": "interviewed"}
+        assert client.post(f"{base}/close", headers=counsellor, json=closing).status_code == 200
+
+
+def test_a_case_of_other_evidence_does_not_cover_a_corrected_screening(
+    client, token, headers, school, frame, clock
+):
+    """Closed cases from an earlier window, or from a referral, were not about this
+    window's screening: a corrected file that makes a student red queues them."""
+    counsellor = headers(token("counsellor", school))
+    bearer = token_of(counsellor)
+    # an earlier window's red case, still open when the next window was screened green
+    upload(client, bearer, frame([("E1", 3), ("E2", 0), ("E3", 2)]))
+    clock.advance(days=30)
+    assert (
+        upload(client, bearer, frame([("E1", 0), ("E2", 0), ("E3", 2)]), window="w2").json()[
+            "cases_updated"
+        ]
+        == 1
+    )
+    # a referral of E2 opens a case, worked and closed before the correction
+    teacher = headers(token("teacher", school))
+    referral = {"student_id": "E2", "category": "self_harm", "note": "talked about it"}
+    assert client.post("/api/v1/referrals", headers=teacher, json=referral).status_code == 201
+    clock.advance(days=1)
+    _close_all(client, counsellor)
+    clock.advance(days=1)
+    # the correction: E1 and E2 red in w2, E3 orange again (its open case took w2 in)
+    corrected = upload(client, bearer, frame([("E1", 3), ("E2", 3), ("E3", 2)]), window="w2")
+    assert corrected.json()["cases_opened"] == 2
+    queue = client.get("/api/v1/queue", headers=counsellor).json()["items"]
+    assert sorted((i["student_id"], i["tier"]) for i in queue) == [("E1", 3), ("E2", 3)]
+
+
 def test_counsellor_referral_joins_open_case_and_urgent_category(
     client, token, headers, school, frame
 ):
