@@ -172,11 +172,14 @@ def tier_line(frame: pl.DataFrame, min_cell: int) -> tuple[list[int], list[bool]
     return values, suppress_line(values, min_cell)
 
 
-def tier_table(frame: pl.DataFrame, by: str, min_cell: int) -> tuple[SuppressedTable, list]:
+def tier_table(
+    frame: pl.DataFrame, by: str, min_cell: int, hidden_totals: list[bool] | None = None
+) -> tuple[SuppressedTable, list]:
     """Counts of students per ``by`` group and tier, suppressed; and the raw group values.
 
     ``frame`` holds one row per student, or pre-aggregated rows with their count in ``n``.
-    The tiers' totals are those of :func:`tier_line`, hidden where it hides them. Every
+    The tiers' totals are those of :func:`tier_line`, hidden where it hides them (or where
+    ``hidden_totals`` says, when the caller hides more of the line). Every
     publication of these counts (the batch report, the service's reports and dashboard)
     goes through here, so all hide the same cells.
     """
@@ -185,7 +188,8 @@ def tier_table(frame: pl.DataFrame, by: str, min_cell: int) -> tuple[SuppressedT
     lookup = _counts(frame, pl.col(by), _tier_key(frame).alias("_tier"))
     groups = sorted({g for g, _k in lookup}, key=_group_order)
     matrix = [[lookup.get((g, k), 0) for k in TIERS] for g in groups]
-    _, hidden_totals = tier_line(frame, min_cell)
+    if hidden_totals is None:
+        _, hidden_totals = tier_line(frame, min_cell)
     labels = [str(g) for g in groups]
     return suppress_table(labels, list(TIERS), matrix, min_cell, hidden_totals), groups
 

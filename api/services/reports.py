@@ -4,7 +4,10 @@ The counts are those the dashboard shows (:func:`counts_frame`), suppressed by t
 functions as the dashboard and the batch report (:func:`screening.reports.tier_line` and
 :func:`screening.reports.tier_table`; the rules are in :mod:`screening.suppression`), so a
 report, an export and the dashboard of one window hide the same cells: put side by side,
-they show nothing that each hides.
+they show nothing that each hides. A district-wide reader, who also sees the district's
+by-school table, gets each school's report with the cells that table hides of the school
+hidden too (a school with nothing small of its own would otherwise show the counts the
+district table hides to protect another school's).
 """
 
 from __future__ import annotations
@@ -57,9 +60,9 @@ def counts_frame(session: Session, window: str | None, school: str | None) -> pl
     )
 
 
-def _cells(frame: pl.DataFrame, by: str, min_cell: int) -> list[Cell]:
+def _cells(frame: pl.DataFrame, by: str, min_cell: int, hidden_totals: list[bool]) -> list[Cell]:
     """The group x tier table of ``by``, suppressed, as cells in group and label order."""
-    table, groups = tier_table(frame, by, min_cell)
+    table, groups = tier_table(frame, by, min_cell, hidden_totals)
     cells = []
     for i, group in enumerate(groups):
         for label in LABELS:
@@ -82,32 +85,53 @@ def _latest_window(session: Session, school_id: str | None) -> str | None:
     return session.scalar(stmt)
 
 
+def _district_row(
+    session: Session, window: str | None, school: str, min_cell: int
+) -> tuple[list[bool], bool]:
+    """What the district's by-school table hides of ``school``: its tier counts (in
+    :data:`~screening.reports.TIERS` order), and whether it hides the school whole."""
+    table, groups = tier_table(counts_frame(session, window, None), "school_id", min_cell)
+    if school not in groups:
+        return [False] * len(TIERS), False
+    i = groups.index(school)
+    return [count is None for count in table.counts[i]], table.totals[i] is None
+
+
 def _build(
     session: Session,
     scope: str,
     school_id: str | None,
     window: str | None,
     min_cell: int,
-    by_school: bool,
+    *,
+    by_school: bool = False,
+    beside_district: bool = False,
 ) -> Report:
+    """The report of a school or the district; ``beside_district``: for a reader who also
+    sees the district report, the school's report hides what its row there hides."""
     window = window or _latest_window(session, school_id)
     frame = counts_frame(session, window, school_id)
     total = int(frame.get_column("n").sum())
     values, hidden = tier_line(frame, min_cell)
+    whole = 0 < total < min_cell
+    if beside_district and school_id is not None:
+        row, row_whole = _district_row(session, window, school_id, min_cell)
+        hidden = [a or b for a, b in zip(hidden, row, strict=True)]
+        whole = whole or row_whole
     line = dict(zip(TIERS, zip(values, hidden, strict=True), strict=True))
     return Report(
         scope=scope,
         school_id=school_id,
         window=window,
         min_cell=min_cell,
-        students=None if 0 < total < min_cell else total,
+        students=None if whole else total,
         by_tier=[
             Cell(group=None, tier_label=label, count=None if h else n, suppressed=h)
             for label, (n, h) in ((label, line[label]) for label in LABELS)
         ],
-        by_grade=_cells(frame, "grade", min_cell),
-        by_sex=_cells(frame, "sex", min_cell),
-        by_school=_cells(frame, "school_id", min_cell) if by_school else None,
+        by_grade=_cells(frame, "grade", min_cell, hidden),
+        by_sex=_cells(frame, "sex", min_cell, hidden),
+        by_school=_cells(frame, "school_id", min_cell, hidden) if by_school else None,
     )
 
 
@@ -123,7 +147,9 @@ def school_report(
     """Counts by tier, grade and sex of one school's window (default: its latest upload)."""
     require_role(actor, REPORT_READERS, "read reports")
     school = target_school(actor, school_id)
-    report = _build(session, "school", school, window, min_cell, by_school=False)
+    # a district-wide reader also sees the district's by-school table: hide the same cells
+    district_wide = actor.school_id is None
+    report = _build(session, "school", school, window, min_cell, beside_district=district_wide)
     audit.record(session, actor, "report.school", "window", report.window, school, now)
     return report
 

@@ -224,3 +224,35 @@ def test_neutralise():
     assert neutralise("=1+1") == "'=1+1"
     assert neutralise("\uff1d1") == "'\uff1d1"  # full-width equals sign
     assert neutralise("a=1") == "a=1" and neutralise(-1.5) == -1.5 and neutralise(None) is None
+
+
+def test_a_schools_report_hides_what_the_district_table_hides_of_it(
+    client, token, headers, new_school, frame
+):
+    """SB's 3 orange is hidden in the district's by-school table, with SA's orange and
+    yellow hidden beside it; SA's own report (nothing small in it) must not show them to
+    a district reader, or 15 - 12 = 3 gives SB's count away."""
+    sa, sb = new_school(), new_school()
+    window = f"pair-{uuid.uuid4().hex[:8]}"
+    plan = {sa: [0] * 50 + [1] * 20 + [2] * 12, sb: [0] * 40 + [1] * 20 + [2] * 3}
+    for school, tiers in plan.items():
+        students = frame([(f"{school}-{i}", t) for i, t in enumerate(tiers)])
+        upload(client, headers(token("counsellor", school)), students, window)
+    analyst = headers(token("analyst"))
+    district = client.get("/api/v1/reports/district", params={"window": window}, headers=analyst)
+    row = {c["tier_label"]: c["count"] for c in district.json()["by_school"] if c["group"] == sa}
+    assert row["orange"] is None  # hidden to protect SB's 3
+    report = client.get(
+        f"/api/v1/reports/schools/{sa}", params={"window": window}, headers=analyst
+    ).json()
+    line = {c["tier_label"]: c["count"] for c in report["by_tier"]}
+    assert all(line[k] is None for k, v in row.items() if v is None)
+    orange = [c["count"] for c in report["by_grade"] if c["tier_label"] == "orange"]
+    assert None in orange  # its column total is hidden: the grades do not add up to it
+    # SA's counsellor sees the school on its own terms: nothing small, nothing hidden
+    own = client.get(
+        f"/api/v1/reports/schools/{sa}",
+        params={"window": window},
+        headers=headers(token("counsellor", sa)),
+    ).json()
+    assert {c["tier_label"]: c["count"] for c in own["by_tier"]}["orange"] == 12
