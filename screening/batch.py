@@ -30,6 +30,7 @@ from screening.coverage import CoverageCheck
 from screening.errors import InputFileError, ResponseValidationError
 from screening.io import (
     FORMATS,
+    excel_rounding_advice,
     iter_response_batches,
     read_responses,
     sha256_file,
@@ -335,13 +336,15 @@ def _check_ids_across_files(ids: list[pl.DataFrame]) -> None:
         for key in first.iter_rows()
     )
     n = repeated.select(pl.struct(keys).n_unique()).item()
+    schools_named = "school_id" in keys and not every.get_column("school_id").null_count()
+    alike = "score" if schools_named else "give every file a school_id column, or score"
     raise InputFileError(
         None,
         f"student ids that appear in more than one input file: {n} ({shown}; rows counted "
         "from 1 after the header). Each student may appear once per run: if these are the "
         "same students, remove the repeated rows; if they are different students whose "
-        "schools number them alike, give every file a school_id column, or score the files "
-        "in separate runs.",
+        f"schools number them alike, {alike} the files in separate runs."
+        + excel_rounding_advice(repeated.get_column("student_id")),
     )
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from screening.instruments.compiler import CompiledBattery
+from screening.io import looks_rounded
 
 #: Columns that reports group by, checked for cells left empty (merged cells in Excel).
 GROUP_COLUMNS = ("school_id", "class_id", "grade", "sex")
@@ -85,8 +86,9 @@ class CoverageCheck:
         answered = [f"{i}.answered" for i in self._compiled.instrument_ids]
         blank = results.select(pl.sum_horizontal(answered) == 0).to_series()
         self._blank += int(blank.sum())
-        if self._blank and self._blank_example is None and self._id_column in results.columns:
-            self._blank_example = results.get_column(self._id_column).filter(blank)[0]
+        if self._blank_example is None and self._id_column in results.columns:
+            named = results.get_column(self._id_column).filter(blank).drop_nulls()
+            self._blank_example = named[0] if named.len() else None
         if self._id_column in results.columns:
             ids = results.get_column(self._id_column)
             self._without_id += ids.null_count()
@@ -106,7 +108,7 @@ class CoverageCheck:
         long = long.filter(long.str.contains(r"^[0-9]{16,}$"))
         if not long.len():
             return
-        rounded = long.str.slice(15).str.contains(r"^0+$") | _stored_as_a_number(long)
+        rounded = looks_rounded(long)
         self._long_ids += long.len()
         self._rounded += int(rounded.sum())
         if self._example is None and rounded.any():
@@ -162,14 +164,3 @@ class CoverageCheck:
                 "the file again."
             )
         return messages
-
-
-def _stored_as_a_number(ids: pl.Series) -> pl.Series:
-    """Digit strings that are the exact value of the double nearest a number of 15
-    significant digits: how an .xlsx reader writes a long number Excel has rounded."""
-    value = ids.cast(pl.Float64, strict=False)
-    exact = value.cast(pl.Int64, strict=False).cast(pl.String) == ids
-    v = value.fill_null(0).to_numpy()
-    scale = 10.0 ** np.maximum(np.floor(np.log10(np.maximum(v, 1.0))) - 14, 0)
-    fifteen = np.round(v / scale) * scale == v
-    return (exact & pl.Series(fifteen)).fill_null(False)

@@ -484,6 +484,26 @@ def _check_empty_rows(
 
 
 _SCIENTIFIC = r"^\d(\.\d+)?[eE]\+?\d+$"  # 1.10101E+17: how Excel writes a long number
+#: What to do about ids that Excel has rounded (said wherever such ids come up).
+EXCEL_ROUNDED = "Format the id column as text in Excel, enter the ids again and save the file again"
+
+
+def looks_rounded(ids: pl.Series) -> pl.Series:
+    """Ids of 16 digits or more that look like numbers Excel has rounded to 15 digits.
+
+    Such an id has only zeros after its 15th digit (as Excel shows it and saves it to
+    CSV), or, read from the .xlsx itself, is the exact value of the binary number nearest
+    a 15-digit one (``110101200812091008`` for 1.10101200812091E+17). A real 18-digit id
+    looks like either about one time in a thousand, a real 16-digit one one time in ten.
+    """
+    long = ids.str.contains(r"^[0-9]{16,}$").fill_null(False)
+    zeros = ids.str.slice(15).str.contains(r"^0+$").fill_null(False)
+    value = ids.cast(pl.Float64, strict=False)
+    exact = (value.cast(pl.Int64, strict=False).cast(pl.String) == ids).fill_null(False)
+    v = value.fill_null(0).to_numpy()
+    scale = 10.0 ** np.maximum(np.floor(np.log10(np.maximum(v, 1.0))) - 14, 0)
+    fifteen = pl.Series(np.round(v / scale) * scale == v)
+    return long & (zeros | (exact & fifteen))
 
 
 def student_keys(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
@@ -530,14 +550,20 @@ def _check_unique_ids(
         f"after the header). Each student must appear once {scope}: remove the repeated "
         "rows or correct the ids."
     )
-    if groups.get_column(id_column).str.contains(_SCIENTIFIC).any():
-        message = (
-            f"{message} These ids look like numbers that Excel has written in scientific "
-            "notation (such as 1.10101E+17), keeping only their first digits, so that "
-            "different students now share one: do not delete these rows. Format the id "
-            "column as text in Excel, enter the ids again and save the file again."
-        )
-    raise InputFileError(label, message)
+    raise InputFileError(label, message + excel_rounding_advice(groups.get_column(id_column)))
+
+
+def excel_rounding_advice(repeated: pl.Series) -> str:
+    """For repeated ids that look like numbers Excel has rounded (``1.10101E+17``, or 18
+    digits ending in zeros), the warning not to delete rows of different students."""
+    rounded = repeated.str.contains(_SCIENTIFIC).fill_null(False) | looks_rounded(repeated)
+    if not rounded.any():
+        return ""
+    return (
+        " These ids look like numbers that Excel has rounded to 15 digits (or written in "
+        "scientific notation, such as 1.10101E+17), so that different students now share "
+        f"one: do not delete these rows. {EXCEL_ROUNDED}."
+    )
 
 
 def _drop_trailing_empty(frame: pl.DataFrame) -> pl.DataFrame:

@@ -450,3 +450,32 @@ def test_every_invalid_answer_of_every_file_is_reported(tmp_path: Path, capsys, 
         error = capsys.readouterr().err
         assert f"{unreadable}: missing item columns" in error and f"{again}: the file" in error
         assert ("invalid answer" in error) == (mode == "raise") and not out.exists()
+
+
+def test_ids_excel_rounded_that_now_collide_are_not_to_be_deleted(tmp_path: Path, capsys) -> None:
+    """Two students whose 18-digit ids share their first 15 digits collide once Excel has
+    rounded them: the duplicate error says not to delete rows, within a file and across
+    files, and a chunked run with a blank, id-less row reads through."""
+    frame = city(30).with_columns(
+        pl.Series("student_id", [f"1101012008{n:05d}000" for n in range(30)])
+    )
+    one = frame.with_columns(frame["student_id"].scatter(7, frame["student_id"][3]))
+    one.write_csv(tmp_path / "one.csv")
+    assert run("score", tmp_path / "one.csv", "--out", tmp_path / "o", "-q") == 2
+    error = capsys.readouterr().err
+    assert "in rows 4, 8" in error and "do not delete these rows" in error
+    frame.head(10).write_csv(tmp_path / "a.csv")
+    frame.slice(9, 10).write_csv(tmp_path / "b.csv")  # row 10 of a is row 1 of b
+    assert run("score", tmp_path / "a.csv", tmp_path / "b.csv", "--out", tmp_path / "o", "-q") == 2
+    error = capsys.readouterr().err
+    assert "more than one input file" in error and "do not delete these rows" in error
+    assert "give every file a school_id column" not in error  # they have one
+    # a row with neither id nor answers in the first batch only
+    blank = frame.with_columns(frame[c].scatter(0, None) for c in ["student_id", *PHQ, *GAD])
+    blank.write_csv(tmp_path / "blank.csv")
+    from screening.batch import score_files
+
+    summary = score_files(
+        [tmp_path / "blank.csv"], tmp_path / "c", battery="default", chunk_rows=10
+    )
+    assert any("rows that answered no item at all: 1 of 30." in w for w in summary.warnings)
