@@ -18,15 +18,10 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   traced back to a student.
 - Excel keeps 15 significant digits of a number. An id of 16 digits or more (an 18-digit
   identity-card number) typed into a cell formatted as a number loses its last digits
-  (``110101200801011000``) and no longer names its student. Such an id is told by its
-  digits after the 15th being all zeros (as Excel shows and saves it to CSV), or, read from
-  the .xlsx itself, by being the exact value of the binary number nearest a 15-digit one
-  (``110101200812091008`` for 1.10101200812091E+17). A real 18-digit id looks like either
-  about one time in a thousand, a real 16-digit one one time in ten. A file is warned
-  about when at least :data:`ROUNDED_IDS` of its long ids, and half of them or more, look
-  rounded. (A CSV
-  saved from such a sheet shows the ids as ``1.10101E+17``; students then share ids, which
-  reading the file reports.)
+  (``110101200801011000``) and no longer names its student (how such ids are told:
+  :func:`screening.io.looks_rounded`). A file is warned about when at least
+  :data:`ROUNDED_IDS` of its long ids, and half of them or more, look rounded. (Where
+  rounded ids collide, reading the file reports the duplicates, with the same advice.)
 """
 
 from __future__ import annotations
@@ -35,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from screening.instruments.compiler import CompiledBattery
-from screening.io import looks_rounded
+from screening.io import EXCEL_ROUNDED, looks_rounded
 
 #: Columns that reports group by, checked for cells left empty (merged cells in Excel).
 GROUP_COLUMNS = ("school_id", "class_id", "grade", "sex")
@@ -116,7 +111,8 @@ class CoverageCheck:
 
     def warnings(self) -> list[str]:
         """One message per instrument without any answer, one for ids Excel has rounded, one
-        for rows that answered nothing, and one for rows without an id."""
+        for rows that answered nothing, one per group column left empty in some rows, and
+        one for rows without an id."""
         c = self._compiled
         messages = []
         for m in np.flatnonzero(~self._answered) if self._rows else ():
@@ -139,8 +135,7 @@ class CoverageCheck:
                 f"{self._id_column}: {self._rounded:,} ids of 16 or more digits look like "
                 f"numbers that Excel has rounded (e.g. {self._example!r}): Excel keeps 15 "
                 "digits of a number, so these ids have lost their last digits and no longer "
-                "name their students. Format the id column as text in Excel, enter the ids "
-                "again, and score the file again."
+                f"name their students. {EXCEL_ROUNDED}, and score it again."
             )
         if self._blank and self._answered.any():  # else the lines above said it
             example = f" (e.g. {self._blank_example!r})" if self._blank_example else ""
