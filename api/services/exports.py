@@ -183,6 +183,10 @@ def export_report(
     ):
         rows += [[name, c.group, c.tier_label, c.count, c.suppressed] for c in cells]
     name = f"report-{report.school_id}-{report.window}.{fmt}"
+    # beside the report's own read: the report left the service as a file
+    audit.record(
+        session, actor, f"export.report.{fmt}", "window", report.window, report.school_id, now
+    )
     return Export(name, MEDIA[fmt], write_table(header, rows, fmt))
 
 

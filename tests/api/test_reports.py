@@ -205,6 +205,14 @@ def test_same_local_id_in_two_schools_is_two_pseudonyms(
             )
         ).all()
     assert rows == [("window", WINDOW)]
+    client.get(f"/api/v1/exports/schools/{school}/report", headers=analyst)
+    with sessions() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.school_id == school, AuditEvent.action.like("%report%")
+            )
+        ).all()
+    assert sorted(actions) == ["export.report.csv", "report.school"]
 
 
 def test_report_and_queue_exports(client, token, headers, seeded_school):
