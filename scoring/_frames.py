@@ -15,6 +15,7 @@ instrument. This module validates that input once and converts it once:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,13 +117,8 @@ def _is_pandas(data: Any) -> bool:
 
 
 def _repeated(names: Sequence[str]) -> list[str]:
-    seen: set[str] = set()
-    out: list[str] = []
-    for name in names:
-        if name in seen and name not in out:
-            out.append(name)
-        seen.add(name)
-    return out
+    """The names given more than once, in the order first given."""
+    return [name for name, n in Counter(names).items() if n > 1]
 
 
 def resolve_instrument(instrument: Instrument | str | None) -> Instrument | None:

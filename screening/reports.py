@@ -257,7 +257,7 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
         ):
             if by not in frame.columns:
                 continue
-            table, groups = tier_table(frame, by, min_cell)
+            table, groups = tier_table(frame, by, min_cell, hidden)
             kind = by.removesuffix("_id")
             labels = [_group_label(kind, g, _) for g in groups]
             rows = [

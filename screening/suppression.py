@@ -38,6 +38,11 @@ def _secondary(counts: Sequence[int], hidden: list[bool]) -> bool:
     """Hide one more count where exactly one non-zero count is hidden; True if it did."""
     if sum(1 for c, h in zip(counts, hidden, strict=True) if h and c > 0) != 1:
         return False
+    return _hide_smallest(counts, hidden)
+
+
+def _hide_smallest(counts: Sequence[int], hidden: list[bool]) -> bool:
+    """Hide the smallest shown non-zero count of a line; True if there was one."""
     candidates = [(c, i) for i, c in enumerate(counts) if c > 0 and not hidden[i]]
     if not candidates:
         return False
@@ -263,11 +268,7 @@ def _keep_one_hidden(counts: Sequence[int], hidden: list[bool]) -> bool:
     True if it did."""
     if any(h and c > 0 for c, h in zip(counts, hidden, strict=True)):
         return False
-    candidates = [(c, i) for i, c in enumerate(counts) if c > 0]
-    if not candidates:
-        return False
-    hidden[min(candidates)[1]] = True
-    return True
+    return _hide_smallest(counts, hidden)
 
 
 __all__ = ["SuppressedTable", "suppress_line", "suppress_table"]

@@ -268,8 +268,8 @@ def _row_problem(row: dict[str, Any], columns: set[str], school_id: str) -> str 
 def _fit_labels(accepted: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     """Grade, sex, class and name made storable (NUL bytes replaced, cut to their limit
     ending in "…"), and a warning for each label that was not."""
-    limits = {c: n for c, n in PASSTHROUGH_LIMITS.items() if c not in ("student_id", "school_id")}
-    limits = {c: n for c, n in limits.items() if c in accepted.columns} | {"_name": NAME_LIMIT}
+    labels = [c for c in ("grade", "sex", "class_id") if c in accepted.columns]
+    limits = {c: PASSTHROUGH_LIMITS[c] for c in labels} | {"_name": NAME_LIMIT}
     repairs = []
     for column, limit in limits.items():
         value = pl.col(column)

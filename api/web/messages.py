@@ -15,7 +15,6 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^student_id is empty"), "web.err.student_id_empty"),
     (re.compile(r"^(?P<column>\w+) contains a NUL byte"), "web.err.nul_byte"),
     (re.compile(r"^(?P<column>\w+) is longer than (?P<limit>\d+) characters$"), "web.err.too_long"),
-    (re.compile(r"^the name is longer than (?P<limit>\d+) characters"), "web.err.name_bad"),
     (
         re.compile(
             r"^school_id (?P<value>.*) is not the school of this upload \((?P<school>[^)]*)\)"
