@@ -24,7 +24,7 @@ from typing import IO, Literal, TypeVar
 import numpy as np
 import polars as pl
 
-from screening import __version__
+import screening
 from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
 from screening.coverage import CoverageCheck
 from screening.errors import InputFileError, ResponseValidationError
@@ -46,7 +46,7 @@ from screening.pipeline import (
     score_frame,
     warm_up,
 )
-from screening.triage import STATUSES
+from screening.triage import STATUSES, TIER_LABELS
 
 Format = Literal["parquet", "csv"]
 T = TypeVar("T")
@@ -502,9 +502,9 @@ def score_files(
                 clock = time.perf_counter()
                 if result.failure_cases.height:
                     failures.append(result.failure_cases.with_columns(file=pl.lit(str(path))))
-                _count(result.results, by_status, by_tier)
                 coverage.setdefault(index, CoverageCheck(scorer.compiled)).add(result.results)
                 school_parts.append(school_counts(result.results, scorer))
+                _count(school_parts[-1], by_status, by_tier)
                 if quality:
                     from screening.scoring.quality import quality_by_school  # scipy: slow import
 
@@ -639,12 +639,14 @@ def merge_school_counts(parts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _count(results: pl.DataFrame, by_status: Counter[str], by_tier: Counter[str]) -> None:
-    for status, n in results.group_by("status").len().iter_rows():
-        by_status[str(status)] += n
-    if "tier_label" in results.columns:
-        for label, n in results.group_by("tier_label").len().iter_rows():
-            by_tier["none" if label is None else str(label)] += n
+def _count(schools: pl.DataFrame, by_status: Counter[str], by_tier: Counter[str]) -> None:
+    """Add the statuses and tiers that occur in one batch's :func:`school_counts`."""
+    totals = schools.drop("school_id").sum().row(0, named=True)
+    by_status.update({s: totals[s] for s in STATUSES if totals[s]})
+    if "tier_0" in totals:
+        tiers = {label: totals[f"tier_{t}"] for t, label in enumerate(TIER_LABELS)}
+        tiers["none"] = totals["students"] - sum(tiers.values())
+        by_tier.update({label: n for label, n in tiers.items() if n})
 
 
 def _record(
@@ -660,7 +662,7 @@ def _record(
     loaded = scorer.loaded
     quality = pl.concat(school_parts) if school_parts else None
     return {
-        "toolkit": {"name": "screening", "version": __version__},
+        "toolkit": {"name": "screening", "version": screening.__version__},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "battery": {
             "id": loaded.battery.id,

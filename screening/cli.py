@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from screening import __version__
+import screening
 from screening.errors import ScreeningError
 
 COMMANDS: dict[str, str] = {
@@ -46,8 +46,21 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"screening, version {screening.__version__}")
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup)
-@click.version_option(__version__, prog_name="screening")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """Annual psychological screening and triage of school students."""
 

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from screening import __version__
+import screening
 from screening.charts import Segment, bars, stacked_bars
 from screening.errors import InputFileError, ScreeningError
 from screening.i18n import normalize_locale, translator
@@ -356,7 +356,7 @@ def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) 
             for i in instrument_info
         ],
         "definitions_changed": changed,
-        "version": __version__,
+        "version": screening.__version__,
     }
 
 

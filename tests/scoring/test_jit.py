@@ -1,20 +1,24 @@
-"""numba starts without importing scipy.linalg, and BLAS still works where it is needed."""
+"""numba loads cached kernels without its compiler's registries and without importing
+scipy.linalg; compiling and BLAS still work where they are needed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 
-def _run(code: str) -> str:
+def _run(code: str, **env: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **env},
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -42,7 +46,9 @@ def test_jitted_blas_still_works_after_the_probe_was_skipped() -> None:
         """
         import numpy as np
         from numba import njit
-        import screening.scoring._jit  # noqa: F401
+        from screening.pipeline import Scorer, run_kernel
+        scorer = Scorer.for_battery("default")
+        run_kernel(scorer, np.zeros((3, scorer.compiled.n_items), np.int8, order="F"))
         from numba.np.arraymath import _HAVE_BLAS
 
         @njit
@@ -54,6 +60,30 @@ def test_jitted_blas_still_works_after_the_probe_was_skipped() -> None:
         """
     )
     assert out == "False True"
+
+
+SCORE_AND_LIST_MODULES = """
+import sys
+import numpy as np
+from screening.pipeline import Scorer, run_kernel
+scorer = Scorer.for_battery("default")
+answers = np.array([[0] * 16, [3] * 16, [1, -1] * 8], np.int8)
+out = run_kernel(scorer, np.asfortranarray(answers))
+print(out["scores"].tolist(), out["bands"].tolist())
+print(sorted(name for name in sys.modules if name.startswith("numba.")))
+"""
+
+
+@pytest.mark.slow
+def test_a_cached_kernel_loads_without_the_compilers_registries(tmp_path: Path) -> None:
+    """The first run compiles into an empty cache (numba refreshes its registries itself);
+    the second loads from it without importing them, and scores the same."""
+    compiled = _run(SCORE_AND_LIST_MODULES, NUMBA_CACHE_DIR=str(tmp_path)).splitlines()
+    loaded = _run(SCORE_AND_LIST_MODULES, NUMBA_CACHE_DIR=str(tmp_path)).splitlines()
+    assert loaded[0] == compiled[0]
+    registries = {"numba.np.random.generator_methods", "numba.typed.typeddict"}
+    assert registries <= set(eval(compiled[1]))
+    assert not registries & set(eval(loaded[1]))
 
 
 RACE = """
