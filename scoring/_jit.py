@@ -27,8 +27,8 @@ every batch run (measured: a cached scoring kernel loads in 0.07-0.13 s instead 
 
 Loading (the cached environment of a kernel) and compiling import ``numba.np.arraymath``,
 whose module body probes for BLAS by importing ``scipy.linalg`` in full (about 0.3 s).
-The kernels of this package use no BLAS: before one of them is loaded or compiled,
-:func:`skip_blas_probe` imports ``numba.np.arraymath`` while ``scipy.linalg.cython_blas``
+The kernels of this package use no BLAS, so this module, on import, has
+:func:`skip_blas_probe` import ``numba.np.arraymath`` while ``scipy.linalg.cython_blas``
 cannot be imported, and the probe answers "no BLAS". Functions that do use BLAS
 (``np.dot``, ``np.linalg``) check again, with a real import, when numba compiles them;
 the probe's only other use is that jitted ``np.correlate`` and ``np.convolve`` take a
@@ -77,12 +77,12 @@ def skip_blas_probe() -> None:
 def load_cached(cache: Cache, signature, target_context):
     """numba's ``Cache.load_overload`` without refreshing ``target_context`` first (see
     the module docstring): the compiled function, or None when the cache has none."""
-    skip_blas_probe()  # the cached environments of kernels import numba.np.arraymath
     rtsys.initialize(target_context)  # what loaded code needs of the refresh
     with cache._guard_against_spurious_io_errors():
         return cache._load_overload(signature, target_context)
 
 
+skip_blas_probe()
 _NUMBA_PARTS = ("_load_overload", "_guard_against_spurious_io_errors")
 if all(hasattr(Cache, name) for name in _NUMBA_PARTS):  # else numba loads as it always did
     Cache.load_overload = load_cached
