@@ -27,3 +27,7 @@ write.csv(y, "reverse.csv", row.names = FALSE)
 # bfi.csv: psych's bfi (psychTools), the 25 personality items, gender and education
 library(psychTools)
 write.csv(bfi[, c(1:25, 26, 27)], "bfi.csv", row.names = FALSE, na = "")
+# spi18_cor.csv (test_r_reference_qa.py): the pairwise correlations of 18 SPI items, rounded
+# (psych 2.2.9, psychTools 2.2.9 from Debian's r-cran-psychtools)
+r <- round(cor(psychTools::spi[1:2000, 11:28], use = "pairwise"), 6)
+write.csv(r, "spi18_cor.csv", row.names = FALSE)
