@@ -6,8 +6,12 @@ instrument. This module validates that input once and converts it once:
 - integer columns become an ``int8`` matrix with missing = -1 (polars nulls and pandas
   ``NA`` become -1 explicitly); so do float columns whose answers are all whole numbers in
   [0, 127] (NaN missing), as pandas gives for an integer column with an empty cell;
-- any other float column makes the whole matrix ``float64`` with missing = NaN (an
-  integer column's -1 included);
+- -1 in integer data is the missing code (numpy integers have no NA) unless answers can be
+  negative: the ``item_range`` or the instrument's range starts below 0, or some answer is
+  below -1. Then -1 is an answer, as in R;
+- any other float column, negative answers and integers above 127 make the whole matrix
+  ``float64`` with missing = NaN (an integer column's -1 included where it is the missing
+  code);
 - reverse keys and the response range come from the instrument, or from the ``reverse`` and
   ``item_range`` arguments, or (range only) from the smallest and largest answer in the data,
   as ``psych::alpha`` does.
@@ -179,8 +183,8 @@ def item_matrix(
     Raises
     ------
     PsychometricInputError
-        Missing columns, non-numeric columns, integer answers below -1 or above 127, or
-        fewer than two items.
+        Missing columns, non-numeric columns, infinite answers, answers outside a known
+        range, or fewer than two items.
     """
     if on_invalid not in ("raise", "missing"):
         raise PsychometricInputError(
@@ -190,7 +194,12 @@ def item_matrix(
     inst = resolve_instrument(instrument)
     if items is None and inst is not None:
         items = inst.item_columns()
-    values, names = _to_numpy(data, items, lenient)
+    if item_range is not None:
+        _check_item_range(item_range)
+        negative = float(item_range[0]) < 0
+    else:
+        negative = inst is not None and bool(inst.item_min().min() < 0)
+    values, names = _to_numpy(data, items, lenient, minus_one_missing=not negative)
     if values.shape[1] < 2:
         raise PsychometricInputError(
             f"Reliability needs at least two items; got {values.shape[1]} ({names}). "
@@ -202,7 +211,6 @@ def item_matrix(
     else:
         flip = _reverse_mask(reverse, names)
     if item_range is not None:
-        _check_item_range(item_range)
         low = np.full(p, float(item_range[0]))
         high = np.full(p, float(item_range[1]))
     elif inst is not None:
@@ -309,7 +317,7 @@ def _reverse_keys(arr: np.ndarray, names: list[str]) -> np.ndarray:
 
 
 def _to_numpy(
-    data: Any, items: Sequence[str] | None, lenient: bool = False
+    data: Any, items: Sequence[str] | None, lenient: bool = False, minus_one_missing: bool = True
 ) -> tuple[np.ndarray, list[str]]:
     if items is not None:
         items = [items] if isinstance(items, str) else list(items)
@@ -330,7 +338,7 @@ def _to_numpy(
             raise PsychometricInputError(
                 f"{len(names)} item names for an array of {data.shape[1]} columns."
             )
-        return _from_array(data, names, lenient), names
+        return _from_array(data, names, lenient, minus_one_missing), names
     if not isinstance(data, pl.DataFrame):
         if not _is_pandas(data):
             raise PsychometricInputError(
@@ -362,17 +370,27 @@ def _to_numpy(
             )
     frame = _finite_floats(frame, lenient)
     frame = _whole_floats_as_integers(frame)
-    if all(not dtype.is_float() for dtype in frame.schema.values()):
-        checked = _check_integers(frame, names)
-        out = checked.fill_null(MISSING_INT).cast(pl.Int8).to_numpy()
+    integers = [name for name, dtype in frame.schema.items() if dtype.is_integer()]
+    # compared as floats: -1 does not fit an unsigned type
+    low, high = (
+        frame.select(
+            pl.min_horizontal(pl.col(integers).cast(pl.Float64).min()).alias("low"),
+            pl.max_horizontal(pl.col(integers).cast(pl.Float64).max()).alias("high"),
+        ).row(0)
+        if integers
+        else (None, None)
+    )
+    minus_one_missing = minus_one_missing and (low is None or low >= MISSING_INT)
+    fits = minus_one_missing and (high is None or high <= 127)
+    if fits and len(integers) + _null_columns(frame) == len(names):
+        out = frame.fill_null(MISSING_INT).cast(pl.Int8).to_numpy()
         return np.ascontiguousarray(out, dtype=np.int8), names
-    # integer columns keep their missing code -1 beside the float columns
     out = (
         frame.select(
             pl.when(pl.col(name) != MISSING_INT).then(pl.col(name)).alias(name)
-            if dtype.is_integer()
+            if name in integers and minus_one_missing
             else pl.col(name)
-            for name, dtype in frame.schema.items()
+            for name in names
         )
         .cast(pl.Float64)
         .fill_null(float("nan"))
@@ -433,45 +451,31 @@ def _whole_floats_as_integers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(ints).fill_nan(None).cast(pl.Int8))
 
 
+def _null_columns(frame: pl.DataFrame) -> int:
+    return sum(dtype == pl.Null for dtype in frame.schema.values())
+
+
 def _numbers_or_null(frame: pl.DataFrame) -> pl.DataFrame:
-    """Answers that are not numbers, or not in [-1, 127] when integers, become null."""
-    exprs = []
-    for name, dtype in frame.schema.items():
-        column = pl.col(name)
-        if dtype.is_float() or dtype == pl.Null:
-            exprs.append(column)
-            continue
-        if not dtype.is_integer():
-            column = column.cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-        # compared as floats: -1 does not fit an unsigned type
-        inside = column.cast(pl.Float64).is_between(MISSING_INT, 127)
-        exprs.append(pl.when(inside).then(column).alias(name))
-    return frame.select(exprs)
+    """Answers that are not numbers become null."""
+    return frame.with_columns(
+        pl.col(name).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        for name, dtype in frame.schema.items()
+        if not (dtype.is_float() or dtype.is_integer() or dtype == pl.Null)
+    )
 
 
-def _check_integers(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    for name in names:
-        column = frame[name]
-        as_float = column.cast(pl.Float64)  # -1 does not fit an unsigned type
-        bad = column.is_not_null() & ((as_float < MISSING_INT) | (as_float > 127))
-        if bad.any():
-            rows = np.flatnonzero(bad.to_numpy())
-            value = column[int(rows[0])]
-            raise PsychometricInputError(
-                f"Item {name!r} must be an integer answer in [0, 127] (or -1/empty for "
-                f"missing). Got {value} in {count_of(rows.size, 'row')} "
-                f"(first: row {rows[0] + 1}). "
-                "Recode the answers."
-            )
-    return frame
-
-
-def _from_array(data: np.ndarray, names: list[str], lenient: bool = False) -> np.ndarray:
-    if data.dtype == np.int8:
-        bad = data < MISSING_INT
-    elif data.dtype.kind in "iub":
-        bad = (data < MISSING_INT) | (data > 127)
-    elif data.dtype.kind == "f":
+def _from_array(
+    data: np.ndarray, names: list[str], lenient: bool = False, minus_one_missing: bool = True
+) -> np.ndarray:
+    if data.dtype.kind in "iub":
+        present = data.astype(np.float64)  # -1 does not fit an unsigned type
+        minus_one_missing = minus_one_missing and (not data.size or present.min() >= MISSING_INT)
+        if minus_one_missing and (not data.size or present.max() <= 127):
+            return np.ascontiguousarray(data, dtype=np.int8)
+        if minus_one_missing:
+            present[present == MISSING_INT] = np.nan
+        return np.ascontiguousarray(present)
+    if data.dtype.kind == "f":
         infinite = np.isinf(data)
         if infinite.any() and lenient:
             data = np.where(infinite, np.nan, data)
@@ -480,20 +484,9 @@ def _from_array(data: np.ndarray, names: list[str], lenient: bool = False) -> np
             rows = np.flatnonzero(infinite[:, col])
             _raise_infinite(names[col], float(data[rows[0], col]), rows)
         return _whole_float_array(data)
-    else:
-        raise PsychometricInputError(
-            f"A numpy array of responses must hold numbers; got dtype {data.dtype}."
-        )
-    if bad.any() and lenient:
-        data = np.where(bad, MISSING_INT, data)
-    elif bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise PsychometricInputError(
-            f"Item {names[col]!r} must be an integer answer in [0, 127] (or -1 for missing). "
-            f"Got {data[row, col]} in {count_of(int(bad[:, col].sum()), 'row')} "
-            f"(first: row {row + 1})."
-        )
-    return np.ascontiguousarray(data, dtype=np.int8)
+    raise PsychometricInputError(
+        f"A numpy array of responses must hold numbers; got dtype {data.dtype}."
+    )
 
 
 def _whole_float_array(data: np.ndarray) -> np.ndarray:

@@ -328,10 +328,11 @@ def _statistics(
         for key in item_keys:
             items[key][np.ix_(groups, cols)] = per_item[key]
     n = m.rows[:, 1]
+    n_obs = m.rows[:, 0]  # psych's n.obs and pingouin's n: every row given
     with np.errstate(divide="ignore", invalid="ignore"):
-        ase = np.sqrt(scale["q"] / n)
+        ase = np.sqrt(scale["q"] / n_obs)
         if ci_method == "feldt":
-            df1 = n - 1.0
+            df1 = n_obs - 1.0
             df2 = df1 * (n_items - 1.0)
             tail = (1.0 - ci) / 2.0
             ci_low = 1.0 - (1.0 - scale["raw"]) * sps.f.isf(tail, df1, df2)
@@ -561,9 +562,13 @@ def cronbach_alpha(
         \quad
         \lambda_6 = 1 - \frac{k - \sum_j \mathrm{smc}_j}{\mathbf 1^\top R \mathbf 1}.
 
-    Feldt's interval with :math:`n` rows: :math:`1 - (1-\alpha) F_{1-a/2}` to
-    :math:`1 - (1-\alpha) F_{a/2}` with :math:`F` the quantiles of
-    :math:`F(n-1, (n-1)(k-1))`. Duhachek's variance :math:`Q/n` is psych's ``ase``.
+    Feldt's interval: :math:`1 - (1-\alpha) F_{1-a/2}` to :math:`1 - (1-\alpha) F_{a/2}`
+    with :math:`F` the quantiles of :math:`F(N-1, (N-1)(k-1))`. Duhachek's variance
+    :math:`Q/N` is psych's ``ase``; the interval takes the exact normal quantile (psych
+    prints :math:`\alpha \pm 1.96\,\mathrm{ase}`, 3.6e-5 ase wider). As in psych
+    (``n.obs``) and pingouin, :math:`N` counts every row given, also rows with no answer
+    and, with ``listwise``, rows left out for a missing answer; ``n`` counts only the rows
+    used. Drop unanswered rows first for an interval over the answered rows alone.
 
     Items without variance are left out (psych deletes them with a warning), so ``n_items``
     may be below the number of items. Statistics are from one pass of mergeable sums;

@@ -37,14 +37,45 @@ def test_unsigned_integer_answers_are_integer_answers(data):
     assert cronbach_alpha(data)["alpha"][0] == pytest.approx(ALPHA, abs=1e-15)
 
 
-def test_unsigned_answers_out_of_range_are_named():
-    data = pl.from_pandas(BASE).cast(pl.UInt8).with_columns(pl.col("b").replace(3, 200))
+@pytest.mark.parametrize("kind", ["polars UInt8", "numpy uint8", "polars Int64"])
+def test_integer_answers_above_127_are_answers_as_in_r(kind):
+    """psych takes any number as an answer (SAT scores of sat.act, say): such integers are
+    answers, computed as floats, and only a known range makes them out of range."""
+    frame = pl.from_pandas(BASE).with_columns(pl.col("b").replace(3, 200))
+    data = {
+        "polars UInt8": frame.cast(pl.UInt8),
+        "numpy uint8": frame.to_numpy().astype(np.uint8),
+        "polars Int64": frame,
+    }[kind]
+    want = cronbach_alpha(frame.cast(pl.Float64))
+    assert cronbach_alpha(data).equals(want)
     with pytest.raises(
-        PsychometricInputError, match=r"Item 'b' .*Got 200 in 1 row \(first: row 4\)"
+        PsychometricInputError, match=r"Item '(b|item2)' .*Got 200 in 1 row \(first: row 4\)"
     ):
-        cronbach_alpha(data)
-    lenient = item_matrix(data, on_invalid="missing")
-    assert (lenient.values[:, 1] == -1).sum() == 1
+        cronbach_alpha(data, item_range=(0, 3))
+    lenient = item_matrix(data, item_range=(0, 3), on_invalid="missing")
+    assert np.isnan(lenient.values[:, 1]).sum() == 1
+
+
+@pytest.mark.parametrize("kind", ["numpy int64", "numpy int8", "polars Int16", "pandas Int64"])
+def test_minus_one_is_an_answer_where_answers_can_be_negative(kind):
+    """-1 is the missing code of integer data unless the range starts below 0 or an answer
+    is below -1; then every integer is an answer, as in R."""
+    x = np.array([[-1, 0, 1], [1, 1, 0], [0, -1, -1], [-1, -1, -1], [-1, -1, 0], [0, 1, 1]])
+    convert = {
+        "numpy int64": lambda a: a,
+        "numpy int8": lambda a: a.astype(np.int8),
+        "polars Int16": lambda a: pl.DataFrame(a, schema=["a", "b", "c"]).cast(pl.Int16),
+        "pandas Int64": lambda a: pd.DataFrame(a, columns=["a", "b", "c"]).astype("Int64"),
+    }[kind]
+    as_floats = cronbach_alpha(x.astype(np.float64))
+    got = cronbach_alpha(convert(x), item_range=(-1, 1))
+    assert got["n"][0] == 6
+    assert got["alpha"][0] == pytest.approx(as_floats["alpha"][0], abs=1e-15)
+    assert cronbach_alpha(convert(x))["n"][0] < 6  # no range: -1 is the missing code
+    with_minus_two = x.copy()
+    with_minus_two[0, 0] = -2  # an answer below -1: then -1 is an answer too
+    assert cronbach_alpha(convert(with_minus_two))["n"][0] == 6
 
 
 @pytest.mark.parametrize(

