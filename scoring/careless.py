@@ -17,11 +17,15 @@ Definitions follow the R ``careless`` package (Yentes & Wilhelm, version 1.2) an
   items, with :math:`d` the deviations from the item means and :math:`S` the pairwise
   covariance matrix of all rows given (``psych::outlier``); ``mahad_flag`` when
   :math:`D^2` exceeds the chi-square quantile ``confidence`` with as many degrees of freedom
-  as items (Meade & Craig, 2012). Rows with no answer get none.
+  as items (Meade & Craig, 2012). Rows with no answer get none. Where :math:`S` is
+  singular (an item duplicated, reversed or the sum of others; a constant item), where
+  ``psych::outlier`` stops, every ``mahad`` is null and :class:`CarelessWarning` names the
+  items that depend on each other.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +46,11 @@ from screening.scoring._frames import (
 from screening.scoring._jit import PARALLEL_LAUNCH, njit, prange
 from screening.scoring._moments import compute_moments
 from screening.scoring.reliability import covariance
+
+
+class CarelessWarning(UserWarning):
+    """An index could not be computed for the data given (and is left null)."""
+
 
 CARELESS_SCHEMA = {
     "answered": pl.Int64,
@@ -161,12 +170,22 @@ def careless_rows(
             k = 0
             sa = 0.0
             sb = 0.0
+            # R's cor is NA where either half's means are all equal (no rounding residue)
+            first_even = np.nan
+            first_odd = np.nan
+            even_varies = False
+            odd_varies = False
             for f in range(n_factors):
                 if odd[f] == odd[f] and even[f] == even[f]:
+                    if k == 0:
+                        first_even = even[f]
+                        first_odd = odd[f]
+                    even_varies |= even[f] != first_even
+                    odd_varies |= odd[f] != first_odd
                     k += 1
                     sa += even[f]
                     sb += odd[f]
-            if k >= 2:
+            if k >= 2 and even_varies and odd_varies:
                 ma = sa / k
                 mb = sb / k
                 saa = 0.0
@@ -249,10 +268,31 @@ def _mahalanobis_parts(matrix: ItemMatrix) -> tuple[np.ndarray, np.ndarray]:
     nan = np.full((p, p), np.nan)
     if not np.isfinite(cov).all():
         return means, nan
-    try:
-        return means, np.linalg.inv(cov)
-    except np.linalg.LinAlgError:
+    rcond = 1.0 / np.linalg.cond(cov, 1)  # R's solve() stops below machine epsilon
+    if not rcond >= np.finfo(float).eps:
+        warnings.warn(_singular_note(cov, matrix.names, rcond), CarelessWarning, stacklevel=4)
         return means, nan
+    return means, np.linalg.inv(cov)
+
+
+def _singular_note(cov: np.ndarray, names: list[str], rcond: float) -> str:
+    """Which items make the covariance singular: the weights of its smallest direction."""
+    sd = np.sqrt(np.diag(cov))
+    constant = [name for name, s in zip(names, sd, strict=True) if not s > 0]
+    if constant:
+        why = f"Items {constant} have no variance; leave them out"
+    else:
+        _, _, vt = np.linalg.svd(cov / np.outer(sd, sd))
+        weights = np.abs(vt[-1])
+        involved = [n for n, w in zip(names, weights, strict=True) if w > 0.05 * weights.max()]
+        why = (
+            f"Items {involved} depend linearly on each other (an item duplicated, reversed or "
+            "a sum of others); leave one of them out"
+        )
+    return (
+        f"Mahalanobis D2 is left empty: the covariance of the items is singular (reciprocal "
+        f"condition number {rcond:.3g}; psych::outlier stops here). {why} to compute D2."
+    )
 
 
 def careless(

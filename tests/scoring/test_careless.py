@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from screening.scoring._frames import PsychometricInputError
-from screening.scoring.careless import careless, careless_rates
+from screening.scoring.careless import CarelessWarning, careless, careless_rates
 
 DATA = Path(__file__).parent / "data"
 BFI = pl.read_csv(DATA / "bfi.csv")
@@ -145,7 +145,9 @@ def test_mahalanobis_equals_naive(x):
 
 def test_straight_liner_and_missing_runs():
     x = np.array([[2, 2, 2, 2, 2, 2], [0, 1, 2, 3, 0, 1], [1, -1, -1, 1, 1, 1]], dtype=np.int8)
-    got = careless(x, max_longstring=5)
+    with pytest.warns(CarelessWarning, match=r"Items \['item3'\] have no variance"):
+        got = careless(x, max_longstring=5)
+    assert got["mahad"].null_count() == 3
     assert got["longstring"].to_list() == [6, 1, 3]
     # a missing answer is a run of its own: runs 1, NA, NA, 1-1-1 -> 4 runs of 6 items
     assert got["avgstr"].to_list() == [6.0, 1.0, 1.5]

@@ -24,6 +24,7 @@ import polars as pl
 import pytest
 
 from screening.scoring import careless, cronbach_alpha, item_statistics, mcdonald_omega
+from screening.scoring.careless import CarelessWarning
 
 TOL = 1e-9
 
@@ -171,27 +172,18 @@ def test_careless_indices_on_keyed_data_with_missing_values():
     assert got["mahad_flag"].sum() == 0  # sum(outlier(x2) > qchisq(0.99, 8))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with a singular covariance (an item that is the sum of two others) psych::outlier "
-    "stops ('system is computationally singular'); the Python side inverts it anyway and "
-    "returns D2 values that are rounding noise, some negative",
-)
 def test_mahalanobis_of_a_singular_covariance_is_not_reported():
     # x <- grid(50, 6, 3); x$i6 <- x$i1 + x$i2; outlier(x, plot = FALSE)
     # Error in solve.default(Sx): system is computationally singular: reciprocal condition
     # number = 4.85064e-18
     x = grid(50, 6, 3)
     x[:, 5] = x[:, 0] + x[:, 1]
-    got = careless(x)
-    assert got["mahad"].null_count() == got.height
+    with pytest.warns(CarelessWarning, match=r"singular.*\['item1', 'item2', 'item6'\]"):
+        got = careless(x)
+    assert got["mahad"].null_count() == got["mahad_flag"].null_count() == got.height
+    assert got["irv"].null_count() == 0  # the other indices stay
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="even-odd: when one half's factor means are equal, careless (R's cor) gives NA; "
-    "the Python side correlates the rounding residue of their mean and returns a number",
-)
 def test_evenodd_with_equal_half_means_is_missing():
     # row 47 of psychTools::spi[, 11:40]; factors c(10, 10, 9, 1): the odd means are
     # 14/5, 14/5, 14/5 and cor(even, odd) is NA ("the standard deviation is zero")
