@@ -111,6 +111,31 @@ def identification_note(p: int, nfactors: int) -> str | None:
     return None
 
 
+#: A factor correlation this close to 0 leaves a three-factor general factor undetermined.
+NEAR_ZERO_PHI = 0.05
+
+
+def general_factor_note(phi: np.ndarray) -> str | None:
+    r"""Why the general factor of a three-factor solution is not determined (None when it is).
+
+    With three group factors the general loadings follow exactly from the three factor
+    correlations (:math:`g_1^2 = \phi_{12}\phi_{13}/\phi_{23}`); where one of them is
+    near 0, many general loadings fit equally well.
+    """
+    if phi.shape != (3, 3):
+        return None
+    between = phi[np.triu_indices(3, 1)]
+    if np.abs(between).min() >= NEAR_ZERO_PHI:
+        return None
+    shown = ", ".join(f"{v:.2f}" for v in between)
+    return (
+        f"The general factor is not determined: the correlations of the three group factors "
+        f"are {shown}, and with one near 0 many general loadings fit equally well, so "
+        "omega_h depends on the one the fit finds (psych may find another). Read omega_t, "
+        "or try another nfactors."
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # correlations from moments
 
@@ -312,8 +337,9 @@ def omega_from_correlation(
     -------
     dict
         ``omega_h``, ``omega_t``, ``omega_lim`` (:math:`\\omega_h / \\omega_t` of the common
-        variance), ``ecv`` (explained common variance of the general factor) and
-        ``alpha_std`` (standardised alpha of the keyed matrix).
+        variance), ``ecv`` (explained common variance of the general factor),
+        ``alpha_std`` (standardised alpha of the keyed matrix) and ``note`` (why the general
+        factor is not determined, as :func:`general_factor_note`; None when it is).
     """
     nfactors = _check_nfactors(nfactors)
     r = np.asarray(r, dtype=np.float64)
@@ -321,7 +347,10 @@ def omega_from_correlation(
     if note:
         warnings.warn(note, OmegaIdentificationWarning, stacklevel=2)
     with threadpool_limits(1, user_api="blas"):  # tiny matrices: threads only cost
-        return _omega(r, nfactors, keys)
+        result = _omega(r, nfactors, keys)
+    if result["note"] and not note:
+        warnings.warn(result["note"], OmegaIdentificationWarning, stacklevel=2)
+    return result
 
 
 def _omega(r: np.ndarray, nfactors: int, keys: np.ndarray | None) -> dict[str, float]:
@@ -356,6 +385,7 @@ def _omega(r: np.ndarray, nfactors: int, keys: np.ndarray | None) -> dict[str, f
         "omega_lim": gsq / (vt - uniq),
         "ecv": float(np.sum(sl["g"] ** 2) / ev) if nfactors > 1 else 1.0,
         "alpha_std": (vt - float(np.trace(r))) / vt * p / (p - 1),
+        "note": general_factor_note(sl["phi"]),
     }
 
 
@@ -539,11 +569,11 @@ def _omega_row(
     p = r.shape[0]
     one = _omega(r, 1, keys)
     if p > nfactors >= 2:
-        note = identification_note(p, nfactors)
+        many = _omega(r, nfactors, keys)
+        note = identification_note(p, nfactors) or many["note"]
         if note:
             of = f"Scale {scale_id!r}: " if scale_id is not None else ""
             warnings.warn(of + note, OmegaIdentificationWarning, stacklevel=4)
-        many = _omega(r, nfactors, keys)
         return (
             scale_id,
             n,
@@ -575,6 +605,7 @@ def _omega_row(
 __all__ = [
     "OmegaIdentificationWarning",
     "degrees_of_freedom",
+    "general_factor_note",
     "identification_note",
     "mcdonald_omega",
     "minres",
