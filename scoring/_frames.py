@@ -5,10 +5,11 @@ instrument. This module validates that input once and converts it once:
 
 - integer columns become an ``int8`` matrix with missing = -1 (polars nulls and pandas
   ``NA`` become -1 explicitly); so do float columns whose answers are all whole numbers in
-  [0, 127] (NaN missing), as pandas gives for an integer column with an empty cell;
+  [0, 127] (NaN missing), or [-1, 127] where -1 is the missing code of a known range, as
+  pandas gives for an integer column with an empty cell;
 - -1 in integer data is the missing code (numpy integers have no NA) unless answers can be
-  negative: the ``item_range`` or the instrument's range starts below 0, or some answer is
-  below -1. Then -1 is an answer, as in R;
+  negative: the ``item_range`` or the instrument's range starts below 0, or, with no range
+  given, some answer is below -1. Then -1 is an answer, as in R;
 - any other float column, negative answers and integers above 127 make the whole matrix
   ``float64`` with missing = NaN (an integer column's -1 included where it is the missing
   code);
@@ -194,12 +195,15 @@ def item_matrix(
     inst = resolve_instrument(instrument)
     if items is None and inst is not None:
         items = inst.item_columns()
+    # -1 is the missing code where the range starts at 0 or above, an answer where it starts
+    # below, and decided by the data where no range is known
+    minus_one_missing: bool | None = None
     if item_range is not None:
         _check_item_range(item_range)
-        negative = float(item_range[0]) < 0
-    else:
-        negative = inst is not None and bool(inst.item_min().min() < 0)
-    values, names = _to_numpy(data, items, lenient, minus_one_missing=not negative)
+        minus_one_missing = float(item_range[0]) >= 0
+    elif inst is not None:
+        minus_one_missing = bool(inst.item_min().min() >= 0)
+    values, names = _to_numpy(data, items, lenient, minus_one_missing)
     if values.shape[1] < 2:
         raise PsychometricInputError(
             f"Reliability needs at least two items; got {values.shape[1]} ({names}). "
@@ -317,7 +321,10 @@ def _reverse_keys(arr: np.ndarray, names: list[str]) -> np.ndarray:
 
 
 def _to_numpy(
-    data: Any, items: Sequence[str] | None, lenient: bool = False, minus_one_missing: bool = True
+    data: Any,
+    items: Sequence[str] | None,
+    lenient: bool = False,
+    minus_one_missing: bool | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     if items is not None:
         items = [items] if isinstance(items, str) else list(items)
@@ -369,20 +376,22 @@ def _to_numpy(
                 "(missing answers empty) before computing reliability."
             )
     frame = _finite_floats(frame, lenient)
-    frame = _whole_floats_as_integers(frame)
-    integers = [name for name, dtype in frame.schema.items() if dtype.is_integer()]
+    frame = _whole_floats_as_integers(frame, MISSING_INT if minus_one_missing else 0)
+    numbers = [name for name, dtype in frame.schema.items() if dtype != pl.Null]
+    integers = [name for name in numbers if frame.schema[name].is_integer()]
     # compared as floats: -1 does not fit an unsigned type
     low, high = (
         frame.select(
-            pl.min_horizontal(pl.col(integers).cast(pl.Float64).min()).alias("low"),
-            pl.max_horizontal(pl.col(integers).cast(pl.Float64).max()).alias("high"),
+            pl.min_horizontal(pl.col(numbers).cast(pl.Float64).min()).alias("low"),
+            pl.max_horizontal(pl.col(numbers).cast(pl.Float64).max()).alias("high"),
         ).row(0)
-        if integers
+        if numbers
         else (None, None)
     )
-    minus_one_missing = minus_one_missing and (low is None or low >= MISSING_INT)
-    fits = minus_one_missing and (high is None or high <= 127)
-    if fits and len(integers) + _null_columns(frame) == len(names):
+    if minus_one_missing is None:
+        minus_one_missing = low is None or low >= MISSING_INT
+    fits = low is None or (-128 <= low and high <= 127)
+    if minus_one_missing and fits and len(integers) + _null_columns(frame) == len(names):
         out = frame.fill_null(MISSING_INT).cast(pl.Int8).to_numpy()
         return np.ascontiguousarray(out, dtype=np.int8), names
     out = (
@@ -426,13 +435,14 @@ def _raise_infinite(name: str, value: float, rows: np.ndarray) -> None:
     )
 
 
-def _whole_floats_as_integers(frame: pl.DataFrame) -> pl.DataFrame:
-    """Float columns whose answers are all whole numbers in [0, 127] become integers.
+def _whole_floats_as_integers(frame: pl.DataFrame, lowest: int) -> pl.DataFrame:
+    """Float columns whose answers are all whole numbers in [lowest, 127] become integers.
 
     pandas reads an integer column with an empty cell as float64 (and ``read_csv`` in
     chunks gives int64 and float64 chunks of the same column): such answers are integer
-    answers, read alike whatever the dtype. A float column with a negative, fractional or
-    larger answer stays float (there -1.0 is an answer, not the missing code).
+    answers, read alike whatever the dtype. ``lowest`` is -1 where -1 is the missing code
+    of integers (a range from 0 is known), else 0: without a range a float -1.0 stays an
+    answer, as in R. A float column with a fractional, smaller or larger answer stays float.
     """
     floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
     if not floats:
@@ -440,7 +450,7 @@ def _whole_floats_as_integers(frame: pl.DataFrame) -> pl.DataFrame:
     whole = frame.select(
         pl.col(name)
         .fill_nan(None)
-        .pipe(lambda c: c.is_null() | ((c == c.floor()) & c.is_between(0, 127)))
+        .pipe(lambda c: c.is_null() | ((c == c.floor()) & c.is_between(lowest, 127)))
         .all()
         .alias(name)
         for name in floats
@@ -465,16 +475,10 @@ def _numbers_or_null(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _from_array(
-    data: np.ndarray, names: list[str], lenient: bool = False, minus_one_missing: bool = True
+    data: np.ndarray, names: list[str], lenient: bool = False, minus_one_missing: bool | None = None
 ) -> np.ndarray:
     if data.dtype.kind in "iub":
-        present = data.astype(np.float64)  # -1 does not fit an unsigned type
-        minus_one_missing = minus_one_missing and (not data.size or present.min() >= MISSING_INT)
-        if minus_one_missing and (not data.size or present.max() <= 127):
-            return np.ascontiguousarray(data, dtype=np.int8)
-        if minus_one_missing:
-            present[present == MISSING_INT] = np.nan
-        return np.ascontiguousarray(present)
+        return _integer_array(data.astype(np.float64), minus_one_missing)  # also unsigned -1
     if data.dtype.kind == "f":
         infinite = np.isinf(data)
         if infinite.any() and lenient:
@@ -483,17 +487,33 @@ def _from_array(
             col = int(np.flatnonzero(infinite.any(axis=0))[0])
             rows = np.flatnonzero(infinite[:, col])
             _raise_infinite(names[col], float(data[rows[0], col]), rows)
-        return _whole_float_array(data)
+        return _whole_float_array(data, minus_one_missing)
     raise PsychometricInputError(
         f"A numpy array of responses must hold numbers; got dtype {data.dtype}."
     )
 
 
-def _whole_float_array(data: np.ndarray) -> np.ndarray:
-    """A float array of whole answers in [0, 127] (or NaN) as ``int8``, else ``float64``."""
+def _whole_float_array(data: np.ndarray, minus_one_missing: bool | None) -> np.ndarray:
+    """A float array of whole answers (or NaN) as integer answers, else as is: as
+    :func:`_whole_floats_as_integers`, from -1 where -1 is the missing code, else from 0."""
     values = np.asarray(data, dtype=np.float64)
     present = ~np.isnan(values)
     answers = values[present]
-    if np.all((answers == np.floor(answers)) & (answers >= 0) & (answers <= 127)):
-        return np.ascontiguousarray(np.where(present, values, MISSING_INT), dtype=np.int8)
+    lowest = MISSING_INT if minus_one_missing else 0
+    if np.all((answers == np.floor(answers)) & (answers >= lowest) & (answers <= 127)):
+        return _integer_array(np.where(present, values, MISSING_INT), minus_one_missing)
     return np.ascontiguousarray(values)
+
+
+def _integer_array(values: np.ndarray, minus_one_missing: bool | None) -> np.ndarray:
+    """Integer answers (as floats, -1 where missing) as ``int8``, or as ``float64`` with NaN
+    missing where -1 is an answer or they do not fit ``int8``."""
+    low = values.min() if values.size else 0.0
+    high = values.max() if values.size else 0.0
+    if minus_one_missing is None:
+        minus_one_missing = low >= MISSING_INT
+    if minus_one_missing and -128 <= low and high <= 127:
+        return np.ascontiguousarray(values, dtype=np.int8)
+    if minus_one_missing:
+        values = np.where(values == MISSING_INT, np.nan, values)
+    return np.ascontiguousarray(values, dtype=np.float64)

@@ -252,10 +252,20 @@ def _factors(
 
 
 def _mahalanobis_parts(matrix: ItemMatrix) -> tuple[np.ndarray, np.ndarray]:
-    """Item means and inverse pairwise covariance (raw answers), as ``psych::outlier``."""
+    """Item means and inverse pairwise covariance (raw answers), as ``psych::outlier``.
+
+    Integer answers give exact sums; fractional answers are centred on their item means
+    first (a second pass, as R's ``cov``), so that a singular covariance is seen as one.
+    """
     p = len(matrix.names)
+    values = matrix.values
+    if not matrix.is_integer:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an item with no answer
+            centre = np.nanmean(values, axis=0)
+        values = values - np.where(np.isnan(centre), 0.0, centre)
     m = compute_moments(
-        matrix.values,
+        values,
         flip=np.zeros(p, dtype=bool),
         offset=np.zeros(p),
         missing=matrix.missing,
@@ -264,6 +274,8 @@ def _mahalanobis_parts(matrix: ItemMatrix) -> tuple[np.ndarray, np.ndarray]:
     idx = np.arange(p)
     with np.errstate(divide="ignore", invalid="ignore"):
         means = m.pair[0, 1, idx, idx] / m.pair[0, 0, idx, idx]
+    if not matrix.is_integer:
+        means = means + np.where(np.isnan(centre), 0.0, centre)
     cov = covariance(m)[0]
     nan = np.full((p, p), np.nan)
     if not np.isfinite(cov).all():

@@ -111,7 +111,7 @@ def identification_note(p: int, nfactors: int) -> str | None:
     return None
 
 
-#: A factor correlation this close to 0 leaves a three-factor general factor undetermined.
+#: Two factor correlations this close to 0 leave a three-factor general factor undetermined.
 NEAR_ZERO_PHI = 0.05
 
 
@@ -119,20 +119,21 @@ def general_factor_note(phi: np.ndarray) -> str | None:
     r"""Why the general factor of a three-factor solution is not determined (None when it is).
 
     With three group factors the general loadings follow exactly from the three factor
-    correlations (:math:`g_1^2 = \phi_{12}\phi_{13}/\phi_{23}`); where one of them is
-    near 0, many general loadings fit equally well.
+    correlations (:math:`g_2^2 = \phi_{12}\phi_{23}/\phi_{13}`): where two of them are
+    near 0, their ratio, and so the loadings, is barely fixed, and many general loadings
+    fit almost equally well (the one psych's ``fa`` finds then differs from this fit's).
     """
     if phi.shape != (3, 3):
         return None
     between = phi[np.triu_indices(3, 1)]
-    if np.abs(between).min() >= NEAR_ZERO_PHI:
+    if np.sum(np.abs(between) < NEAR_ZERO_PHI) < 2:
         return None
     shown = ", ".join(f"{v:.2f}" for v in between)
     return (
         f"The general factor is not determined: the correlations of the three group factors "
-        f"are {shown}, and with one near 0 many general loadings fit equally well, so "
-        "omega_h depends on the one the fit finds (psych may find another). Read omega_t, "
-        "or try another nfactors."
+        f"are {shown}, and with two near 0 many general loadings fit almost equally well, "
+        "so omega_h depends on the one the fit finds (psych may find another). Read "
+        "omega_t, or try another nfactors."
     )
 
 

@@ -651,7 +651,8 @@ def item_statistics(
     Floor and ceiling count raw answers (before reverse keying) and, like ``missing_rate``,
     use every row whatever ``missing``; the other columns use the rows ``missing`` keeps.
     Whole-number float answers (pandas' float64 for a column with an empty cell) count as
-    integer answers; an end of the range that is not a whole number has no floor or ceiling.
+    integer answers; an end of the range that is not a whole number has no floor or ceiling,
+    nor has a range of more than 128 answers (such as SAT scores of 200-800).
 
     References
     ----------

@@ -60,11 +60,6 @@ def test_mahalanobis_of_a_near_singular_integer_covariance_equals_psych():
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="singular covariance of float answers (a mean-score column) is not detected: the "
-    "one-pass covariance's rounding lifts rcond above machine epsilon, D2 is rounding noise",
-)
 def test_mahalanobis_with_a_mean_score_column_is_not_reported():
     # x <- grid(300, 5, 5, 1) / 2; x$i6 <- rowMeans(x); outlier(x, plot = FALSE)
     # Error: system is computationally singular: reciprocal condition number = 2.4861e-18
@@ -75,11 +70,6 @@ def test_mahalanobis_with_a_mean_score_column_is_not_reported():
     assert got["mahad"].null_count() == got.height
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'some answer below -1' only looks at integer columns: a float column's -2.5 "
-    "leaves -1 in the integer columns missing",
-)
 def test_minus_one_is_an_answer_when_a_float_column_goes_below_minus_one():
     # y <- grid(200, 4, 3, -1); y$i3 <- y$i3 + 0.5; y$i3[1] <- -2.5
     # alpha(y)$total$raw_alpha
@@ -102,11 +92,6 @@ def test_minus_one_is_missing_in_integer_columns_with_a_range_from_zero():
     assert got["alpha"][0] == pytest.approx(0.818563581875049, abs=TOL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pandas reads an integer column with an empty cell as float64; there -1.0 is an "
-    "answer (raises out of range) while the same column as int64 has -1 missing",
-)
 def test_minus_one_is_missing_in_a_pandas_float_column_of_whole_answers():
     data = pd.DataFrame(minus_one_coded(), columns=["i1", "i2", "i3", "i4"]).astype(float)
     data.iloc[5, 0] = np.nan  # one empty cell: how pandas reads such a CSV column
@@ -115,11 +100,6 @@ def test_minus_one_is_missing_in_a_pandas_float_column_of_whole_answers():
     assert got["n"][0] == whole["n"][0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one stray -2 in a 0..3 instrument turns every -1 missing code into an answer: "
-    "the error names -1 (31 rows of phq9_1), not the -2",
-)
 def test_a_stray_answer_below_minus_one_is_the_one_reported():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 4, (200, 9))
@@ -140,11 +120,6 @@ def test_floor_and_ceiling_of_answers_above_127():
     assert got["floor"].to_list() == pytest.approx([1 / 129, 1 / 129])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a population matrix (general factor exactly determined, omega_h equal to psych) "
-    "is flagged 'not determined' because g2*g3 = 0.04 < 0.05",
-)
 def test_population_hierarchical_matrix_is_not_flagged():
     # r <- sim.hierarchical(gload = c(.3, .2, .2)); o <- omega(r, 3)
     # c(o$omega_h, o$omega.tot) = 0.1003073671, 0.6599872697; o$schmid$phi: .06, .06, .04
