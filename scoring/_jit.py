@@ -74,7 +74,7 @@ def skip_blas_probe() -> None:
             del sys.modules[_PROBED]
 
 
-def load_cached(cache: Cache, signature, target_context):
+def load_cached(cache: Cache, signature: object, target_context: object) -> object:
     """numba's ``Cache.load_overload`` without refreshing ``target_context`` first (see
     the module docstring): the compiled function, or None when the cache has none."""
     rtsys.initialize(target_context)  # what loaded code needs of the refresh

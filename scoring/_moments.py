@@ -109,6 +109,7 @@ def _accumulate_rows(
     missing,
     listwise,
     low,
+    step,
     pair,
     total,
     rows,
@@ -152,8 +153,13 @@ def _accumulate_rows(
             seen[j] += 1.0
             if n_levels > 0:
                 level = int(xv) - low
-                if 0 <= level < n_levels and float(xv) == float(int(xv)):
-                    levels[j, level] += 1.0
+                if (
+                    level >= 0
+                    and level % step == 0
+                    and level // step < n_levels
+                    and float(xv) == float(int(xv))
+                ):
+                    levels[j, level // step] += 1.0
             v = float(xv)
             if flip[j]:
                 v = offset[j] - v
@@ -231,6 +237,7 @@ def accumulate(
     missing: float,
     listwise: bool,
     low: int,
+    step: int,
     n_levels: int,
     n_blocks: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -251,8 +258,9 @@ def accumulate(
     listwise : bool
         Use only rows with every item present (otherwise every pair of items uses the rows
         where both are present, and item sums the rows where the item is present).
-    low, n_levels : int
-        Histogram of raw answers ``low .. low + n_levels - 1``; ``n_levels = 0`` skips it.
+    low, step, n_levels : int
+        Histogram of the raw answers ``low + step * level`` for level ``0 .. n_levels - 1``;
+        ``n_levels = 0`` skips it.
     n_blocks : int
         Number of contiguous row blocks processed in parallel (usually the thread count).
 
@@ -302,6 +310,7 @@ def accumulate(
                     missing,
                     listwise,
                     low,
+                    step,
                     pair,
                     total,
                     rows,
@@ -339,7 +348,7 @@ def accumulate(
 
 
 @njit(cache=True)
-def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_levels):
+def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, step, n_levels):
     """:func:`accumulate` in one thread, for small inputs (no parallel start-up cost)."""
     p = x.shape[1]
     n_groups = starts.shape[0] - 1
@@ -360,6 +369,7 @@ def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_
             missing,
             listwise,
             low,
+            step,
             pair,
             total,
             rows,
@@ -376,6 +386,7 @@ def accumulate_serial(x, order, starts, flip, offset, missing, listwise, low, n_
 
 
 SERIAL_ROWS = 20_000
+MAX_HIST_LEVELS = 128  # answers counted one by one; wider ranges count their two ends
 
 
 def default_blocks() -> int:
@@ -387,7 +398,9 @@ def default_blocks() -> int:
 class Moments:
     """Sufficient statistics of ``G`` groups (see the module docstring for the layout).
 
-    ``low`` is the raw answer counted by the first histogram level.
+    ``low`` is the raw answer counted by the first histogram level, ``step`` the distance
+    between the answers of two levels (1, or the whole range where only its ends are
+    counted).
     """
 
     pair: np.ndarray
@@ -397,6 +410,7 @@ class Moments:
     answered: np.ndarray
     hist: np.ndarray
     low: int
+    step: int = 1
 
     @property
     def n_groups(self) -> int:
@@ -424,8 +438,8 @@ class Moments:
         """Statistics of the union of two disjoint row sets of the same groups."""
         if self.pair.shape != other.pair.shape or self.hist.shape != other.hist.shape:
             raise ValueError("cannot merge statistics of different shapes")
-        if self.low != other.low:
-            raise ValueError("cannot merge histograms with different lowest answers")
+        if (self.low, self.step) != (other.low, other.step):
+            raise ValueError("cannot merge histograms of different answers")
         return Moments(
             self.pair + other.pair,
             self.total + other.total,
@@ -434,6 +448,7 @@ class Moments:
             self.answered + other.answered,
             self.hist + other.hist,
             self.low,
+            self.step,
         )
 
     def grow(self, n_groups: int) -> Moments:
@@ -453,6 +468,7 @@ class Moments:
             pad(self.answered),
             pad(self.hist),
             self.low,
+            self.step,
         )
 
     def select(self, index: np.ndarray | int) -> Moments:
@@ -466,6 +482,7 @@ class Moments:
             self.answered[idx],
             self.hist[idx],
             self.low,
+            self.step,
         )
 
 
@@ -494,7 +511,8 @@ def compute_moments(
     n_groups : int
         Number of groups.
     hist_range : (low, high), optional
-        Integer answer range to count; None skips the histogram.
+        Integer answer range to count, every answer of it or, beyond
+        :data:`MAX_HIST_LEVELS` answers, its two ends only; None skips the histogram.
     n_blocks : int, optional
         Parallel row blocks; default the numba thread count, or one thread (the serial
         kernel) below ``SERIAL_ROWS`` rows.
@@ -503,9 +521,11 @@ def compute_moments(
         codes = np.zeros(values.shape[0], dtype=np.int64)
         n_groups = 1
     order, starts = group_order(np.ascontiguousarray(codes, dtype=np.int64), n_groups)
-    low, n_levels = (
-        (0, 0) if hist_range is None else (hist_range[0], hist_range[1] - hist_range[0] + 1)
-    )
+    low, step, n_levels = 0, 1, 0
+    if hist_range is not None:
+        low, n_levels = hist_range[0], hist_range[1] - hist_range[0] + 1
+        if n_levels > MAX_HIST_LEVELS:  # floor and ceiling only
+            step, n_levels = hist_range[1] - hist_range[0], 2
     args = (
         values,
         order,
@@ -515,6 +535,7 @@ def compute_moments(
         float(missing),
         bool(listwise),
         int(low),
+        int(step),
         int(n_levels),
     )
     if n_blocks is None and values.shape[0] < SERIAL_ROWS:
@@ -522,4 +543,4 @@ def compute_moments(
     else:
         with PARALLEL_LAUNCH:
             stats = accumulate(*args, int(n_blocks or default_blocks()))
-    return Moments(*stats, int(low))
+    return Moments(*stats, int(low), int(step))

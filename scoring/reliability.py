@@ -399,17 +399,23 @@ def _floor_ceiling(m: Moments, low: np.ndarray, high: np.ndarray) -> tuple[np.nd
     g, p = m.answered.shape
     floor = np.full((g, p), np.nan)
     ceiling = np.full((g, p), np.nan)
-    n_levels = m.hist.shape[-1]
     for j in range(p):
         if not (float(low[j]).is_integer() and float(high[j]).is_integer()):
             continue  # no answer level sits at a fractional end of the range
-        lo = int(low[j]) - m.low
-        hi = int(high[j]) - m.low
-        if n_levels and 0 <= lo < n_levels:
+        lo, hi = _level(m, int(low[j])), _level(m, int(high[j]))
+        if lo is not None:
             floor[:, j] = m.hist[:, j, lo] / m.answered[:, j]
-        if n_levels and 0 <= hi < n_levels:
+        if hi is not None:
             ceiling[:, j] = m.hist[:, j, hi] / m.answered[:, j]
     return floor, ceiling
+
+
+def _level(m: Moments, answer: int) -> int | None:
+    """The histogram level that counts ``answer`` (None when none does)."""
+    offset = answer - m.low
+    if offset < 0 or offset % m.step or offset // m.step >= m.hist.shape[-1]:
+        return None
+    return offset // m.step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,9 +437,7 @@ def _hist_range(matrix: ItemMatrix) -> tuple[int, int] | None:
     if not (np.isfinite(matrix.low).all() and np.isfinite(matrix.high).all()):
         return None
     lo, hi = int(np.floor(matrix.low.min())), int(np.ceil(matrix.high.max()))
-    if hi < lo or hi - lo > 127:
-        return None
-    return lo, hi
+    return (lo, hi) if lo <= hi else None
 
 
 def _matrix_moments(
@@ -651,8 +655,7 @@ def item_statistics(
     Floor and ceiling count raw answers (before reverse keying) and, like ``missing_rate``,
     use every row whatever ``missing``; the other columns use the rows ``missing`` keeps.
     Whole-number float answers (pandas' float64 for a column with an empty cell) count as
-    integer answers; an end of the range that is not a whole number has no floor or ceiling,
-    nor has a range of more than 128 answers (such as SAT scores of 200-800).
+    integer answers; an end of the range that is not a whole number has no floor or ceiling.
 
     References
     ----------
@@ -897,7 +900,7 @@ def _group_omega(m: Moments) -> list[float | None]:
 
 def _place(m: Moments, mapping: np.ndarray, n_groups: int) -> Moments:
     arrays = (m.pair, m.total, m.rows, m.sums, m.answered, m.hist)
-    out = Moments(*(np.zeros((n_groups, *a.shape[1:])) for a in arrays), m.low)
+    out = Moments(*(np.zeros((n_groups, *a.shape[1:])) for a in arrays), m.low, m.step)
     for arr_out, arr_in in zip(
         (out.pair, out.total, out.rows, out.sums, out.answered, out.hist), arrays, strict=True
     ):

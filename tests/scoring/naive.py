@@ -20,7 +20,7 @@ def _value(x, i, j, missing):
     return float(v)
 
 
-def moments(x, codes, n_groups, flip, offset, missing, listwise, low, n_levels):
+def moments(x, codes, n_groups, flip, offset, missing, listwise, low, n_levels, step=1):
     """Reference of ``_moments.accumulate``: the same arrays, row by row."""
     x = np.asarray(x).tolist()
     p = len(x[0]) if x else 0
@@ -39,8 +39,8 @@ def moments(x, codes, n_groups, flip, offset, missing, listwise, low, n_levels):
         for j, r in enumerate(raw):
             if r is not None:
                 answered[g, j] += 1
-                level = int(r) - low
-                if r == int(r) and 0 <= level < n_levels:
+                level, apart = divmod(int(r) - low, step)
+                if r == int(r) and apart == 0 and 0 <= level < n_levels:
                     hist[g, j, level] += 1
         present = [v for v in vals if v is not None]
         if not present or (listwise and len(present) < p):

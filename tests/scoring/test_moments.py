@@ -24,10 +24,11 @@ def _random(seed, n, p, dtype, missing_rate=0.15, groups=4):
     return x, codes
 
 
-def _kernel(x, codes, groups, flip, offset, listwise, low, levels, blocks):
+def _kernel(x, codes, groups, flip, offset, listwise, low, levels, blocks, step=1):
     order, starts = group_order(codes, groups)
     missing = np.nan if x.dtype == np.float64 else -1.0
-    return accumulate(x, order, starts, flip, offset, missing, listwise, low, levels, blocks)
+    args = (x, order, starts, flip, offset, missing, listwise, low, step, levels)
+    return accumulate(*args, blocks)
 
 
 @pytest.mark.parametrize("dtype", ["int8", "float"])
@@ -42,6 +43,19 @@ def test_kernel_equals_naive_reference(dtype, listwise, blocks):
     want = naive.moments(x, codes, 4, flip, offset, missing, listwise, 0, 4)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float"])
+def test_a_histogram_of_the_range_ends_counts_every_step_th_answer(dtype):
+    """Beyond MAX_HIST_LEVELS answers only the ends are counted: levels ``step`` apart."""
+    x, codes = _random(11, 150, 4, dtype)
+    flip = np.zeros(4, dtype=bool)
+    offset = np.full(4, 3.0)
+    got = _kernel(x, codes, 4, flip, offset, False, 0, 2, 3, step=3)
+    missing = None if dtype == "float" else -1
+    want = naive.moments(x, codes, 4, flip, offset, missing, False, 0, 2, step=3)
+    np.testing.assert_array_equal(got[-1], want[-1])
+    assert got[-1][..., 1].sum() == np.sum((x == 3) & (codes[:, None] >= 0))
 
 
 def test_group_order_is_a_stable_counting_sort():

@@ -110,10 +110,6 @@ def test_a_stray_answer_below_minus_one_is_the_one_reported():
         cronbach_alpha(data, instrument="phq9")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="floor and ceiling are null when the range spans more than 127 (e.g. 0..128)",
-)
 def test_floor_and_ceiling_of_answers_above_127():
     x = np.tile(np.arange(129), 2).reshape(-1, 2)  # every answer of 0..128 twice per item
     got = item_statistics(x, item_range=(0, 128))
