@@ -388,10 +388,8 @@ def _to_numpy(
         if numbers
         else (None, None)
     )
-    if minus_one_missing is None:
-        minus_one_missing = low is None or low >= MISSING_INT
-    fits = low is None or (-128 <= low and high <= 127)
-    if minus_one_missing and fits and len(integers) + _null_columns(frame) == len(names):
+    minus_one_missing, as_int8 = _integer_layout(low, high, minus_one_missing)
+    if as_int8 and len(integers) == len(numbers):
         out = frame.fill_null(MISSING_INT).cast(pl.Int8).to_numpy()
         return np.ascontiguousarray(out, dtype=np.int8), names
     out = (
@@ -461,10 +459,6 @@ def _whole_floats_as_integers(frame: pl.DataFrame, lowest: int) -> pl.DataFrame:
     return frame.with_columns(pl.col(ints).fill_nan(None).cast(pl.Int8))
 
 
-def _null_columns(frame: pl.DataFrame) -> int:
-    return sum(dtype == pl.Null for dtype in frame.schema.values())
-
-
 def _numbers_or_null(frame: pl.DataFrame) -> pl.DataFrame:
     """Answers that are not numbers become null."""
     return frame.with_columns(
@@ -508,12 +502,21 @@ def _whole_float_array(data: np.ndarray, minus_one_missing: bool | None) -> np.n
 def _integer_array(values: np.ndarray, minus_one_missing: bool | None) -> np.ndarray:
     """Integer answers (as floats, -1 where missing) as ``int8``, or as ``float64`` with NaN
     missing where -1 is an answer or they do not fit ``int8``."""
-    low = values.min() if values.size else 0.0
-    high = values.max() if values.size else 0.0
-    if minus_one_missing is None:
-        minus_one_missing = low >= MISSING_INT
-    if minus_one_missing and -128 <= low and high <= 127:
+    low, high = (values.min(), values.max()) if values.size else (None, None)
+    minus_one_missing, as_int8 = _integer_layout(low, high, minus_one_missing)
+    if as_int8:
         return np.ascontiguousarray(values, dtype=np.int8)
     if minus_one_missing:
         values = np.where(values == MISSING_INT, np.nan, values)
     return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _integer_layout(
+    low: float | None, high: float | None, minus_one_missing: bool | None
+) -> tuple[bool, bool]:
+    """Whether -1 is the missing code of integer answers from ``low`` to ``high`` (decided
+    by the data where no range says so), and whether they are then held as ``int8``."""
+    if minus_one_missing is None:
+        minus_one_missing = low is None or low >= MISSING_INT
+    fits = low is None or (-128 <= low and high <= 127)
+    return minus_one_missing, minus_one_missing and fits

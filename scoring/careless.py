@@ -262,8 +262,8 @@ def _mahalanobis_parts(matrix: ItemMatrix) -> tuple[np.ndarray, np.ndarray]:
     if not matrix.is_integer:
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an item with no answer
-            centre = np.nanmean(values, axis=0)
-        values = values - np.where(np.isnan(centre), 0.0, centre)
+            centre = np.nan_to_num(np.nanmean(values, axis=0))  # no answer: no shift
+        values = values - centre
     m = compute_moments(
         values,
         flip=np.zeros(p, dtype=bool),
@@ -275,7 +275,7 @@ def _mahalanobis_parts(matrix: ItemMatrix) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         means = m.pair[0, 1, idx, idx] / m.pair[0, 0, idx, idx]
     if not matrix.is_integer:
-        means = means + np.where(np.isnan(centre), 0.0, centre)
+        means = means + centre
     cov = covariance(m)[0]
     nan = np.full((p, p), np.nan)
     if not np.isfinite(cov).all():
