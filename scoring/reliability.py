@@ -25,6 +25,7 @@ Differences from psych, on purpose:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,6 +51,11 @@ CIMethod = Literal["feldt", "duhachek"]
 FLAG_REVERSE = "check reverse key"
 FLAG_NO_VARIANCE = "no variance"
 FLAG_NO_ANSWERS = "no answers"
+
+
+class ItemsLeftOutWarning(UserWarning):
+    """:func:`cronbach_alpha` left items without variance or answers out of a scale."""
+
 
 ALPHA_COLUMNS = [
     "n",
@@ -574,8 +580,9 @@ def cronbach_alpha(
     and, with ``listwise``, rows left out for a missing answer; ``n`` counts only the rows
     used. Drop unanswered rows first for an interval over the answered rows alone.
 
-    Items without variance are left out (psych deletes them with a warning), so ``n_items``
-    may be below the number of items. Statistics are from one pass of mergeable sums;
+    Items without variance or without answers are left out with an
+    :class:`ItemsLeftOutWarning` (psych deletes them with a warning), so ``n_items`` may be
+    below the number of items. Statistics are from one pass of mergeable sums;
     see :func:`reliability_by` for groups.
 
     References
@@ -602,9 +609,26 @@ def cronbach_alpha(
     matrix = item_matrix(data, items, instrument=inst, reverse=reverse, item_range=item_range)
     rows = []
     for scale_id, sub in _scales(matrix, inst, scale):
-        alpha, _ = _statistics(_matrix_moments(sub, listwise), sub.low, sub.high, ci, ci_method)
+        alpha, item = _statistics(_matrix_moments(sub, listwise), sub.low, sub.high, ci, ci_method)
+        _warn_left_out(scale_id, sub.names, item["flag"][0])
         rows.append({"scale": [scale_id], **_alpha_frame(alpha)})
     return _nulls(pl.concat([pl.DataFrame(r, schema=ALPHA_SCHEMA) for r in rows]))
+
+
+def _warn_left_out(scale_id: str | None, names: list[str], flags: np.ndarray) -> None:
+    """Warn, as psych does, when items are left out of a scale's alpha."""
+    left_out = [
+        f"{name!r} ({flag})"
+        for name, flag in zip(names, flags, strict=True)
+        if flag in (FLAG_NO_VARIANCE, FLAG_NO_ANSWERS)
+    ]
+    if left_out:
+        where = f"scale {scale_id!r}" if scale_id else "alpha"
+        warnings.warn(
+            f"{where}: left out {', '.join(left_out)}; n_items counts the items kept.",
+            ItemsLeftOutWarning,
+            stacklevel=3,
+        )
 
 
 def item_statistics(

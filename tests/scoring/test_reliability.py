@@ -19,6 +19,7 @@ import pytest
 
 from screening.scoring._frames import PsychometricInputError
 from screening.scoring.reliability import (
+    ItemsLeftOutWarning,
     cronbach_alpha,
     item_statistics,
 )
@@ -747,7 +748,9 @@ def test_item_statistics_equal_psych(ref, data, kwargs):
 
 def test_constant_item_is_left_out_as_psych_does():
     data = REV.select("r1", "r3", "r4", "r6").with_columns(const=pl.lit(2, dtype=pl.Int64))
-    got = cronbach_alpha(data)
+    # psych: "Item = const had no variance and was deleted"
+    with pytest.warns(ItemsLeftOutWarning, match=r"^alpha: left out 'const' \(no variance\);"):
+        got = cronbach_alpha(data)
     assert got["n_items"][0] == 4
     np.testing.assert_allclose(got.select(TOTAL).row(0), CONSTANT_ITEM["total"], atol=TOL)
     np.testing.assert_allclose(
@@ -771,13 +774,20 @@ def test_float_answers_far_from_zero_keep_a_constant_item_at_sd_zero(shift):
     items = item_statistics(data.select(pl.all() + shift))
     assert items["sd"][4] == 0.0 and items["flag"][4] == "no variance"
     np.testing.assert_allclose(items["sd"][:4], item_statistics(data)["sd"][:4], rtol=1e-6)
-    total = cronbach_alpha(data.select(pl.all() + shift))
-    np.testing.assert_allclose(total["sd"][0], cronbach_alpha(data)["sd"][0], rtol=1e-6)
+    with pytest.warns(ItemsLeftOutWarning, match="'const'"):
+        total = cronbach_alpha(data.select(pl.all() + shift))
+        unshifted = cronbach_alpha(data)
+    np.testing.assert_allclose(total["sd"][0], unshifted["sd"][0], rtol=1e-6)
 
 
 def test_an_item_nobody_answered_is_flagged_no_answers():
     data = REV.select("r1", "r3").with_columns(empty=pl.lit(None, pl.Int64), const=pl.lit(1))
     assert item_statistics(data)["flag"].to_list()[2:] == ["no answers", "no variance"]
+
+
+@pytest.mark.filterwarnings("error")
+def test_no_warning_when_every_item_is_kept():
+    assert cronbach_alpha(REV)["n_items"][0] == REV.width
 
 
 @pytest.mark.filterwarnings("error")
@@ -788,7 +798,8 @@ def test_an_item_nobody_answered_has_a_null_mean_and_no_warning():
     items = item_statistics(data)
     assert items["n"][3] == 0 and items["mean"][3] is None
     np.testing.assert_allclose(items["mean"][:3], data.select("r1", "r3", "r4").mean().row(0))
-    assert cronbach_alpha(data.head(0))["alpha"][0] is None
+    with pytest.warns(ItemsLeftOutWarning, match="'r1' \\(no answers\\).*'empty' \\(no answers\\)"):
+        assert cronbach_alpha(data.head(0))["alpha"][0] is None
 
 
 def test_duhachek_interval_uses_psychs_ase():
