@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -178,6 +179,17 @@ def _service_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": error.detail}, status_code=error.status)
 
 
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 without echoing the input: where and why, not the value sent.
+
+    The value may be a whole note about a student, and one that cannot be encoded (a lone
+    surrogate) would turn the answer itself into a 500.
+    """
+    errors = cast(RequestValidationError, error).errors()
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def sweep_once(app: FastAPI) -> int:
     """Escalate every overdue urgent case now (all schools); the number escalated."""
     with session_scope(app.state.sessionmaker) as session:
@@ -265,6 +277,7 @@ def create_app(
     for module in (users, uploads, referrals, queue, cases, reports, exports):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     web.install(app)  # the pages people use (screening.api.web)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     app.add_middleware(SafeErrors)

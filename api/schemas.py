@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
@@ -10,17 +11,43 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from screening.api.models import Disposition, ReferralCategory, Role
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    """``value`` unless it holds a NUL or a lone UTF-16 surrogate, which no database stores.
+
+    A JSON client that cuts text at a number of UTF-16 units can split an emoji and send
+    half of it (``"\\ud83d"``); the request is refused with the position, not half stored.
+    """
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        char = found.group()
+        what = (
+            "a NUL character"
+            if char == "\x00"
+            else f"U+{ord(char):04X}, half of a character (an emoji, say) that was cut in two"
+        )
+        raise ValueError(f"character {found.start() + 1} is {what}; remove it and send again")
+    return value
+
+
+Storable = AfterValidator(_storable)
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), Storable
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable
+]
 SchoolId = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[^\x00]*$"),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), Storable
 ]
 StudentId = Annotated[
     str,
+    Storable,
     # in NFKC form, as the upload reads ids: a full-width Ｓ１ is the uploaded S1
     AfterValidator(lambda value: unicodedata.normalize("NFKC", value).strip()),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
 ]
 TierLabel = Literal["green", "yellow", "orange", "red", "retest"]
 ScoreValue = float | int | str | bool | None
@@ -97,7 +124,9 @@ class ReferralIn(Model):
 
     student_id: StudentId
     school_id: SchoolId | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Storable] | None
+    ) = None
     category: ReferralCategory
     note: Text
 
