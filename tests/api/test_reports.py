@@ -264,3 +264,43 @@ def test_a_schools_report_hides_what_the_district_table_hides_of_it(
         headers=headers(token("counsellor", sa)),
     ).json()
     assert {c["tier_label"]: c["count"] for c in own["by_tier"]}["orange"] == 12
+
+
+def test_a_district_reader_cannot_subtract_school_grade_tables_from_the_district_one(
+    client, token, headers, new_school, frame
+):
+    """A district reader sees the district's by-grade table and every school's by-grade
+    table. SA's 3 red in grade 7 is hidden in SA's report, but the district shows grade 7
+    red = 43 and SB's report shows its own grade 7 red = 40: 43 - 40 = 3 gives it away."""
+    sa, sb, sc = new_school(), new_school(), new_school()
+    window = f"grades-{uuid.uuid4().hex[:8]}"
+    plan = {
+        sa: [("7", 3)] * 3 + [("7", 0)] * 50 + [("7", 1)] * 30 + [("8", 0)] * 50 + [("8", 2)] * 20,
+        sb: [("7", 3)] * 40 + [("7", 0)] * 80 + [("7", 1)] * 60
+        + [("8", 3)] * 12 + [("8", 0)] * 50 + [("8", 2)] * 25,
+        sc: [("9", 3)] * 20 + [("9", 0)] * 100 + [("9", 1)] * 40 + [("9", 2)] * 30,
+    }
+    for school, rows in plan.items():
+        students = frame(
+            [(f"{school}-{i}", t) for i, (_, t) in enumerate(rows)],
+            grade=lambda i, rows=rows: rows[i][0],
+        )
+        upload(client, headers(token("counsellor", school)), students, window)
+    analyst = headers(token("analyst"))
+
+    def grade_cells(path: str) -> dict:
+        report = client.get(path, params={"window": window}, headers=analyst)
+        assert report.status_code == 200, report.text
+        return {(c["group"], c["tier_label"]): c["count"] for c in report.json()["by_grade"]}
+
+    district = grade_cells("/api/v1/reports/district")
+    a = grade_cells(f"/api/v1/reports/schools/{sa}")
+    b = grade_cells(f"/api/v1/reports/schools/{sb}")
+    assert a[("7", "red")] is None  # SA's 3 is a small count, hidden in its report
+    # ... and it must not follow from the two tables the same reader gets beside it
+    recovered = (
+        None
+        if district[("7", "red")] is None or b[("7", "red")] is None
+        else district[("7", "red")] - b[("7", "red")]
+    )
+    assert recovered is None, f"SA's hidden grade-7 red count is {recovered} by subtraction"

@@ -131,3 +131,89 @@ def test_no_small_count_can_be_worked_out(matrix, min_cell):
             if shown is not None:  # what is shown is true and never a small count
                 assert shown == value and (value == 0 or value >= min_cell)
     assert _recoverable(matrix, table, hidden_totals, min_cell) == []
+
+
+def _pinned(matrix, table, hidden_totals, min_cell) -> list[tuple[int, int]]:
+    """The hidden small counts that the published figures pin to one value, knowing
+    what anyone reading the module knows: zero counts are shown, so a hidden count of a
+    group whose total is published is at least 1, and so is a hidden tier total of a line
+    whose total is published. Bounds by linear programming: a count is pinned when its
+    least and greatest possible values are equal."""
+    from scipy.optimize import linprog
+
+    rows, cols = len(matrix), len(matrix[0])
+    unknown = [(i, j) for i in range(rows) for j in range(cols) if table.counts[i][j] is None]
+    position = {cell: k for k, cell in enumerate(unknown)}
+
+    def equation(cells):
+        vector, known = np.zeros(len(unknown)), 0
+        for i, j in cells:
+            if (i, j) in position:
+                vector[position[(i, j)]] = 1
+            else:
+                known += matrix[i][j]
+        return vector, known
+
+    grand = sum(map(sum, matrix))
+    a_eq, b_eq, a_ub, b_ub = [], [], [], []
+    for i in range(rows):
+        if table.totals[i] is not None:
+            vector, known = equation([(i, j) for j in range(cols)])
+            a_eq.append(vector)
+            b_eq.append(table.totals[i] - known)
+            for j in range(cols):
+                if (i, j) in position:
+                    a_ub.append(-np.eye(len(unknown))[position[(i, j)]])
+                    b_ub.append(-1)
+    for j in range(cols):
+        vector, known = equation([(i, j) for i in range(rows)])
+        column_total = sum(row[j] for row in matrix)
+        if not hidden_totals[j]:
+            a_eq.append(vector)
+            b_eq.append(column_total - known)
+        elif grand >= min_cell:  # a hidden count of the published overall line: >= 1
+            a_ub.append(-vector)
+            b_ub.append(known - 1)
+    if grand >= min_cell:
+        vector, known = equation([(i, j) for i in range(rows) for j in range(cols)])
+        a_eq.append(vector)
+        b_eq.append(grand - known)
+    found = []
+    for (i, j), k in position.items():
+        if not 0 < matrix[i][j] < min_cell:
+            continue
+        unit = np.eye(len(unknown))[k]
+        bounds = {
+            "A_ub": np.array(a_ub) if a_ub else None,
+            "b_ub": b_ub or None,
+            "A_eq": np.array(a_eq) if a_eq else None,
+            "b_eq": b_eq or None,
+            "method": "highs",
+        }
+        low, high = linprog(unit, **bounds), linprog(-unit, **bounds)
+        if low.status == 0 and high.status == 0 and abs(low.fun + high.fun) < 1e-7:
+            found.append((i, j))
+    return found
+
+
+def test_shown_zeros_do_not_pin_the_hidden_counts_of_a_line():
+    # 1 red and 1 orange among 42: both hidden, yellow and re-test shown as 0, green 40.
+    # The two hidden counts add up to 42 - 40 = 2, and a hidden count is never 0 (zeros
+    # are shown), so each is exactly 1.
+    counts = [1, 1, 0, 40, 0]
+    hidden = suppress_line(counts, 10)
+    left = sum(counts) - sum(c for c, h in zip(counts, hidden, strict=True) if not h)
+    assert left > sum(hidden), f"{sum(hidden)} hidden counts add up to {left}: all are 1"
+
+
+def test_shown_zeros_do_not_pin_the_hidden_counts_of_a_table():
+    # Published: row totals 19, 47, 16; column x total 48 (y and z hidden by the overall
+    # line [48, 3, 31]); the grand total 82. Row 0: a + b = 4; row 2: e + f = 16;
+    # column x: a + e = 18; y and z together: 82 - 48 = 34 = b + c + 15 + d + f with
+    # c + d = 17 (row 1), so b + f = 2; both are hidden in published rows, so >= 1:
+    # b = f = 1, and a = 3.
+    matrix = [[3, 1, 15], [30, 2, 15], [15, 0, 1]]
+    line = [sum(row[j] for row in matrix) for j in range(3)]
+    hidden_totals = suppress_line(line, 10)
+    table = suppress_table(["0", "1", "2"], ["x", "y", "z"], matrix, 10, hidden_totals)
+    assert _pinned(matrix, table, hidden_totals, 10) == []
