@@ -295,3 +295,29 @@ def test_district_dashboard(browser_client, account, helpers, frame, new_school)
     assert page.status_code == 200 and t("web.dash.title") in page.text
     assert t("report.by_school") in page.text and school in page.text
     assert t("web.dash.trends") in page.text and page.text.count("<svg") >= 5
+
+
+def test_upload_errors_of_common_files_are_in_chinese(counsellor_client, frame):
+    """A school's own export with Chinese headers (学号 for student_id), a file with a
+    repeated column or an .xlsx that is not a workbook: the zh-CN page must say what is
+    wrong in Chinese, not in the service's English (issue 5: a validation report in the
+    user's language; a counsellor works in Chinese with no help)."""
+    client, csrf, school = counsellor_client
+    good = frame([("C1", 0), ("C2", 1)], school_id=school)
+    files = {
+        "no_id.csv": good.rename({"student_id": "学号"}).write_csv().encode(),
+        "repeated.csv": b"student_id,student_id\nA,B\n",
+        "broken.xlsx": b"PK\x03\x04 not a workbook",
+    }
+    english = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{2,}){2,}")
+    for name, content in files.items():
+        page = client.post(
+            "/upload",
+            data={"csrf": csrf, "window": "2026-autumn", "battery": "default"},
+            files={"file": (name, content, "text/csv")},
+        )
+        assert page.status_code == 422, name
+        error = re.search(r'id="upload-error">(.*?)</div>', page.text, re.S)
+        assert error, (name, page.text[:500])
+        message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
+        assert not english.search(message), f"{name}: {message}"
