@@ -109,6 +109,18 @@ class ResponseValidationError(ScreeningError, ValueError):
         return cls("\n".join([*lines, *([hint] if hint else []), _FIX]), table)
 
 
+#: How to fix missing columns from the command line; the service, which takes no mapping
+#: file, replaces it with :data:`UPLOAD_NAMING_ADVICE`.
+NAMING_ADVICE = (
+    "Name the columns {instrument}_{item} (e.g. phq9_1) and student_id, "
+    "or map your headers with --map mapping.toml."
+)
+UPLOAD_NAMING_ADVICE = (
+    "Name the columns {instrument}_{item} (e.g. phq9_1) and student_id in the file, "
+    "then upload it again."
+)
+
+
 _FIX = (
     "Correct the answers in the file (leave a missing answer empty), map the columns "
     "with --map (answers given as option text need an [answers] table there, option "

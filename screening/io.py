@@ -69,7 +69,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from screening.errors import InputFileError
+from screening.errors import NAMING_ADVICE, InputFileError
 from screening.mapping import PASSTHROUGH_COLUMNS, ColumnMapping
 from screening.missing import answer_cells, answer_text
 
@@ -306,10 +306,7 @@ def _resolve_header(
                 problem += f" Headers named in the mapping but not in the file: {_listed(unused)}."
             problem += " Fix the mapping file or the headers."
         else:
-            problem += (
-                " Name the columns {instrument}_{item} (e.g. phq9_1) and student_id, "
-                "or map your headers with --map mapping.toml."
-            )
+            problem += f" {NAMING_ADVICE}"
         raise InputFileError(label, problem)
     return names
 

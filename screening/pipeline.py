@@ -17,6 +17,7 @@ import polars as pl
 
 from screening.coverage import CoverageCheck
 from screening.errors import (
+    NAMING_ADVICE,
     InputFileError,
     InstrumentDefinitionError,
     ResponseValidationError,
@@ -237,8 +238,7 @@ def response_matrix(
         )
         raise InputFileError(
             None,
-            f"missing item columns {shown}. Name the columns {{instrument}}_{{item}} "
-            "(e.g. phq9_1) or map your headers with --map mapping.toml.",
+            f"missing item columns {shown}. {NAMING_ADVICE}",
         )
     columns = list(compiled.columns)
     codes_low, codes_high = compiled.item_min.astype(np.int64), compiled.item_max.astype(np.int64)

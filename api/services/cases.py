@@ -406,13 +406,19 @@ def close(session: Session, actor: Actor, case_id: int, body: CloseIn, now: dt.d
     """Close a case with a disposition.
 
     An urgent case closes only after a hospital referral or with a note recording why;
-    the disposition ``hospital_referral`` needs the referral recorded first.
+    the disposition ``hospital_referral`` needs the referral recorded first, and
+    ``handed_to_level3_group`` the escalation, with its reason (POLICY, level 3).
     """
     case = _load(session, actor, case_id, for_update=True)
     _require_claim(case, actor)
     if body.disposition is Disposition.hospital_referral and case.referred_at is None:
         raise Conflict(
             f"Record the referral first (POST /api/v1/cases/{case.id}/refer), then close."
+        )
+    if body.disposition is Disposition.handed_to_level3_group and case.escalated_at is None:
+        raise Conflict(
+            f"Escalate the case with the reason first (POST /api/v1/cases/{case.id}/escalate), "
+            "then close."
         )
     if case.urgent and case.referred_at is None and not body.note:
         raise Conflict(

@@ -45,7 +45,7 @@ from screening.api.security import Actor
 from screening.api.services.access import UPLOADERS, check_school, require_role, target_school
 from screening.api.services.dialect import bulk_insert
 from screening.api.services.errors import NotFound, Unprocessable
-from screening.errors import ScreeningError
+from screening.errors import NAMING_ADVICE, UPLOAD_NAMING_ADVICE, ScreeningError
 
 log = logging.getLogger("screening.api.uploads")
 
@@ -132,6 +132,12 @@ def content_hash(frame: pl.DataFrame, battery: str, numbered_from: int | None = 
     return digest.hexdigest()
 
 
+def _unprocessable(error: ScreeningError) -> Unprocessable:
+    """A 422 for a file the toolkit refused, with advice an upload can follow (the
+    command line's ``--map`` has no counterpart here)."""
+    return Unprocessable(str(error).replace(NAMING_ADVICE, UPLOAD_NAMING_ADVICE))
+
+
 def prepare_frame(
     frame: pl.DataFrame, battery: str, numbered_from: int | None = None
 ) -> PreparedUpload:
@@ -144,7 +150,7 @@ def prepare_frame(
     try:
         scored = score_frame(frame, scorer, on_invalid="flag", numbered_from=numbered_from)
     except ScreeningError as error:
-        raise Unprocessable(str(error)) from error
+        raise _unprocessable(error) from error
     results = scored.results.with_columns(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64, eager=True).alias("_row"),
         (
@@ -190,7 +196,7 @@ def prepare_upload(
     try:
         frame = read_upload(data, filename, item_columns=scorer.loaded.item_columns())
     except ScreeningError as error:
-        raise Unprocessable(str(error)) from error
+        raise _unprocessable(error) from error
     return prepare_frame(frame, battery, numbered_from)
 
 

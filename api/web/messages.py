@@ -106,6 +106,17 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"missing item columns (?P<columns>.*?)\. The file has (?P<present>.*?)\. Name"),
         "web.err.missing_columns",
     ),
+    (
+        re.compile(
+            r"missing the id column '(?P<column>[^']*)'\. The file has (?P<present>.*?)\. Name"
+        ),
+        "web.err.missing_id_column",
+    ),
+    (
+        re.compile(r"duplicate column names: (?P<where>.*)\. Rename or delete"),
+        "web.err.duplicate_columns",
+    ),
+    (re.compile(r"cannot read the Excel file: it is not a valid \.xlsx"), "web.err.bad_xlsx"),
     (re.compile(r": the file is UTF-16 text"), "web.err.utf16"),
     (re.compile(r": the file is empty"), "web.err.empty_file"),
 ]
@@ -122,8 +133,27 @@ def translate(message: str, locale: str) -> str:
     for pattern, key in PATTERNS:
         match = pattern.search(message)
         if match:
-            return t(key, locale, **match.groupdict())
+            values = {name: _parts(value, locale) for name, value in match.groupdict().items()}
+            return t(key, locale, **values)
     return message
+
+
+#: Parts of the English messages inside a matched value: column labels, the names of a
+#: repeated column, and the end of a shortened list.
+PARTS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"column (?P<n>\d+) \((?P<letters>[A-Z]+)\)"), "web.err.column_label"),
+    (re.compile(r"(?P<name>'[^']*') in "), "web.err.found_in"),
+    (re.compile(r" and (?P<n>[\d,]+) more$"), "web.err.and_more"),
+]
+
+
+def _parts(value: str | None, locale: str) -> str | None:
+    """``value`` with the English parts of :data:`PARTS` in ``locale``."""
+    if value is None:
+        return None
+    for pattern, key in PARTS:
+        value = pattern.sub(lambda match, key=key: t(key, locale, **match.groupdict()), value)
+    return value
 
 
 __all__ = ["translate"]
