@@ -45,8 +45,13 @@ SchoolId = Annotated[
 StudentId = Annotated[
     str,
     Storable,
-    # in NFKC form, as the upload reads ids: a full-width Ｓ１ is the uploaded S1
-    AfterValidator(lambda value: unicodedata.normalize("NFKC", value).strip()),
+    # as the upload reads ids (screening.io.canonical_ids): a full-width Ｓ１ is the
+    # uploaded S1, and a zero-width space pasted with an id is not part of it
+    AfterValidator(
+        lambda value: "".join(
+            c for c in unicodedata.normalize("NFKC", value) if unicodedata.category(c) != "Cf"
+        ).strip()
+    ),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
 ]
 TierLabel = Literal["green", "yellow", "orange", "red", "retest"]
@@ -260,6 +265,11 @@ class CloseIn(Model):
 
     disposition: Disposition
     note: Text | None = None
+    seen_event: int | None = Field(
+        default=None,
+        description="id of the newest event of the case that the closer has read; the close "
+        "is refused (409) when someone else added an event since (a referral, a screening)",
+    )
 
 
 class Cell(Model):

@@ -32,6 +32,9 @@ import polars as pl
 from screening.instruments.compiler import CompiledBattery
 from screening.io import EXCEL_ROUNDED, looks_rounded
 
+#: An id as Excel writes a long number in a General cell: 1.10101E+17.
+SCIENTIFIC = r"^[0-9](?:\.[0-9]+)?[Ee]\+[0-9]+$"
+
 #: Columns that reports group by, checked for cells left empty (merged cells in Excel).
 GROUP_COLUMNS = ("school_id", "class_id", "grade", "sex")
 #: Ids that look rounded by Excel (and half of the long ids at least) that make a warning.
@@ -64,6 +67,8 @@ class CoverageCheck:
         self._long_ids = 0  # ids of 16 digits or more
         self._rounded = 0  # of those, ids that look rounded by Excel
         self._example: str | None = None
+        self._scientific = 0  # ids written as 1.10101E+17
+        self._scientific_example: str | None = None
         self._blank = 0  # rows that answered no item at all
         self._gaps: dict[str, list[int]] = {}  # group column: [empty rows, first empty row]
         self._filled: set[str] = set()  # group columns with a value somewhere
@@ -99,6 +104,10 @@ class CoverageCheck:
             gaps[0] += values.null_count()
 
     def _count_rounded(self, ids: pl.Series) -> None:
+        scientific = ids.filter(ids.str.contains(SCIENTIFIC))
+        self._scientific += scientific.len()
+        if self._scientific_example is None and scientific.len():
+            self._scientific_example = scientific[0]
         long = ids.filter(ids.str.len_bytes() >= 16)
         long = long.filter(long.str.contains(r"^[0-9]{16,}$"))
         if not long.len():
@@ -136,6 +145,13 @@ class CoverageCheck:
                 f"numbers that Excel has rounded (e.g. {self._example!r}): Excel keeps 15 "
                 "digits of a number, so these ids have lost their last digits and no longer "
                 f"name their students. {EXCEL_ROUNDED}, and score it again."
+            )
+        if self._scientific:
+            messages.append(
+                f"{self._id_column}: {self._scientific:,} ids are numbers in scientific "
+                f"notation (e.g. {self._scientific_example!r}), as Excel shows and saves a "
+                "long number in a cell formatted General: they have lost their last digits "
+                f"and no longer name their students. {EXCEL_ROUNDED}, and score it again."
             )
         if self._blank and self._answered.any():  # else the lines above said it
             example = f" (e.g. {self._blank_example!r})" if self._blank_example else ""

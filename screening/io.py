@@ -454,14 +454,21 @@ def _unchanged(series: pl.Series) -> pl.Series:
     return series
 
 
+def canonical_ids(ids: pl.Series) -> pl.Series:
+    """Ids as they read: in NFKC form (``Ｓ１`` typed in full-width mode is ``S1``), without
+    format characters (a zero-width space pasted from a web page, the byte-order mark of
+    files joined with ``copy /b``) and without surrounding whitespace."""
+    return ids.str.normalize("NFKC").str.replace_all(r"\p{Cf}", "").str.strip_chars()
+
+
 def _strip_ids(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    """Student ids in NFKC form (``Ｓ１`` typed in full-width mode is ``S1``), without
-    surrounding whitespace (``S1 `` from Excel is ``S1``); blank is null."""
+    """Student ids as :func:`canonical_ids` reads them (``S1 `` from Excel is ``S1``); blank
+    is null."""
     ids = frame.get_column(id_column)
     wide = (ids.str.len_bytes() != ids.str.len_chars()).any()  # not ASCII only
     if not wide and not ids.str.contains(r"^\s|\s$").any() and not (ids == "").any():
         return frame
-    stripped = (ids.str.normalize("NFKC") if wide else ids).str.strip_chars()
+    stripped = canonical_ids(ids) if wide else ids.str.strip_chars()
     return frame.with_columns(stripped.set(stripped == "", None))
 
 
@@ -511,7 +518,7 @@ def student_keys(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
         return frame.select(id_column)
     school = frame.get_column("school_id").cast(pl.String)
     if (school.str.len_bytes() != school.str.len_chars()).any():  # not ASCII only
-        school = school.str.normalize("NFKC")
+        school = canonical_ids(school)
     return pl.DataFrame([school.str.strip_chars(), frame.get_column(id_column)])
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from screening.api import audit
@@ -402,10 +402,23 @@ def refer(session: Session, actor: Actor, case_id: int, body: ReferIn, now: dt.d
     return _case_out(session, case.id, now)
 
 
+def _changed_since(session: Session, case: Case, actor: Actor, seen_event: int) -> bool:
+    """Whether anyone but ``actor`` (or the service itself) added an event after ``seen_event``."""
+    newer = select(CaseEvent.id).where(
+        CaseEvent.case_id == case.id,
+        CaseEvent.id > seen_event,
+        or_(CaseEvent.actor_id.is_(None), CaseEvent.actor_id != actor.user_id),
+    )
+    return session.scalar(newer.limit(1)) is not None
+
+
 def close(session: Session, actor: Actor, case_id: int, body: CloseIn, now: dt.datetime) -> CaseOut:
     """Close a case with a disposition.
 
-    An urgent case closes only after a hospital referral or with a note recording why;
+    A close that says which event its author read last (``seen_event``) is refused when
+    someone else has added one since: a referral that joined the case meanwhile is read
+    before the case can close. An urgent case closes only after a hospital referral or with
+    a note recording why;
     the disposition ``hospital_referral`` needs the referral recorded first, and
     ``handed_to_level3_group`` the escalation, with its reason (POLICY, level 3).
     """
@@ -414,6 +427,11 @@ def close(session: Session, actor: Actor, case_id: int, body: CloseIn, now: dt.d
     if body.disposition is Disposition.hospital_referral and case.referred_at is None:
         raise Conflict(
             f"Record the referral first (POST /api/v1/cases/{case.id}/refer), then close."
+        )
+    if body.seen_event is not None and _changed_since(session, case, actor, body.seen_event):
+        raise Conflict(
+            "The case has changed since you read it (a new referral or screening): "
+            "read it again, then close."
         )
     if body.disposition is Disposition.handed_to_level3_group and case.escalated_at is None:
         raise Conflict(

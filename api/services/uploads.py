@@ -44,7 +44,7 @@ from screening.api.schemas import FailureCase, RejectedRow, UploadSummary
 from screening.api.security import Actor
 from screening.api.services.access import UPLOADERS, check_school, require_role, target_school
 from screening.api.services.dialect import bulk_insert
-from screening.api.services.errors import NotFound, Unprocessable
+from screening.api.services.errors import Conflict, NotFound, Unprocessable
 from screening.errors import NAMING_ADVICE, UPLOAD_NAMING_ADVICE, ScreeningError
 
 log = logging.getLogger("screening.api.uploads")
@@ -217,8 +217,10 @@ def _check_rows(
     too long or holds a NUL byte is shortened or cleaned instead (:func:`_fit_labels`), so that
     no red student is lost over a label; the third value lists those repairs as warnings.
     """
+    from screening.io import canonical_ids
+
     results = results.with_columns(
-        pl.col(c).str.normalize("NFKC").str.strip_chars()
+        canonical_ids(results.get_column(c))
         for c in ("student_id", "school_id")
         if c in results.columns
     )
@@ -623,6 +625,43 @@ def _worked_this_window(
     return worked
 
 
+JOIN_ROUNDS = 3
+ID_BATCH = 5000  # ids per IN list (SQLite allows 32,766 parameters)
+
+
+def _lock_open_cases(
+    session: Session, school: str, students: set[int]
+) -> dict[int, tuple[int, int, dt.datetime]]:
+    """The open case of each of ``students`` that has one, locked for this transaction:
+    ``{student_pk: (case_id, tier, due_at)}``."""
+    if not students:
+        return {}
+    candidates = [
+        case_id
+        for case_id, pk in session.execute(
+            select(Case.id, Case.student_pk).where(
+                Case.school_id == school, Case.status == CaseStatus.open.value
+            )
+        )
+        if pk in students
+    ]
+    found = {}
+    for start in range(0, len(candidates), ID_BATCH):
+        # an update that changes nothing locks the rows it matches; the status is checked
+        # again once a concurrent close has committed (PostgreSQL's READ COMMITTED)
+        locked = session.execute(
+            update(Case)
+            .where(
+                Case.id.in_(candidates[start : start + ID_BATCH]),
+                Case.status == CaseStatus.open.value,
+            )
+            .values(status=Case.status)
+            .returning(Case.student_pk, Case.id, Case.tier, Case.due_at)
+        )
+        found.update({pk: (case_id, tier, due_at) for pk, case_id, tier, due_at in locked})
+    return found
+
+
 def _open_cases(
     session: Session,
     upload: Upload,
@@ -655,44 +694,40 @@ def _open_cases(
         del tiers[pk]
     if not tiers:
         return 0, 0
-    open_cases = {
-        pk: (case_id, tier, due_at)
-        for case_id, pk, tier, due_at in session.execute(
-            select(Case.id, Case.student_pk, Case.tier, Case.due_at).where(
-                Case.school_id == upload.school_id, Case.status == CaseStatus.open.value
-            )
-        )
-        if pk in tiers
-    }
-    rows = [
-        {
-            "school_id": upload.school_id,
-            "student_pk": pk,
-            "result_id": result_ids.get(pk),
-            "source": CaseSource.screening.value,
-            "tier": tier,
-            "urgent": tier >= 3,
-            "status": CaseStatus.open.value,
-            "opened_at": now,
-            "due_at": due(tier),
-        }
-        for pk, tier in tiers.items()
-        if pk not in open_cases
-    ]
+    open_cases: dict[int, tuple[int, int, dt.datetime]] = {}
     created: dict[int, int] = {}
-    if rows:
-        # A case opened meanwhile by a concurrent upload makes its row a no-op (the partial
-        # unique index); RETURNING names exactly the cases this upload opened.
-        written = bulk_insert(session, Case.__table__, rows, returning=("id", "student_pk"))
-        created = {pk: case_id for case_id, pk in written}
-        missed = [r["student_pk"] for r in rows if r["student_pk"] not in created]
-        if missed:
-            for case_id, pk, tier, due_at in session.execute(
-                select(Case.id, Case.student_pk, Case.tier, Case.due_at).where(
-                    Case.student_pk.in_(missed), Case.status == CaseStatus.open.value
-                )
-            ):
-                open_cases[pk] = (case_id, tier, due_at)
+    pending = set(tiers)
+    # A case closed by a counsellor between reading it and joining it must not take the
+    # new screening (the student would be in no queue): the open cases are locked with a
+    # guarded update first, and a student whose case closed meanwhile gets a new one. A
+    # case opened meanwhile by a concurrent upload makes its insert a no-op (the partial
+    # unique index) and is joined in the next round.
+    for _ in range(JOIN_ROUNDS):
+        found = _lock_open_cases(session, upload.school_id, pending)
+        open_cases.update(found)
+        pending -= set(found)
+        rows = [
+            {
+                "school_id": upload.school_id,
+                "student_pk": pk,
+                "result_id": result_ids.get(pk),
+                "source": CaseSource.screening.value,
+                "tier": tiers[pk],
+                "urgent": tiers[pk] >= 3,
+                "status": CaseStatus.open.value,
+                "opened_at": now,
+                "due_at": due(tiers[pk]),
+            }
+            for pk in sorted(pending)
+        ]
+        if rows:
+            written = bulk_insert(session, Case.__table__, rows, returning=("id", "student_pk"))
+            created.update({pk: case_id for case_id, pk in written})
+            pending -= set(created)
+        if not pending:
+            break
+    else:
+        raise Conflict("Cases of this school changed while the upload was stored: upload again.")
     events = [
         {
             "case_id": case_id,

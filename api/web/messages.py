@@ -68,6 +68,13 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
+            r"^student_id: (?P<n>[\d,]+) ids are numbers in scientific notation \(e\.g\. "
+            r"(?P<example>'[^']*')\)"
+        ),
+        "web.err.ids_scientific",
+    ),
+    (
+        re.compile(
             r"^(?P<n>[\d,]+) rejected rows scored red or orange \(rows (?P<rows>[^)]*)\) and are "
             r"NOT in the counselling-room queue"
         ),
@@ -100,6 +107,8 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Only the counsellor who claimed"), "web.err.release_not_yours"),
     (re.compile(r"^Record the referral first"), "web.err.refer_first"),
     (re.compile(r"^An urgent case closes only"), "web.err.urgent_close"),
+    (re.compile(r"^Escalate the case with the reason first"), "web.err.escalate_first"),
+    (re.compile(r"^The case has changed since you read it"), "web.err.case_changed"),
     (re.compile(r"^Unknown file type (?P<suffix>'[^']*')"), "web.err.unknown_file_type"),
     (re.compile(r"^(The )?screening window", re.IGNORECASE), "web.err.bad_window"),
     (

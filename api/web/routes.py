@@ -417,7 +417,11 @@ def _body(action: str, form: Any) -> Any:
     if action == "refer":
         return ReferIn(target=get(form, "target"), on=get(form, "on"), note=get(form, "note"))
     if action == "close":
-        return CloseIn(disposition=get(form, "disposition"), note=get(form, "note"))
+        return CloseIn(
+            disposition=get(form, "disposition"),
+            note=get(form, "note"),
+            seen_event=get(form, "seen_event"),
+        )
     return None
 
 

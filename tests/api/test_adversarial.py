@@ -104,10 +104,10 @@ def test_rescreen_racing_a_close_still_reaches_an_open_case(
 def test_self_harm_referral_racing_a_close_still_reaches_an_open_case(
     db, client, token, headers, school, frame, sessions, clock, monkeypatch
 ):
-    """PostgreSQL: a teacher's self-harm referral finds the student's open case; before it
-    commits, the counsellor closes that case. The referral then raises the *closed* case to
-    urgent and adds its event there: the teacher is told "received" and the student is in
-    no queue."""
+    """PostgreSQL: a teacher's self-harm referral finds the student's open case, and the
+    counsellor closes that case before the referral joins it. The referral must not join
+    the closed case (the teacher would be told "received" and the student be in no queue):
+    it opens a new one."""
     if db.backend == "sqlite":
         pytest.skip("SQLite serialises whole write transactions: no interleaving possible")
     bearer = token("counsellor", school)
@@ -122,27 +122,107 @@ def test_self_harm_referral_racing_a_close_still_reaches_an_open_case(
 
     from screening.api.services import referrals
 
-    real_record = audit_module.record
+    real_update = referrals.update
     raced = []
 
-    class RacingAudit:
-        @staticmethod
-        def record(session, actor, action, *args, **kwargs):
-            if action == "referral" and not raced:
-                raced.append(True)
-                close_in_another_transaction(sessions, bearer, case_id, clock())
-            return real_record(session, actor, action, *args, **kwargs)
+    def update_after_a_concurrent_close(entity, *args, **kwargs):
+        if entity is Case and not raced:
+            raced.append(True)
+            close_in_another_transaction(sessions, bearer, case_id, clock())
+        return real_update(entity, *args, **kwargs)
 
-    monkeypatch.setattr(referrals, "audit", RacingAudit)
+    monkeypatch.setattr(referrals, "update", update_after_a_concurrent_close)
     answer = client.post(
         "/api/v1/referrals",
         headers=teacher,
         json={"student_id": "RACE2", "category": "self_harm", "note": "cut marks on her arm"},
     )
     assert raced, "the interleaving was not exercised"
-    assert answer.status_code in (201, 409, 503), answer.text
-    if answer.status_code == 201:  # "received": then the student must be in the queue
-        assert [(t, u) for _, t, u in open_cases_of(sessions, school, "RACE2")] == [(3, True)]
+    assert answer.status_code == 201, answer.text
+    assert [(t, u) for _, t, u in open_cases_of(sessions, school, "RACE2")] == [(3, True)]
+
+
+def test_a_close_waiting_on_a_referral_that_joined_the_case_is_refused(
+    db, client, token, headers, school, frame, sessions, clock, monkeypatch
+):
+    """PostgreSQL, the other order: the referral has joined (and locked) the case when the
+    counsellor's close arrives. The close waits for the referral's commit; it then must not
+    close a case whose urgent referral its author never read (``seen_event``): 409."""
+    if db.backend == "sqlite":
+        pytest.skip("SQLite serialises whole write transactions: no interleaving possible")
+    import threading
+
+    bearer = token("counsellor", school)
+    counsellor = headers(bearer)
+    assert (
+        post_upload(client, counsellor, frame([("RACE3", 2)]).write_csv().encode()).status_code
+        == 201
+    )
+    ((case_id, _, _),) = open_cases_of(sessions, school, "RACE3")
+    read = client.post(f"/api/v1/cases/{case_id}/claim", headers=counsellor).json()
+    seen = max(e["id"] for e in read["events"])
+
+    from screening.api.services import referrals
+
+    real_record = audit_module.record
+    outcome: list[object] = []
+
+    def close_while_the_referral_holds_the_case() -> None:
+        with sessions() as session:
+            actor = authenticate(session, bearer)
+            body = CloseIn(disposition="counselled_resolved", note="done", seen_event=seen)
+            try:
+                case_service.close(session, actor, case_id, body, clock())
+                session.commit()
+                outcome.append("closed")
+            except case_service.Conflict as error:
+                outcome.append(error)
+
+    closing = threading.Thread(target=close_while_the_referral_holds_the_case)
+
+    class RacingAudit:
+        @staticmethod
+        def record(session, actor, action, *args, **kwargs):
+            if action == "referral" and not closing.is_alive() and not outcome:
+                closing.start()
+                closing.join(0.5)  # it waits for the referral's lock on the case
+                assert closing.is_alive(), outcome
+            return real_record(session, actor, action, *args, **kwargs)
+
+    monkeypatch.setattr(referrals, "audit", RacingAudit)
+    answer = client.post(
+        "/api/v1/referrals",
+        headers=headers(token("teacher", school)),
+        json={"student_id": "RACE3", "category": "self_harm", "note": "said she wants to die"},
+    )
+    closing.join(10)
+    assert answer.status_code == 201, answer.text
+    assert len(outcome) == 1 and "changed since you read it" in str(outcome[0]), outcome
+    assert [(t, u) for _, t, u in open_cases_of(sessions, school, "RACE3")] == [(3, True)]
+
+
+def test_a_close_after_another_event_is_refused_until_read(client, token, headers, school, frame):
+    counsellor = headers(token("counsellor", school))
+    assert (
+        post_upload(client, counsellor, frame([("SEEN1", 2)]).write_csv().encode()).status_code
+        == 201
+    )
+    case_id = client.get("/api/v1/queue", headers=counsellor).json()["items"][0]["case_id"]
+    read = client.post(f"/api/v1/cases/{case_id}/claim", headers=counsellor).json()
+    seen = max(e["id"] for e in read["events"])
+    referral = {"student_id": "SEEN1", "category": "other", "note": "crying in class"}
+    teacher = headers(token("teacher", school))
+    assert client.post("/api/v1/referrals", headers=teacher, json=referral).status_code == 201
+    close = {"disposition": "counselled_resolved", "note": "n", "seen_event": seen}
+    refused = client.post(f"/api/v1/cases/{case_id}/close", headers=counsellor, json=close)
+    assert refused.status_code == 409 and "changed since you read it" in refused.text
+    # read again, the close goes through; the closer's own later events do not count
+    again = client.get(f"/api/v1/cases/{case_id}", headers=counsellor).json()
+    close["seen_event"] = max(e["id"] for e in again["events"])
+    note = {"text": "talked with her teacher"}
+    assert client.post(f"/api/v1/cases/{case_id}/notes", headers=counsellor, json=note).is_success
+    closed = client.post(f"/api/v1/cases/{case_id}/close", headers=counsellor, json=close)
+    assert closed.status_code == 200, closed.text
 
 
 # ---------------------------------------------------------------- lone surrogates
@@ -260,3 +340,10 @@ def test_missing_column_message_gives_a_fix_the_upload_can_use(
     message = answer.json()["detail"][0]["msg"]
     assert "phq9_3" in message
     assert "--map" not in message, message
+
+
+def test_a_referral_id_with_a_zero_width_space_is_the_uploaded_student():
+    from screening.api.schemas import ReferralIn
+
+    body = ReferralIn(student_id="\u200bS1\ufeff", category="other", note="n")
+    assert body.student_id == "S1"

@@ -815,3 +815,10 @@ def test_missing_columns_after_a_mapping_list_the_files_own_headers(tmp_path):
     message = _error(path, mapping=mapping)
     assert "missing item columns 'phq9_2', 'phq9_3'" in message
     assert "The file has '学号', '学校', '性别', '题1', '题2'." in message
+
+
+def test_canonical_ids_drop_format_characters_and_width():
+    from screening.io import canonical_ids
+
+    ids = pl.Series(["\ufeffS2", "S2\u200b", "Ｓ２ ", "S\u20602", "S2"])
+    assert canonical_ids(ids).to_list() == ["S2"] * 5
