@@ -43,7 +43,7 @@ from screening.api.schemas import (
 )
 from screening.api.security import SYSTEM, Actor
 from screening.api.services.access import CASEWORKERS, check_school, require_role, target_school
-from screening.api.services.errors import Conflict, NotFound
+from screening.api.services.errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger("screening.api.cases")
 
@@ -369,12 +369,27 @@ def add_note(
     return _case_out(session, case.id, now)
 
 
+YEAR = dt.timedelta(days=366)
+
+
+def _check_date(on: dt.date, now: dt.datetime, what: str, *, earliest: dt.datetime) -> None:
+    """422 for a date before ``earliest`` or more than a year after ``now`` (a typo such as
+    1999 or 2062 would hide a case from every follow-up list)."""
+    if not earliest.date() <= on <= (now + YEAR).date():
+        raise Unprocessable(
+            f"{what} {on.isoformat()} is out of range: give a date from "
+            f"{earliest.date().isoformat()} to {(now + YEAR).date().isoformat()}."
+        )
+
+
 def set_follow_up(
     session: Session, actor: Actor, case_id: int, body: FollowUpIn, now: dt.datetime
 ) -> CaseOut:
-    """Set the next follow-up date (跟踪回访)."""
+    """Set the next follow-up date (跟踪回访): from today (a day's slack for time zones) to
+    a year ahead."""
     case = _load(session, actor, case_id, for_update=True)
     _require_claim(case, actor)
+    _check_date(body.on, now, "The next follow-up date", earliest=now - dt.timedelta(days=1))
     case.follow_up_on = body.on
     _event(session, case, actor, "follow_up", {"on": body.on.isoformat(), "note": body.note}, now)
     return _case_out(session, case.id, now)
@@ -393,9 +408,11 @@ def escalate(
 
 
 def refer(session: Session, actor: Actor, case_id: int, body: ReferIn, now: dt.datetime) -> CaseOut:
-    """Record a hospital referral (green channel) with its target and date."""
+    """Record a hospital referral (green channel) with its target and date (within a year
+    of today, either way)."""
     case = _load(session, actor, case_id, for_update=True)
     _require_claim(case, actor)
+    _check_date(body.on, now, "The referral date", earliest=now - YEAR)
     case.referred_at = now
     detail = {"target": body.target, "on": body.on.isoformat(), "note": body.note}
     _event(session, case, actor, "referred", detail, now)

@@ -108,6 +108,13 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Record the referral first"), "web.err.refer_first"),
     (re.compile(r"^An urgent case closes only"), "web.err.urgent_close"),
     (re.compile(r"^Escalate the case with the reason first"), "web.err.escalate_first"),
+    (
+        re.compile(
+            r"^The (?:next follow-up|referral) date (?P<on>[\d-]+) is out of range: give a date "
+            r"from (?P<earliest>[\d-]+) to (?P<latest>[\d-]+)"
+        ),
+        "web.err.date_out_of_range",
+    ),
     (re.compile(r"^The case has changed since you read it"), "web.err.case_changed"),
     (re.compile(r"^Unknown file type (?P<suffix>'[^']*')"), "web.err.unknown_file_type"),
     (re.compile(r"^(The )?screening window", re.IGNORECASE), "web.err.bad_window"),

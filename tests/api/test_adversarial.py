@@ -347,3 +347,20 @@ def test_a_referral_id_with_a_zero_width_space_is_the_uploaded_student():
 
     body = ReferralIn(student_id="\u200bS1\ufeff", category="other", note="n")
     assert body.student_id == "S1"
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("follow-up", {"on": "1999-01-01"}),
+        ("follow-up", {"on": "2062-01-01"}),
+        ("refer", {"target": "市精神卫生中心", "on": "1900-01-01"}),
+    ],
+)
+def test_dates_far_from_today_are_refused(client, token, headers, school, frame, action, body):
+    counsellor = headers(token("counsellor", school))
+    assert post_upload(client, counsellor, frame([("D1", 2)]).write_csv().encode()).is_success
+    case_id = client.get("/api/v1/queue", headers=counsellor).json()["items"][0]["case_id"]
+    assert client.post(f"/api/v1/cases/{case_id}/claim", headers=counsellor).is_success
+    answer = client.post(f"/api/v1/cases/{case_id}/{action}", headers=counsellor, json=body)
+    assert answer.status_code == 422 and "is out of range" in answer.text, answer.text
