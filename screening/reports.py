@@ -28,7 +28,12 @@ import screening
 from screening.charts import Segment, bars, stacked_bars
 from screening.errors import InputFileError, ScreeningError
 from screening.i18n import normalize_locale, translator
-from screening.suppression import SuppressedTable, suppress_line, suppress_table
+from screening.suppression import (
+    SuppressedTable,
+    suppress_line,
+    suppress_nested,
+    suppress_table,
+)
 
 TIERS: tuple[str, ...] = ("red", "orange", "yellow", "green", "retest")
 """Tier keys in report order (most urgent first); ``retest`` is a null tier."""
@@ -194,6 +199,73 @@ def tier_table(
     return suppress_table(labels, list(TIERS), matrix, min_cell, hidden_totals), groups
 
 
+def school_lines(
+    frame: pl.DataFrame, min_cell: int, hidden_totals: list[bool] | None = None
+) -> dict[Any, tuple[list[bool], bool]]:
+    """Per school, which of its tier counts a reader of the by-school table may not see,
+    and whether its total is hidden.
+
+    A school's own tier line hides its small counts (:func:`tier_line`); a reader who also
+    sees the by-school table (:func:`tier_table`) must not see in the school's line what
+    that table hides of the school's row, or the two side by side would show it.
+    """
+    if "school_id" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("school_id"))
+    table, schools = tier_table(frame, "school_id", min_cell, hidden_totals)
+    counts = _counts(frame, pl.col("school_id"), _tier_key(frame).alias("_tier"))
+    lines = {}
+    for i, school in enumerate(schools):
+        own = suppress_line([counts.get((school, k), 0) for k in TIERS], min_cell)
+        row = [a or c is None for a, c in zip(own, table.counts[i], strict=True)]
+        lines[school] = (row, table.totals[i] is None)
+    return lines
+
+
+def nested_tables(
+    frame: pl.DataFrame, by: str, min_cell: int, hidden_totals: list[bool] | None = None
+) -> tuple[tuple[SuppressedTable, list], dict[Any, tuple[SuppressedTable, list]]]:
+    """The ``by`` × tier table of the whole frame and of each school in it, suppressed
+    together (:func:`screening.suppression.suppress_nested`) for a reader who sees all.
+
+    Returns
+    -------
+    tuple
+        The whole's table with its raw group values (as :func:`tier_table`), and per
+        school its table with the groups the school has.
+    """
+    for column in (by, "school_id"):
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(column))
+    lookup = _counts(frame, pl.col("school_id"), pl.col(by), _tier_key(frame).alias("_tier"))
+    groups = sorted({g for _s, g, _k in lookup}, key=_group_order)
+    schools = sorted({s for s, _g, _k in lookup}, key=_group_order)
+    parts = [[[lookup.get((s, g, k), 0) for k in TIERS] for g in groups] for s in schools]
+    if hidden_totals is None:
+        _, hidden_totals = tier_line(frame, min_cell)
+    lines = school_lines(frame, min_cell, hidden_totals)
+    labels = [str(g) for g in groups]
+    whole, tables = suppress_nested(
+        labels, list(TIERS), parts, min_cell, hidden_totals, [lines[s][0] for s in schools]
+    )
+    return (whole, groups), {
+        s: _present(table, groups, part)
+        for s, table, part in zip(schools, tables, parts, strict=True)
+    }
+
+
+def _present(
+    table: SuppressedTable, groups: list, part: list[list[int]]
+) -> tuple[SuppressedTable, list]:
+    """``table`` with only the groups that have students in ``part``, and their values."""
+    keep = [i for i, row in enumerate(part) if sum(row) > 0]
+    return SuppressedTable(
+        groups=[table.groups[i] for i in keep],
+        categories=table.categories,
+        counts=[table.counts[i] for i in keep],
+        totals=[table.totals[i] for i in keep],
+    ), [groups[i] for i in keep]
+
+
 def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int = 10) -> dict:
     """Overall tiers, response status and tiers by school, grade and sex, suppressed.
 
@@ -257,7 +329,10 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
         ):
             if by not in frame.columns:
                 continue
-            table, groups = tier_table(frame, by, min_cell, hidden)
+            if by == "school_id":
+                table, groups = tier_table(frame, by, min_cell, hidden)
+            else:  # beside each school's own table (the service's school reports)
+                (table, groups), _parts = nested_tables(frame, by, min_cell, hidden)
             kind = by.removesuffix("_id")
             labels = [_group_label(kind, g, _) for g in groups]
             rows = [
@@ -528,4 +603,13 @@ def write_report(
     return target
 
 
-__all__ = ["TIERS", "BatchRun", "load_run", "render_report", "report_context", "write_report"]
+__all__ = [
+    "TIERS",
+    "BatchRun",
+    "load_run",
+    "nested_tables",
+    "render_report",
+    "report_context",
+    "school_lines",
+    "write_report",
+]

@@ -2,17 +2,34 @@
 
 A count of 1 to ``min_cell - 1`` students is hidden (primary suppression); a group of fewer
 than ``min_cell`` students is hidden whole, its total included. Row totals (students per
-group) and column totals (students per tier) are published, so a line with exactly one
-hidden non-zero count would give it away by subtraction: the smallest other non-zero count
-of that line is hidden too (secondary suppression), repeated until no line has exactly one.
-A group whose only other counts are zeros is hidden whole instead. A column whose total is
-itself hidden (in the overall line) keeps at least one hidden count, or adding up the
-column would give the total away. Zero counts are shown.
+group) and column totals (students per tier) are published, so more is hidden until no
+hidden small count can be worked out from what is published (secondary suppression).
+
+What a reader knows, and what the rules guard against:
+
+- the shown counts and totals, and that zero counts are always shown: a hidden count of a
+  group whose total is published is at least 1 (only a group hidden whole hides zeros);
+- the sums: a line (a group's counts, or a tier's counts over the groups) adds up to its
+  published total.
+
+A hidden count is *pinned* when these leave it one possible value: alone in its line (plain
+subtraction), or beside other hidden counts that add up to no more than their least values
+(1 each: 1 red and 1 orange beside a shown 40 green of 42 students are both 1). The rule,
+as the protection intervals of statistical disclosure control (tau-ARGUS) ask: **every
+hidden small count has at least two possible values** given the published figures. In a
+line, the hidden counts must add up to more than their number; in a table, each hidden
+small count must lie on a cycle of hidden counts along which it can move by one without
+taking any count below its least value (see :func:`_protect`). Where it does not, the
+smallest shown count that gives it room is hidden too; where none can, its group is
+hidden whole. A column whose total is itself hidden (in the overall line) keeps at least
+one hidden count, or adding up the column would give the total away.
 
 Every place that publishes a table of the same counts (the batch report, the service's
 reports, exports and dashboard) calls these functions on the same counts in the same order,
 so they all hide the same cells: two publications of one table never show between them
-what each hides.
+what each hides. A table and the tables of its parts (the district by grade and each
+school by grade) are suppressed together by :func:`suppress_nested`, so that the district
+cells, the sums of the schools' cells, give no school's hidden count away.
 """
 
 from __future__ import annotations
@@ -28,10 +45,32 @@ def suppress_line(counts: Sequence[int], min_cell: int) -> list[bool]:
     --------
     >>> suppress_line([40, 3, 0, 12], 10)
     [False, True, False, True]
+    >>> suppress_line([1, 1, 0, 40, 0], 10)  # 1 + 1 of 2 would pin both: hide the 40 too
+    [True, True, False, True, False]
     """
     hidden = [0 < c < min_cell for c in counts]
-    _secondary(counts, hidden)
+    while _line_pinned([(c, 1) for c, h in zip(counts, hidden, strict=True) if h and c > 0]):
+        if not _hide_smallest(counts, hidden):
+            break
     return hidden
+
+
+def _line_pinned(hidden: Sequence[tuple[int, int]]) -> bool:
+    """Whether the hidden counts of a line with a published total have one value each.
+
+    Parameters
+    ----------
+    hidden
+        ``(count, least)`` of each hidden count: its value and the least value a reader
+        knows it has (1 where zeros are shown, else 0).
+
+    Their sum is known (the total less the shown counts): one hidden count is that sum, and
+    several are each pinned to their least value when the sum is no more than those add up
+    to. Otherwise each can be one more, another one less.
+    """
+    return len(hidden) == 1 or (
+        len(hidden) > 1 and sum(c for c, _ in hidden) == sum(low for _, low in hidden)
+    )
 
 
 def _secondary(counts: Sequence[int], hidden: list[bool]) -> bool:
@@ -81,6 +120,9 @@ def suppress_table(
     counts: Sequence[Sequence[int]],
     min_cell: int,
     hidden_totals: Sequence[bool] | None = None,
+    *,
+    protect: Sequence[Sequence[bool]] | None = None,
+    hide_groups: Sequence[bool] | None = None,
 ) -> SuppressedTable:
     """Suppress a groups × categories table whose row and column totals are published.
 
@@ -95,6 +137,11 @@ def suppress_table(
     hidden_totals
         Per category, whether its column total is hidden where it is published (the overall
         line, suppressed by :func:`suppress_line`); default: all published.
+    protect
+        Counts to hide and guard like small ones, whatever their value (a district cell
+        that would give a school's hidden count away); default: none.
+    hide_groups
+        Groups to hide whole, whatever their size; default: none.
 
     Examples
     --------
@@ -104,8 +151,14 @@ def suppress_table(
     """
     matrix = [list(row) for row in counts]
     hidden_totals = list(hidden_totals or [False] * len(categories))
+    forced = [list(row) for row in protect] if protect else [[False] * len(r) for r in matrix]
     whole = [0 < sum(row) < min_cell for row in matrix]  # rows hidden with their total
-    hidden = [[whole[i] or 0 < c < min_cell for c in row] for i, row in enumerate(matrix)]
+    whole = [w or bool(hide_groups and hide_groups[i]) for i, w in enumerate(whole)]
+    targets = [
+        [f or 0 < c < min_cell for c, f in zip(row, frow, strict=True)]
+        for row, frow in zip(matrix, forced, strict=True)
+    ]
+    hidden = [[whole[i] or t for t in row] for i, row in enumerate(targets)]
     # The only non-zero count of a column with a published total is that total: hiding it
     # protects nothing, so rows count it as shown (as if zero) and never pick it.
     exposed = [
@@ -134,7 +187,7 @@ def suppress_table(
                 for i, flag in enumerate(flags):
                     hidden[i][j] = flag
                 changed = True
-    _protect(matrix, hidden, whole, hidden_totals, min_cell)
+    _protect(matrix, hidden, whole, hidden_totals, targets, min_cell)
     return SuppressedTable(
         groups=list(groups),
         categories=list(categories),
@@ -151,50 +204,44 @@ def _protect(
     hidden: list[list[bool]],
     whole: list[bool],
     hidden_totals: list[bool],
+    targets: list[list[bool]],
     min_cell: int,
 ) -> None:
-    """Hide more until no small count can be worked out from what is published.
+    """Hide more until no hidden target count (small or protected) is pinned.
 
     The line rules above look at one line at a time; a count can still follow from several
-    lines together. Seen as a graph whose nodes are the published lines (rows with a total,
-    columns with a total; the rows, and the columns, whose totals are hidden are one node
-    each, since the grand total gives their sum) and whose edges are the hidden counts, a
-    hidden count can be worked out exactly when its edge is a bridge (on no cycle). While a
-    small count is a bridge, the smallest shown count that closes a cycle around it is
-    hidden too; where none can, its group is hidden whole.
+    lines together, and from the least values of the hidden counts. The published figures
+    of a table are a flow network (see :func:`_network`): a hidden count has another
+    possible value exactly when one unit can be pushed around a cycle through it without
+    taking any hidden count below its least value. Hiding more only adds cycles and room,
+    so a target found free stays free. While a target is pinned, the smallest
+    shown count that opens such a cycle is hidden too; where none can, its group is hidden
+    whole, and where that is done already, the whole table.
     """
     rows, cols = len(matrix), len(matrix[0]) if matrix else 0
-    grand_hidden = 0 < sum(map(sum, matrix)) < min_cell
+    free: set[tuple[int, int]] = set()  # hiding more only adds room: free counts stay free
     while True:
-        row_node = ["R*" if whole[i] else ("r", i) for i in range(rows)]
-        col_node = ["C*" if hidden_totals[j] else ("c", j) for j in range(cols)]
-        edges = [
-            (row_node[i], col_node[j], (i, j))
-            for i in range(rows)
-            for j in range(cols)
-            if hidden[i][j]
-        ]
-        if grand_hidden:
-            edges.append(("R*", "C*", None))
-        exposed = [
-            e
-            for e in _bridges(edges)
-            if e[2] is not None and 0 < matrix[e[2][0]][e[2][1]] < min_cell
-        ]
-        if not exposed:
+        edges, index = _network(matrix, hidden, whole, hidden_totals, min_cell)
+        arcs, _ = _residual(edges)
+        stuck = None
+        for cell, k in index.items():
+            if targets[cell[0]][cell[1]] and cell not in free:
+                if _fixed(edges, arcs, k):
+                    stuck = cell
+                    break
+                free.add(cell)
+        if stuck is None:
             return
-        row, _, (i, _j) = exposed[0]
-        side = _component(edges, row, without=exposed[0])
-        closing = [
+        moves = _moves(edges, index[stuck])
+        opening = [
             (matrix[a][b], a, b)
             for a in range(rows)
             for b in range(cols)
-            if not hidden[a][b]
-            and matrix[a][b] > 0
-            and (row_node[a] in side) != (col_node[b] in side)
+            if not hidden[a][b] and matrix[a][b] > 0 and _opens(moves, a, b, matrix[a][b])
         ]
-        if closing:
-            _, a, b = min(closing)
+        i = stuck[0]
+        if opening:
+            _, a, b = min(opening)
             hidden[a][b] = True
         elif not whole[i]:
             whole[i], hidden[i] = True, [True] * cols
@@ -204,57 +251,99 @@ def _protect(
             return
 
 
-def _bridges(edges: list[tuple]) -> list[tuple]:
-    """The edges of a multigraph that lie on no cycle (iterative Tarjan)."""
-    adjacent: dict = {}
-    for k, (u, v, _) in enumerate(edges):
-        adjacent.setdefault(u, []).append((v, k))
-        adjacent.setdefault(v, []).append((u, k))
-    order: dict = {}
-    low: dict = {}
-    found = []
-    for root in adjacent:
-        if root in order:
-            continue
-        order[root] = low[root] = len(order)
-        stack = [(root, -1, iter(adjacent[root]))]
-        while stack:
-            node, via, neighbours = stack[-1]
-            step = next(neighbours, None)
-            if step is None:
-                stack.pop()
-                if stack:
-                    parent = stack[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                    if low[node] > order[parent]:
-                        found.append(edges[via])
-                continue
-            other, k = step
-            if k == via:
-                continue
-            if other in order:
-                low[node] = min(low[node], order[other])
-            else:
-                order[other] = low[other] = len(order)
-                stack.append((other, k, iter(adjacent[other])))
-    return found
+_Edge = tuple[object, object, int]
+"""A hidden figure as an edge of the network: (tail node, head node, room), where room is
+how far it lies above the least value a reader knows it has."""
 
 
-def _component(edges: list[tuple], start: object, without: tuple) -> set:
-    """The nodes reachable from ``start`` over ``edges`` other than ``without``."""
-    adjacent: dict = {}
-    for edge in edges:
-        if edge is not without:
-            u, v, _ = edge
-            adjacent.setdefault(u, []).append(v)
-            adjacent.setdefault(v, []).append(u)
+def _network(
+    matrix: list[list[int]],
+    hidden: list[list[bool]],
+    whole: list[bool],
+    hidden_totals: list[bool],
+    min_cell: int,
+) -> tuple[list[_Edge], dict[tuple[int, int], int]]:
+    """The hidden figures of a table as the edges of a flow network; and the edge of each
+    hidden count.
+
+    Nodes are the published lines: each group with a published total (``("r", i)``), the
+    groups hidden whole together (``"R*"``: the grand total less the published group totals
+    gives their sum), each category (``("c", j)``) and the categories whose totals are
+    hidden together (``"C*"``). A hidden count flows from its group to its category (least
+    value 1, or 0 in a group hidden whole, whose zeros are hidden); a hidden category total
+    from its category to ``"C*"`` (least 1: the overall line shows its zeros); an unknown
+    grand total from ``"C*"`` back to ``"R*"``. Every node balances, so the hidden figures
+    that agree with what is published differ from the true ones by a circulation.
+    """
+    edges: list[_Edge] = []
+    index: dict[tuple[int, int], int] = {}
+    for i, row in enumerate(matrix):
+        tail = "R*" if whole[i] else ("r", i)
+        for j, count in enumerate(row):
+            if hidden[i][j]:
+                index[(i, j)] = len(edges)
+                edges.append((tail, ("c", j), count - (0 if whole[i] else min(count, 1))))
+    for j, flag in enumerate(hidden_totals):
+        if flag:
+            total = sum(row[j] for row in matrix)
+            edges.append((("c", j), "C*", total - min(total, 1)))
+    grand = sum(map(sum, matrix))
+    if grand < min_cell and any(hidden_totals) and any(whole):
+        edges.append(("C*", "R*", grand))
+    return edges, index
+
+
+def _residual(edges: list[_Edge]) -> tuple[dict, dict]:
+    """The moves of one unit along each edge: forward always, backward where the edge has
+    room; as successor and predecessor lists of ``(node, edge)``."""
+    forward: dict = {}
+    backward: dict = {}
+    for k, (u, v, room) in enumerate(edges):
+        for a, b in ((u, v), (v, u)) if room > 0 else ((u, v),):
+            forward.setdefault(a, []).append((b, k))
+            backward.setdefault(b, []).append((a, k))
+    return forward, backward
+
+
+def _reach(arcs: dict, start: object, skip: int, goal: object = None) -> set:
+    """The nodes reachable from ``start`` along ``arcs`` not on edge ``skip`` (or some of
+    them, ``goal`` among them, once it is reached)."""
     seen, todo = {start}, [start]
-    while todo:
-        for other in adjacent.get(todo.pop(), ()):
-            if other not in seen:
+    while todo and goal not in seen:
+        for other, k in arcs.get(todo.pop(), ()):
+            if k != skip and other not in seen:
                 seen.add(other)
                 todo.append(other)
     return seen
+
+
+def _ways(edges: list[_Edge], k: int) -> list[tuple[object, object]]:
+    """Where a cycle moving edge ``k`` by one unit leaves and comes back: up, and down
+    where it has room."""
+    u, v, room = edges[k]
+    return [(v, u), (u, v)] if room > 0 else [(v, u)]
+
+
+def _fixed(edges: list[_Edge], arcs: dict, k: int) -> bool:
+    """Whether the hidden figure of edge ``k`` has one possible value (no cycle moves it)."""
+    return not any(b in _reach(arcs, a, k, b) for a, b in _ways(edges, k))
+
+
+def _moves(edges: list[_Edge], k: int) -> list[tuple[set, set]]:
+    """For each way edge ``k`` could move: the nodes reachable from where its cycle must
+    leave, and those that reach where it must come back."""
+    forward, backward = _residual(edges)
+    return [(_reach(forward, a, k), _reach(backward, b, k)) for a, b in _ways(edges, k)]
+
+
+def _opens(moves: list[tuple[set, set]], a: int, b: int, count: int) -> bool:
+    """Whether hiding the shown count ``count`` of group ``a``, category ``b`` would close
+    one of ``moves`` into a cycle."""
+    row, col = ("r", a), ("c", b)
+    return any(
+        (row in reached and col in back) or (count > 1 and col in reached and row in back)
+        for reached, back in moves
+    )
 
 
 def _alone(counts: Sequence[int], hidden: list[bool]) -> bool:
@@ -271,4 +360,118 @@ def _keep_one_hidden(counts: Sequence[int], hidden: list[bool]) -> bool:
     return _hide_smallest(counts, hidden)
 
 
-__all__ = ["SuppressedTable", "suppress_line", "suppress_table"]
+def suppress_nested(
+    groups: Sequence[str],
+    categories: Sequence[str],
+    parts: Sequence[Sequence[Sequence[int]]],
+    min_cell: int,
+    hidden_totals: Sequence[bool] | None = None,
+    part_hidden_totals: Sequence[Sequence[bool]] | None = None,
+) -> tuple[SuppressedTable, list[SuppressedTable]]:
+    """Suppress a table and the tables of its parts together (the district by grade and
+    each school by grade), for a reader who sees them all.
+
+    Each table is suppressed by :func:`suppress_table`; then each of the whole's figures
+    (a count, or a group's total) is the sum of the parts' figures beside it, a line with a
+    published total. Where the parts' figures it hides are pinned by it (see
+    :func:`_line_pinned`), the smallest shown figure of another part is hidden too, or
+    the whole's where no part has one; where the whole hides a figure that the parts all
+    show (their sum), the smallest of those is hidden. Repeated until neither happens.
+
+    Parameters
+    ----------
+    groups, categories
+        Row and column labels, the same for the whole and every part.
+    parts
+        One table of counts per part; the whole's counts are their sums.
+    min_cell
+        Smallest count that may be shown.
+    hidden_totals, part_hidden_totals
+        Per category, whether its total is hidden, for the whole and for each part.
+
+    Returns
+    -------
+    tuple
+        The whole's suppressed table and each part's.
+    """
+    rows, cols = len(groups), len(categories)
+    whole = [[sum(p[i][j] for p in parts) for j in range(cols)] for i in range(rows)]
+    part_hidden_totals = part_hidden_totals or [None] * len(parts)
+    forced = [_Forced.empty(rows, cols) for _ in range(len(parts) + 1)]
+    while True:
+        tables = [
+            suppress_table(
+                groups, categories, m, min_cell, h, protect=f.cells, hide_groups=f.groups
+            )
+            for m, h, f in zip(
+                [whole, *parts], [hidden_totals, *part_hidden_totals], forced, strict=True
+            )
+        ]
+        figures = [_Figures(m, t) for m, t in zip([whole, *parts], tables, strict=True)]
+        lines = [(i, j) for i in range(rows) for j in [*range(cols), None]]
+        if not [line for line in lines if _link(figures, forced, *line)]:
+            return tables[0], tables[1:]
+
+
+@dataclass(frozen=True)
+class _Forced:
+    """Counts to hide and guard (``cells``) and groups to hide whole, of one table."""
+
+    cells: list[list[bool]]
+    groups: list[bool]
+
+    @classmethod
+    def empty(cls, rows: int, cols: int) -> _Forced:
+        return cls([[False] * cols for _ in range(rows)], [False] * rows)
+
+    def force(self, i: int, j: int | None) -> None:
+        """Force count ``(i, j)``, or group ``i`` where ``j`` is None."""
+        if j is None:
+            self.groups[i] = True
+        else:
+            self.cells[i][j] = True
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """The true and published figures of one table: count ``(i, j)``, or the total of
+    group ``i`` where ``j`` is None."""
+
+    matrix: Sequence[Sequence[int]]
+    table: SuppressedTable
+
+    def value(self, i: int, j: int | None) -> int:
+        return sum(self.matrix[i]) if j is None else self.matrix[i][j]
+
+    def hidden(self, i: int, j: int | None) -> bool:
+        shown = self.table.totals[i] if j is None else self.table.counts[i][j]
+        return shown is None
+
+    def least(self, i: int, j: int | None) -> int:
+        """The least value a reader knows a hidden figure has (zeros are shown, except in
+        a group hidden whole)."""
+        hides_zeros = j is not None and self.table.totals[i] is None
+        return 0 if hides_zeros else min(self.value(i, j), 1)
+
+
+def _link(figures: list[_Figures], forced: list[_Forced], i: int, j: int | None) -> bool:
+    """Force one more figure where the whole's figure ``(i, j)`` and its parts' give a
+    hidden one away (``figures[0]`` is the whole's); True if it did."""
+    whole, parts = figures[0], figures[1:]
+    hidden = [(p.value(i, j), p.least(i, j)) for p in parts if p.hidden(i, j)]
+    if (whole.hidden(i, j) and hidden) or whole.value(i, j) == 0:
+        return False  # a zero is shown, and says its parts are all zero
+    if not whole.hidden(i, j) and not _line_pinned(hidden):
+        return False
+    shown = [(p.value(i, j), k) for k, p in enumerate(parts) if not p.hidden(i, j)]
+    shown = [(v, k) for v, k in shown if v > 0]
+    if shown:
+        forced[min(shown)[1] + 1].force(i, j)
+    elif not whole.hidden(i, j):
+        forced[0].force(i, j)
+    else:
+        return False
+    return True
+
+
+__all__ = ["SuppressedTable", "suppress_line", "suppress_nested", "suppress_table"]

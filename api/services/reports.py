@@ -7,7 +7,10 @@ report, an export and the dashboard of one window hide the same cells: put side 
 they show nothing that each hides. A district-wide reader, who also sees the district's
 by-school table, gets each school's report with the cells that table hides of the school
 hidden too (a school with nothing small of its own would otherwise show the counts the
-district table hides to protect another school's).
+district table hides to protect another school's), and the district's and the schools'
+grade and sex tables suppressed together (:func:`screening.reports.nested_tables`): a
+district cell is the sum of the schools' cells, and must not give a school's hidden count
+away by subtraction.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from screening.api.services.access import (
     target_school,
 )
 from screening.api.services.cases import tier_label
-from screening.reports import TIERS, tier_line, tier_table
-from screening.suppression import suppress_line
+from screening.reports import TIERS, nested_tables, school_lines, tier_line, tier_table
+from screening.suppression import SuppressedTable, suppress_line
 
 LABELS = ("green", "yellow", "orange", "red", "retest")
 
@@ -60,9 +63,8 @@ def counts_frame(session: Session, window: str | None, school: str | None) -> pl
     )
 
 
-def _cells(frame: pl.DataFrame, by: str, min_cell: int, hidden_totals: list[bool]) -> list[Cell]:
-    """The group x tier table of ``by``, suppressed, as cells in group and label order."""
-    table, groups = tier_table(frame, by, min_cell, hidden_totals)
+def _cells(table: SuppressedTable, groups: list) -> list[Cell]:
+    """A suppressed group x tier table as cells in group and label order."""
     cells = []
     for i, group in enumerate(groups):
         for label in LABELS:
@@ -78,23 +80,31 @@ def _cells(frame: pl.DataFrame, by: str, min_cell: int, hidden_totals: list[bool
     return cells
 
 
+def _breakdown(
+    frame: pl.DataFrame,
+    by: str,
+    min_cell: int,
+    hidden_totals: list[bool],
+    school: str | None,
+    district: pl.DataFrame | None,
+) -> list[Cell]:
+    """The ``by`` x tier table of ``frame`` as cells; with ``district`` (the district's
+    counts, for a district-wide reader), the district's table or ``school``'s, suppressed
+    together with the other schools'."""
+    if district is not None:
+        whole, schools = nested_tables(district, by, min_cell)
+        if school is None:
+            return _cells(*whole)
+        if school in schools:
+            return _cells(*schools[school])
+    return _cells(*tier_table(frame, by, min_cell, hidden_totals))
+
+
 def _latest_window(session: Session, school_id: str | None) -> str | None:
     stmt = select(Upload.window).order_by(Upload.created_at.desc(), Upload.id.desc()).limit(1)
     if school_id is not None:
         stmt = stmt.where(Upload.school_id == school_id)
     return session.scalar(stmt)
-
-
-def _district_row(
-    session: Session, window: str | None, school: str, min_cell: int
-) -> tuple[list[bool], bool]:
-    """What the district's by-school table hides of ``school``: its tier counts (in
-    :data:`~screening.reports.TIERS` order), and whether it hides the school whole."""
-    table, groups = tier_table(counts_frame(session, window, None), "school_id", min_cell)
-    if school not in groups:
-        return [False] * len(TIERS), False
-    i = groups.index(school)
-    return [count is None for count in table.counts[i]], table.totals[i] is None
 
 
 def _build(
@@ -114,8 +124,12 @@ def _build(
     total = int(frame.get_column("n").sum())
     values, hidden = tier_line(frame, min_cell)
     whole = 0 < total < min_cell
-    if beside_district and school_id is not None:
-        row, row_whole = _district_row(session, window, school_id, min_cell)
+    district = None
+    if school_id is None:
+        district = frame
+    elif beside_district:
+        district = counts_frame(session, window, None)
+        row, row_whole = school_lines(district, min_cell).get(school_id, (hidden, whole))
         hidden = [a or b for a, b in zip(hidden, row, strict=True)]
         whole = whole or row_whole
     line = dict(zip(TIERS, zip(values, hidden, strict=True), strict=True))
@@ -129,9 +143,9 @@ def _build(
             Cell(group=None, tier_label=label, count=None if h else n, suppressed=h)
             for label, (n, h) in ((label, line[label]) for label in LABELS)
         ],
-        by_grade=_cells(frame, "grade", min_cell, hidden),
-        by_sex=_cells(frame, "sex", min_cell, hidden),
-        by_school=_cells(frame, "school_id", min_cell, hidden) if by_school else None,
+        by_grade=_breakdown(frame, "grade", min_cell, hidden, school_id, district),
+        by_sex=_breakdown(frame, "sex", min_cell, hidden, school_id, district),
+        by_school=_cells(*tier_table(frame, "school_id", min_cell, hidden)) if by_school else None,
     )
 
 

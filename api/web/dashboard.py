@@ -10,19 +10,19 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
+import polars as pl
 from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from screening.api import audit
-from screening.api.models import TIER_LABELS, Result, Upload
+from screening.api.models import Result, Upload
 from screening.api.security import Actor
 from screening.api.services.access import REPORT_READERS, require_district, require_role
 from screening.api.services.cases import tier_label
 from screening.api.services.reports import counts_frame
-from screening.suppression import suppress_line
+from screening.reports import TIERS, tier_line
 
 TREND_TIERS = ("red", "orange", "yellow", "retest")
-LINE = (*TIER_LABELS.values(), "retest")  # the tier counts of a window add up to its students
 
 
 def scope_of(actor: Actor) -> str | None:
@@ -112,9 +112,9 @@ def trend_points(
     """Per tier, its share of students in each window (oldest first); None where suppressed.
 
     A share is left out when the window has fewer than ``min_cell`` students, or when the
-    tier table of the window hides its count: between 1 and ``min_cell - 1`` (primary) or
-    hidden beside one such count, which the others would give away (secondary; see
-    :func:`screening.suppression.suppress_line`).
+    tier table of the window hides its count: the same line, suppressed by the same call
+    (:func:`screening.reports.tier_line`) in the same tier order as the table, so that the
+    two hide the same tiers, ties included.
     """
     order = list(reversed(windows(session, school)))
     stmt = select(Result.window, Result.tier, func.count()).where(Result.window.in_(order))
@@ -126,9 +126,13 @@ def trend_points(
         counts[window][label] = counts[window].get(label, 0) + n
     points: dict[str, list[tuple[str, float | None]]] = {k: [] for k in TREND_TIERS}
     for window in order:
-        line = [counts[window].get(label, 0) for label in LINE]
-        total = sum(line)
-        hidden = dict(zip(LINE, suppress_line(line, min_cell), strict=True))
+        line = pl.DataFrame(
+            {"tier_label": list(counts[window]), "n": list(counts[window].values())},
+            schema={"tier_label": pl.String, "n": pl.Int64},
+        )
+        values, flags = tier_line(line, min_cell)  # as the window's tier table: same cells
+        total = sum(values)
+        hidden = dict(zip(TIERS, flags, strict=True))
         for key in TREND_TIERS:
             n = counts[window].get(key, 0)
             gone = total < min_cell or hidden[key]

@@ -217,3 +217,67 @@ def test_shown_zeros_do_not_pin_the_hidden_counts_of_a_table():
     hidden_totals = suppress_line(line, 10)
     table = suppress_table(["0", "1", "2"], ["x", "y", "z"], matrix, 10, hidden_totals)
     assert _pinned(matrix, table, hidden_totals, 10) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables, st.integers(1, 12))
+def test_no_small_count_is_pinned_by_shown_zeros(matrix, min_cell):
+    cols = len(matrix[0])
+    line = [sum(row[j] for row in matrix) for j in range(cols)]
+    hidden_totals = suppress_line(line, min_cell)
+    table = suppress_table(
+        [str(i) for i in range(len(matrix))],
+        [str(j) for j in range(cols)],
+        matrix,
+        min_cell,
+        hidden_totals,
+    )
+    assert _pinned(matrix, table, hidden_totals, min_cell) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 40) | st.integers(0, 4), min_size=1, max_size=6))
+def test_line_hides_counts_that_can_each_be_two_values(counts):
+    hidden = suppress_line(counts, 10)
+    values = [c for c, h in zip(counts, hidden, strict=True) if h]
+    if len(values) > 1 and sum(counts) >= 10:  # a published total: each hidden count is
+        # at least 1 (zeros are shown), and together they leave room
+        assert sum(values) > len(values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.lists(st.integers(0, 30) | st.integers(0, 3), min_size=3, max_size=3),
+            min_size=2,
+            max_size=2,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_nested_whole_gives_no_part_away(parts):
+    """The whole's figures (sums over the parts) never leave a part's hidden figure with
+    one value by subtraction."""
+    from screening.suppression import suppress_nested
+
+    total = [sum(p[i][j] for p in parts for i in range(2)) for j in range(3)]
+    hidden_totals = suppress_line(total, 10)
+    part_totals = [
+        suppress_line([sum(p[i][j] for i in range(2)) for j in range(3)], 10) for p in parts
+    ]
+    whole, tables = suppress_nested(["a", "b"], list("xyz"), parts, 10, hidden_totals, part_totals)
+    for i in range(2):
+        for j in [0, 1, 2, None]:
+            if (whole.totals[i] if j is None else whole.counts[i][j]) is None:
+                continue
+            hidden = [
+                (sum(p[i]) if j is None else p[i][j], t.totals[i] is not None or j is None)
+                for p, t in zip(parts, tables, strict=True)
+                if (t.totals[i] if j is None else t.counts[i][j]) is None
+            ]
+            whole_value = sum(sum(p[i]) if j is None else p[i][j] for p in parts)
+            if hidden and whole_value:
+                lows = sum(min(v, 1) if known else 0 for v, known in hidden)
+                assert len(hidden) > 1 and sum(v for v, _ in hidden) > lows, (i, j)
