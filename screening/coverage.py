@@ -9,8 +9,12 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   ``incomplete``; or, for an instrument that counts a missing answer as an answer (the
   ASQ counts a refusal as "yes"), every student is scored from missing answers alone: the
   whole school turns orange.
-- A row that answered no item at all is scored as incomplete: a totals row (合计) or a
-  note below the data that is not a student, or a student who was not screened.
+- A row that answered no item at all is a totals row (合计) or a note below the data that
+  is not a student, or a student who was not screened. It is scored as incomplete, unless
+  an instrument counts a missing answer as an answer (the ASQ counts a refusal as "yes"):
+  then the row is scored from missing answers alone (a blank ASQ screens positive, status
+  ``scored`` where it is given alone, a red or orange tier in a battery), and the warning
+  says what the rows were scored as, so that nobody discounts students who are flagged.
 - A grade, class, sex or school left empty in some rows, where other rows have one (what
   merged cells in Excel leave: the value in the top row only), drops those rows from
   every report by that column.
@@ -25,6 +29,8 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import polars as pl
@@ -73,6 +79,8 @@ class CoverageCheck:
         self._gaps: dict[str, list[int]] = {}  # group column: [empty rows, first empty row]
         self._filled: set[str] = set()  # group columns with a value somewhere
         self._blank_example: str | None = None
+        self._imputing = _imputing_instruments(compiled)
+        self._blank_outcomes: Counter[tuple[str, str]] = Counter()  # (column, value): rows
 
     def add(self, results: pl.DataFrame) -> None:
         """Take in the results of one batch (with its ``{instrument}.answered`` columns)."""
@@ -86,6 +94,8 @@ class CoverageCheck:
         answered = [f"{i}.answered" for i in self._compiled.instrument_ids]
         blank = results.select(pl.sum_horizontal(answered) == 0).to_series()
         self._blank += int(blank.sum())
+        if self._imputing and blank.any():
+            self._count_blank_outcomes(results.filter(blank))
         if self._blank_example is None and self._id_column in results.columns:
             named = results.get_column(self._id_column).filter(blank).drop_nulls()
             self._blank_example = named[0] if named.len() else None
@@ -94,6 +104,43 @@ class CoverageCheck:
             self._without_id += ids.null_count()
             self._count_rounded(ids)
         self._rows += results.height
+
+    def _count_blank_outcomes(self, blank: pl.DataFrame) -> None:
+        """Tally what the rows that answered nothing were scored as: their status, tier and
+        the bands of the instruments that count a missing answer as an answer.
+
+        Parameters
+        ----------
+        blank
+            The results of the rows of one batch that answered no item at all.
+        """
+        prefixes = tuple(f"{instrument}." for instrument in self._imputing)
+        bands = [c for c in blank.columns if c.startswith(prefixes) and c.endswith(".band")]
+        for column in ("status", "tier_label", *bands):
+            if column not in blank.columns:
+                continue
+            for value, rows in blank.get_column(column).drop_nulls().value_counts().iter_rows():
+                self._blank_outcomes[(column, str(value))] += rows
+
+    def _blank_rows_message(self) -> str:
+        """The warning about rows that answered no item at all, saying what they were scored
+        as: incomplete, or, where an instrument counts a missing answer as an answer, the
+        status, tier and bands that the missing answers gave them."""
+        example = f" (e.g. {self._blank_example!r})" if self._blank_example else ""
+        head = f"rows that answered no item at all: {self._blank:,} of {self._rows:,}{example}."
+        advice = (
+            " If they are totals, notes or empty lines, delete them; if they are students, they "
+            "were not screened"
+        )
+        if not self._imputing:
+            return f"{head} They are scored as incomplete.{advice}."
+        names = ", ".join(self._imputing)
+        verb = "counts" if len(self._imputing) == 1 else "count"
+        return (
+            f"{head} {names} {verb} a missing answer as an answer (a refusal), so these rows "
+            f"were scored from missing answers alone: {_outcomes_text(self._blank_outcomes)}."
+            f"{advice}: screen them, and until then take their results as they stand."
+        )
 
     def _count_gaps(self, values: pl.Series) -> None:
         if values.null_count() < values.len():
@@ -154,12 +201,7 @@ class CoverageCheck:
                 f"and no longer name their students. {EXCEL_ROUNDED}, and score it again."
             )
         if self._blank and self._answered.any():  # else the lines above said it
-            example = f" (e.g. {self._blank_example!r})" if self._blank_example else ""
-            messages.append(
-                f"rows that answered no item at all: {self._blank:,} of {self._rows:,}"
-                f"{example}. They are scored as incomplete. If they are totals, notes or "
-                "empty lines, delete them; if they are students, they were not screened."
-            )
+            messages.append(self._blank_rows_message())
         for column, (empty, first) in self._gaps.items():
             if column in self._filled:
                 messages.append(
@@ -175,3 +217,48 @@ class CoverageCheck:
                 "the file again."
             )
         return messages
+
+
+def _imputing_instruments(compiled: CompiledBattery) -> tuple[str, ...]:
+    """The instruments of ``compiled`` that count a missing answer to some item as an answer.
+
+    Parameters
+    ----------
+    compiled
+        The battery the results were scored with.
+
+    Returns
+    -------
+    tuple of str
+        Their ids, in battery order (the ASQ, whose missing answers to items 1-4 count as
+        "yes").
+    """
+    return tuple(
+        instrument
+        for m, instrument in enumerate(compiled.instrument_ids)
+        if (compiled.missing_means[compiled.inst_ptr[m] : compiled.inst_ptr[m + 1]] >= 0).any()
+    )
+
+
+def _outcomes_text(outcomes: Counter[tuple[str, str]]) -> str:
+    """``status scored: 1, tier orange: 1, asq.screen positive: 1``: status first, then
+    tier, then bands, each value with its number of rows.
+
+    Parameters
+    ----------
+    outcomes
+        Rows by (results column, value).
+
+    Returns
+    -------
+    str
+        The tally in words; ``"no result"`` when it is empty.
+    """
+    rank = {"status": 0, "tier_label": 1}
+    parts = [
+        f"{'tier' if column == 'tier_label' else column.removesuffix('.band')} {value}: {rows:,}"
+        for (column, value), rows in sorted(
+            outcomes.items(), key=lambda item: (rank.get(item[0][0], 2), item[0])
+        )
+    ]
+    return ", ".join(parts) or "no result"

@@ -90,6 +90,15 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"^rows that answered no item at all: (?P<n>[\d,]+) of (?P<rows>[\d,]+)"
+            r"(?: \(e\.g\. (?P<example>'[^']*')\))?\. (?P<instruments>[\w, ]+?) counts? a "
+            r"missing answer as an answer \(a refusal\), so these rows were scored from "
+            r"missing answers alone: (?P<outcome>.*?)\. If they are"
+        ),
+        "web.err.blank_rows_imputed",
+    ),
+    (
+        re.compile(
+            r"^rows that answered no item at all: (?P<n>[\d,]+) of (?P<rows>[\d,]+)"
             r"(?: \(e\.g\. (?P<example>'[^']*')\))?\."
         ),
         "web.err.blank_rows",

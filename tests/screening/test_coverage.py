@@ -140,6 +140,35 @@ def test_rows_that_answered_nothing(scorer):
     assert not [w for w in warnings if w.startswith("rows that answered")]
 
 
+def test_blank_rows_say_what_the_asq_made_of_them(scorer):
+    """The ASQ counts a refusal as "yes": a blank row screens positive (orange in the
+    battery), so the warning names that outcome and does not say "scored as incomplete"."""
+    frame = school(["S1", "S2", "S3"]).with_columns(
+        pl.when(pl.col("student_id") == "S3").then(None).otherwise(pl.col(c)).alias(c)
+        for c in [*PHQ, *GAD, *ASQ]
+    )
+    check = CoverageCheck(scorer.compiled)
+    check.add(score_frame(frame, scorer).results)
+    (warning,) = [w for w in check.warnings() if w.startswith("rows that answered")]
+    assert "scored as incomplete" not in warning
+    assert "asq counts a missing answer as an answer" in warning
+    assert "status incomplete: 1, tier orange: 1, asq.screen positive: 1." in warning
+    from screening.api.web.messages import translate
+
+    zh = translate(warning, "zh-CN")
+    assert zh.startswith("3 行中有 1 行没有回答任何题目（例如 'S3'）。asq 把缺失的回答计为作答")
+    assert "tier orange: 1" in zh and "不完整" not in zh
+
+    alone = Scorer.for_instrument("asq")
+    rows = pl.DataFrame(
+        {"student_id": ["S1", "S2"]} | {c: pl.Series([0, None], dtype=pl.Int8) for c in ASQ}
+    )
+    check = CoverageCheck(alone.compiled)
+    check.add(score_frame(rows, alone).results)
+    (warning,) = [w for w in check.warnings() if w.startswith("rows that answered")]
+    assert "status scored: 1, asq.screen positive: 1." in warning
+
+
 def test_group_columns_left_empty_below_a_value(scorer, tmp_path):
     """Merged 年级 cells in Excel keep the grade in the top row only: the rows below would
     drop out of every report by grade. Counted over the batches of one file."""
