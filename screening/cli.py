@@ -15,6 +15,7 @@ import sys
 import click
 
 import screening
+from screening.atomic import RunStopped, stop_signals_raise
 from screening.errors import ScreeningError
 
 COMMANDS: dict[str, str] = {
@@ -65,10 +66,44 @@ def cli() -> None:
     """Annual psychological screening and triage of school students."""
 
 
+def _stopped_message(stop: RunStopped) -> str:
+    """What to tell the user when the process was asked to stop during a command.
+
+    Parameters
+    ----------
+    stop
+        The exception the signal raised.
+
+    Returns
+    -------
+    str
+        One line naming the signal and saying what was written.
+    """
+    if stop.published:
+        return (
+            f"stopped by {stop.signal_name} after the results were written in full; "
+            "the steps after that did not run."
+        )
+    return (
+        f"stopped by {stop.signal_name}: the run did not finish and nothing was written "
+        "(its partial outputs were removed; earlier outputs are as they were)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; a ScreeningError prints its message and exits with status 2."""
+    """Run the command line; a ScreeningError prints its message and exits with status 2.
+
+    SIGTERM and SIGHUP raise :class:`~screening.atomic.RunStopped` while a command runs (in
+    the main thread, where their handler is the default one), so that partial outputs are
+    removed; the command then says so and exits with status 128 + the signal's number (143
+    for SIGTERM), as a process ended by that signal would report in a shell.
+    """
     try:
-        returned = cli.main(args=argv, prog_name="screening", standalone_mode=False)
+        with stop_signals_raise():
+            returned = cli.main(args=argv, prog_name="screening", standalone_mode=False)
+    except RunStopped as stop:
+        click.echo(_stopped_message(stop), err=True)
+        return int(stop.code)
     except ScreeningError as error:
         click.echo(f"error: {error}", err=True)
         return 2
@@ -90,7 +125,10 @@ def run() -> None:
     by module) takes half a second or more, and by then every output has been written,
     flushed and renamed into place. So, as mypy does, the command flushes its logs and
     standard streams and ends the process with ``os._exit``. An unexpected exception
-    propagates as usual (traceback, status 1).
+    propagates as usual (traceback, status 1). A run stopped by SIGTERM or SIGHUP has
+    removed its partial outputs inside :func:`main`, before ``os._exit``; after
+    :func:`main` the default handlers are back, so a signal then ends the process at once,
+    as it would any program (every output is complete by then).
     """
     status = main()
     logging.shutdown()

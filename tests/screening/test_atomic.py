@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +167,100 @@ def test_atomic_directory_publishes_files_for_the_owner_only(tmp_path, existing)
         FRAME.write_parquet(staging / "scores.parquet")  # not through a temporary file
         write_json_atomic({"ok": True}, staging / "run.json")
     assert {(out / name).stat().st_mode & 0o777 for name in _listing(out)} == {0o600}
+
+
+# ------------------------------------------------------------ stop signals and stale staging
+
+needs_posix_signals = pytest.mark.skipif(
+    not hasattr(signal, "SIGHUP") or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL,
+    reason="needs POSIX signals with SIGTERM at its default handler",
+)
+
+
+def _stale_name(out: Path, pid: int, host: str | None = None) -> str:
+    return f".{out.name}.staging-{pid}-{host or screening.atomic._host_tag()}-abc123"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@needs_posix_signals
+@pytest.mark.parametrize("existing", [False, True])
+def test_sigterm_in_the_block_removes_the_staging_and_keeps_the_previous_run(tmp_path, existing):
+    out = tmp_path / "results"
+    if existing:
+        out.mkdir()
+        (out / "run.json").write_text("old")
+    with pytest.raises(screening.atomic.RunStopped) as stop, atomic_directory(out) as staging:
+        write_parquet_atomic(FRAME, staging / "scores.parquet")
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.value.code == 128 + signal.SIGTERM and not stop.value.published
+    assert stop.value.signal_name == "SIGTERM"
+    assert _listing(tmp_path) == (["results"] if existing else [])
+    assert _listing(out) == ["run.json"] if existing else not out.exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the block
+
+
+@needs_posix_signals
+def test_a_handler_of_the_application_is_kept(tmp_path):
+    """A server that handles SIGTERM itself (a graceful shutdown) keeps its handler."""
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with atomic_directory(tmp_path / "results") as staging:
+            os.kill(os.getpid(), signal.SIGTERM)
+            write_json_atomic({"ok": True}, staging / "run.json")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [signal.SIGTERM]
+    assert _listing(tmp_path / "results") == ["run.json"]
+
+
+@needs_posix_signals
+def test_a_stop_while_publishing_is_held_until_every_file_is_in_place(tmp_path, monkeypatch):
+    out = tmp_path / "results"
+    out.mkdir()
+    replace = os.replace
+
+    def replace_then_stop(source, target):
+        replace(source, target)
+        if Path(target) == out / "a.csv":  # the first file moved into place
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    monkeypatch.setattr(screening.atomic.os, "replace", replace_then_stop)
+    with pytest.raises(screening.atomic.RunStopped) as stop, atomic_directory(out) as staging:
+        write_csv_atomic(FRAME, staging / "a.csv")
+        write_json_atomic({"run": 2}, staging / "run.json")
+    assert stop.value.published and stop.value.signum == signal.SIGHUP
+    assert _listing(out) == ["a.csv", "run.json"]
+
+
+def test_the_next_run_removes_only_staging_of_dead_processes(tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    dead, alive = _dead_pid(), os.getppid()
+    kept = [
+        _stale_name(out, alive),  # a concurrent run into the same folder
+        _stale_name(out, os.getpid()),  # this process's own
+        _stale_name(out, dead, host="0123abcd"),  # another host's (network file system)
+        f".{out.name}.staging-k2j4l5m6",  # not provably ours (an older name)
+        f".other.staging-{dead}-{screening.atomic._host_tag()}-abc123",  # another output's
+    ]
+    gone = [tmp_path / _stale_name(out, dead), out / _stale_name(out, dead)]
+    for directory in [*(tmp_path / name for name in kept), *gone]:
+        directory.mkdir()
+        (directory / "scores.parquet").write_bytes(b"partial")
+    with atomic_directory(out) as staging:
+        write_json_atomic({"ok": True}, staging / "run.json")
+    assert not any(directory.exists() for directory in gone)
+    assert all((tmp_path / name).is_dir() for name in kept)
+    assert _listing(out) == ["run.json"]
+
+
+def test_staging_names_carry_host_and_process(tmp_path):
+    with atomic_directory(tmp_path / "results") as staging:
+        host = screening.atomic._host_tag()
+        assert staging.name.startswith(f".results.staging-{os.getpid()}-{host}-")

@@ -6,6 +6,7 @@ import codecs
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -479,3 +480,54 @@ def test_ids_excel_rounded_that_now_collide_are_not_to_be_deleted(tmp_path: Path
         [tmp_path / "blank.csv"], tmp_path / "c", battery="default", chunk_rows=10
     )
     assert any("rows that answered no item at all: 1 of 30." in w for w in summary.warnings)
+
+
+STOP_SCRIPT = """
+import os, signal, sys
+import screening.batch as batch
+from screening.cli import run
+
+original = batch.school_counts
+stop = getattr(signal, sys.argv[1])
+
+def counts_then_stop(*args, **kwargs):
+    result = original(*args, **kwargs)
+    os.kill(os.getpid(), stop)  # as `kill <pid>` would, mid-run
+    return result
+
+batch.school_counts = counts_then_stop
+sys.argv = ["screening", *sys.argv[2:]]
+run()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("SIGTERM", ["score", "{csv}", "--format", "csv", "--out", "{out}", "-q"]),
+        ("SIGHUP", ["score", "{csv}", "--out", "{out}", "-q"]),
+        ("SIGTERM", ["demo", "-n", "300", "--out", "{out}", "-q"]),
+    ],
+)
+def test_a_stopped_command_says_so_and_leaves_nothing(
+    csv_file: Path, tmp_path: Path, name: str, args: list[str]
+) -> None:
+    """``timeout``, systemd or a closed terminal stop a run: the command removes its partial
+    outputs (students' answers), says that nothing was written, and exits 128 + signal."""
+    out = tmp_path / "out"
+    argv = [a.format(csv=csv_file, out=out) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_SCRIPT, name, *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 128 + getattr(signal, name), done.stderr
+    assert f"stopped by {name}: the run did not finish and nothing was written" in done.stderr
+    assert "Traceback" not in done.stderr
+    if args[0] == "score":
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["responses.csv"]
+    else:  # the synthetic city was written in full; no results, nothing staged
+        assert sorted(p.name for p in out.iterdir()) == ["responses.csv"]
