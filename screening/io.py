@@ -19,6 +19,10 @@ Contract of every reader here
   followed only by zeros ("2", "+2", "02", "2.0", "2."). Values such as "2.5", "1e0",
   "２" (full-width) or "two" are not integers: the column stays String and the pipeline
   reports them. Excel numbers are floats; 2.0 counts as the integer 2.
+- Excel: the visible sheets with data rows, in order, under one header (see
+  :func:`_response_sheets`); error cells are their text (``#VALUE!``), as in a CSV that
+  Excel saves; ids in cells that pad numbers with zeros read as Excel shows them
+  (:mod:`screening._xlsx`).
 - Concatenating the batches of :func:`iter_response_batches` with
   ``pl.concat(batches, how="vertical_relaxed")`` equals :func:`read_responses` exactly
   (a batch whose item column is clean is Int8 while another batch's is String; relaxed
@@ -523,9 +527,16 @@ def student_keys(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
 
 
 def _check_unique_ids(
-    frame: pl.DataFrame, label: str | Path, id_column: str, row_offset: int
+    frame: pl.DataFrame,
+    label: str | Path,
+    id_column: str,
+    row_offset: int,
+    where: pl.Series | None = None,
 ) -> None:
-    """Each student (school and id, see :func:`student_keys`) once in the file."""
+    """Each student (school and id, see :func:`student_keys`) once in the file.
+
+    ``where`` names the rows (``sheet '二班' row 3``) in place of numbers counted from 1
+    after the header."""
     ids = frame.get_column(id_column)
     present = ids.drop_nulls()
     if present.hash().n_unique() == present.len():
@@ -534,7 +545,7 @@ def _check_unique_ids(
     repeated = keys.is_duplicated() & ids.is_not_null()
     if not repeated.any():
         return
-    rows = pl.int_range(1, ids.len() + 1, eager=True) + row_offset
+    rows = pl.int_range(1, ids.len() + 1, eager=True) + row_offset if where is None else where
     groups = (
         keys.with_columns(row=rows)
         .filter(repeated)
@@ -543,7 +554,7 @@ def _check_unique_ids(
     )
     of_school = keys.width > 1
     shown = "; ".join(
-        f"{key[-2]!r} in rows {', '.join(map(str, key[-1][:5]))}"
+        f"{key[-2]!r} in {'rows ' if where is None else ''}{', '.join(map(str, key[-1][:5]))}"
         f"{' …' if len(key[-1]) > 5 else ''}{f' (school {key[0]!r})' if of_school else ''}"
         for key in groups.head(10).iter_rows()
     )
@@ -551,8 +562,8 @@ def _check_unique_ids(
     scope = "per school and file" if of_school else "per file"
     message = (
         f"duplicate student ids in column {id_column!r}: {shown}{more} (rows counted from 1 "
-        f"after the header). Each student must appear once {scope}: remove the repeated "
-        "rows or correct the ids."
+        f"after the header{'' if where is None else ' of each sheet'}). Each student must "
+        f"appear once {scope}: remove the repeated rows or correct the ids."
     )
     raise InputFileError(label, message + excel_rounding_advice(groups.get_column(id_column)))
 
@@ -1294,6 +1305,80 @@ def _check_xlsx(data: bytes | Path, label: str | Path) -> None:
                 raise InputFileError(label, unreadable.format(detail)) from None
 
 
+#: The text Excel shows for each kind of error cell calamine reports (``Error(Div0)``).
+_EXCEL_ERRORS = {
+    "Div0": "#DIV/0!",
+    "NA": "#N/A",
+    "Name": "#NAME?",
+    "Null": "#NULL!",
+    "Num": "#NUM!",
+    "Ref": "#REF!",
+    "Value": "#VALUE!",
+    "GettingData": "#GETTING_DATA",
+}
+_ERROR_KIND = re.compile(r"Error\((\w+)\)")
+#: Passthrough columns read as Excel shows them when their cells pad numbers with zeros.
+_ID_COLUMNS = ("student_id", "school_id", "class_id")
+
+
+@dataclass
+class _Sheet:
+    name: str
+    visible: bool
+    cells: pl.DataFrame  # every cell as text, header row first; trailing empty rows dropped
+
+    @property
+    def header(self) -> list[str]:
+        """The header cells, stripped, without empty ones at the end (for comparing)."""
+        names = [(v or "").strip().lstrip("\ufeff").strip() for v in self.cells.row(0)]
+        while names and not names[-1]:
+            names.pop()
+        return names
+
+
+def _load_sheets(data: bytes | Path, label: str | Path) -> list[_Sheet]:
+    """Every sheet of the workbook, each cell as text. An error cell (``#VALUE!``, a
+    formula that failed) is its error text, as Excel saves it to CSV, not an empty cell."""
+    import fastexcel  # polars' calamine engine: installed with it
+
+    try:
+        reader = fastexcel.read_excel(data)
+        sheets = []
+        for index, name in enumerate(reader.sheet_names):
+            sheet = reader.load_sheet(index, header_row=None, dtypes="string")
+            visible = sheet.visible == "visible"
+            table, errors = sheet.to_arrow_with_errors()
+            cells = pl.DataFrame(table)
+            cells.columns = [f"column_{i}" for i in range(cells.width)]
+            if errors is not None and errors.errors:
+                cells = _with_error_texts(cells, errors.errors)
+            sheets.append(_Sheet(name, visible, _drop_trailing_empty(cells)))
+    except Exception as error:  # fastexcel raises its own exception types
+        raise InputFileError(
+            label,
+            f"cannot read the Excel file ({type(error).__name__}: {str(error)[:200]}). "
+            "Open it in Excel and save it again as .xlsx, or export CSV UTF-8.",
+        ) from None
+    return sheets
+
+
+def _with_error_texts(cells: pl.DataFrame, errors: Sequence[Any]) -> pl.DataFrame:
+    """Put the text of each error cell where calamine left it empty."""
+    by_column: dict[int, dict[int, str]] = {}
+    for error in errors:
+        row, column = error.position
+        match = _ERROR_KIND.search(error.detail)
+        text = _EXCEL_ERRORS.get(match.group(1), f"#{match.group(1)}") if match else "#ERROR"
+        by_column.setdefault(column, {})[row] = text
+    columns = []
+    for column, texts in by_column.items():
+        values = cells.to_series(column).to_list()
+        for row, text in texts.items():
+            values[row] = text
+        columns.append(pl.Series(cells.columns[column], values, pl.String))
+    return cells.with_columns(columns)
+
+
 def _read_excel(
     data: bytes | Path,
     label: str | Path,
@@ -1301,41 +1386,154 @@ def _read_excel(
     mapping: ColumnMapping | None,
     id_column: str | None,
 ) -> pl.DataFrame:
+    """Read the responses of a workbook: every visible sheet with rows under the same
+    header, as one table (see the README: one sheet per class is read whole)."""
     _check_xlsx(data, label)
-    try:
-        sheet = pl.read_excel(
-            data,
-            engine="calamine",
-            has_header=False,
-            drop_empty_rows=False,
-            drop_empty_cols=False,
-            read_options={"dtypes": "string"},
-            raise_if_empty=False,
+    sheets = _load_sheets(data, label)
+    chosen = _response_sheets(sheets, label)
+    names = _resolve_header(chosen[0].cells.row(0), label, item_columns, mapping, id_column)
+    if len(sheets) == 1:
+        frame = _sheet_frame(data, chosen[0], names)
+        return _finish(frame, label, item_columns, id_column, 0, mapping)
+    frames = []
+    for sheet in chosen:
+        where = f"{label} (sheet {sheet.name!r})"
+        frame = _sheet_frame(data, sheet, names)
+        frames.append(_finish(frame, where, item_columns, id_column, 0, mapping))
+    frame = pl.concat(frames, how="vertical_relaxed")
+    if id_column is not None and len(frames) > 1:
+        sheet_of = pl.Series([s.name for s, f in zip(chosen, frames, strict=True)]).gather(
+            pl.Series([i for i, f in enumerate(frames) for _ in range(f.height)])
         )
-    except Exception as error:  # fastexcel raises its own exception types
+        rows = pl.concat([pl.int_range(1, f.height + 1, eager=True) for f in frames])
+        where = pl.select(pl.format("sheet '{}' row {}", sheet_of, rows)).to_series()
+        _check_unique_ids(frame, label, id_column, 0, where=where)
+    return frame
+
+
+def _sheet_frame(data: bytes | Path, sheet: _Sheet, names: list[str]) -> pl.DataFrame:
+    """The data rows of a sheet under the final column names, ids as Excel shows them."""
+    cells = sheet.cells
+    width = len(names)
+    if cells.width < width:  # a sheet whose last columns are empty
+        cells = cells.with_columns(
+            pl.lit(None, pl.String).alias(f"column_{i}") for i in range(cells.width, width)
+        )
+    elif cells.width > width:  # values beyond the header of the first sheet
+        extra = cells.select(cells.columns[width:]).slice(1)
+        if extra.null_count().sum_horizontal().item() < extra.width * extra.height:
+            names = names + [_unnamed(i) for i in range(width, cells.width)]
+        else:
+            cells = cells.select(cells.columns[:width])
+    frame = cells.slice(1)
+    frame.columns = names
+    return _zero_padded_ids(data, sheet.name, frame)
+
+
+def _response_sheets(sheets: list[_Sheet], label: str | Path) -> list[_Sheet]:
+    """The sheets that hold the responses: every visible sheet with data rows. Refused:
+    none; sheets with data rows under different headers; a hidden sheet with data rows
+    under the same header (students nobody sees). Empty sheets, sheets with a header
+    only, and hidden sheets of other tables (lookup lists) are left out."""
+    if len(sheets) == 1 and sheets[0].visible:  # the usual workbook: messages as before
+        cells = sheets[0].cells
+        if cells.height <= 1:
+            problem = "is empty" if cells.height == 0 else "has a header but no data rows"
+            raise InputFileError(label, f"the sheet {sheets[0].name!r} {problem}.")
+        return sheets
+    data = [s for s in sheets if s.visible and s.cells.height > 1]
+    hidden = [s for s in sheets if not s.visible and s.cells.height > 1]
+    if not data:
+        if hidden:
+            raise InputFileError(
+                label,
+                f"no visible sheet holds responses: only the hidden sheet(s) "
+                f"{_listed(s.name for s in hidden)} have rows. Unhide the sheet of the "
+                "responses (right-click a sheet tab > Unhide) and save the file again.",
+            )
+        shown = ", ".join(
+            f"{s.name!r} ({'empty' if s.cells.height == 0 else 'a header only'}"
+            + ("" if s.visible else ", hidden")
+            + ")"
+            for s in sheets
+        )
+        raise InputFileError(
+            label, f"no sheet holds data rows: {shown}. Put the responses below the header."
+        )
+    header = data[0].header
+    different = [s for s in data[1:] if s.header != header]
+    if different:
+        other = different[0]
         raise InputFileError(
             label,
-            f"cannot read the Excel file ({type(error).__name__}: {str(error)[:200]}). "
-            "Open it in Excel and save it again as .xlsx, or export CSV UTF-8.",
-        ) from None
-    sheet = _drop_trailing_empty(sheet)
-    if sheet.height <= 1:
-        problem = "is empty" if sheet.height == 0 else "has a header but no data rows"
-        raise InputFileError(
-            label, f"the first sheet{_other_sheets(data)} {problem}. Put the responses on sheet 1."
+            f"the sheets {_listed(s.name for s in data)} all hold rows, but under different "
+            f"headers: sheet {other.name!r} has {_header_difference(header, other.header)} "
+            f"of sheet {data[0].name!r}. Every visible sheet with rows is read as part of "
+            "one table: give all the sheets of responses the same header (the same columns "
+            "in the same order), and delete or hide sheets that hold something else.",
         )
-    names = _resolve_header(sheet.row(0), label, item_columns, mapping, id_column)
-    frame = sheet.slice(1)
-    frame.columns = names
-    return _finish(frame, label, item_columns, id_column, 0, mapping)
+    same = [s for s in hidden if s.header == header]
+    if same:
+        raise InputFileError(
+            label,
+            f"the hidden sheet(s) {_listed(s.name for s in same)} hold rows under the same "
+            f"header as the visible sheet(s) {_listed(s.name for s in data)}: students "
+            "nobody sees would be scored or left out. Unhide them (right-click a sheet "
+            "tab > Unhide) to score those students too, or delete them, and save the file "
+            "again.",
+        )
+    return data
 
 
-def _other_sheets(data: bytes | Path) -> str:
-    """' (of the sheets 'A', 'B')' when the workbook has more than one sheet, else ''."""
-    import fastexcel  # polars' calamine engine: installed with it
+def _header_difference(first: list[str], other: list[str]) -> str:
+    for index, (a, b) in enumerate(itertools.zip_longest(first, other)):
+        if a != b:
+            return f"{b!r} in {_column_label(index)} where there is {a!r} in the header"
+    return "another header"  # not reached: the headers differ
 
-    names = fastexcel.read_excel(data).sheet_names
-    return f" (of the sheets {_listed(names)})" if len(names) > 1 else ""
+
+def _zero_padded_ids(data: bytes | Path, sheet: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Ids typed as numbers into cells formatted to pad with zeros (``00000``) as Excel
+    shows them and saves them to CSV (``00123``), not as the stored number (123)."""
+    columns = [c for c in _ID_COLUMNS if c in frame.columns]
+    numeric = [c for c in columns if frame.get_column(c).str.contains(r"^-?[0-9]+$").any()]
+    if not numeric:
+        return frame
+    from screening import _xlsx
+
+    with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as archive:
+        book = _xlsx.workbook(archive)
+        member = book.sheets.get(sheet)
+        if not book.paddings or member is None:
+            return frame
+        # the sheet is read a second time (a few seconds per 100,000 rows) only when
+        # padding could change an id: one shorter than the widest padding, or literal text
+        paddings = book.paddings.values()
+        width = max(p.width for p in paddings)
+        if not any(p.prefix or p.suffix for p in paddings):
+            lengths = [
+                frame.get_column(c).str.extract(r"^-?([0-9]+)$").str.len_chars() for c in numeric
+            ]
+            if not any((n < width).any() for n in lengths):
+                return frame
+        shown, row0, col0 = _xlsx.padded_cells(archive, member, book.paddings)
+    if not shown:
+        return frame
+    replaced = []
+    for name in numeric:
+        j = frame.columns.index(name)
+        values = frame.get_column(name).to_list()
+        changed = False
+        for (row, col), (stored, text) in shown.items():
+            i = row - row0 - 1  # the frame starts below the header row
+            # the cell holds the number calamine read there (else it is not this cell)
+            if col - col0 == j and 0 <= i < len(values) and values[i] is not None:
+                if re.fullmatch(r"-?[0-9]+", values[i]) and int(values[i]) == stored:
+                    values[i] = text
+                    changed = True
+        if changed:
+            replaced.append(pl.Series(name, values, pl.String))
+    return frame.with_columns(replaced) if replaced else frame
 
 
 # ------------------------------------------------------------------------------- Parquet

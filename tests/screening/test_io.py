@@ -604,8 +604,15 @@ def test_excel_responses_on_a_later_sheet(tmp_path):
     workbook.add_worksheet("数据").write_row(0, 0, HEADER.split(","))
     workbook.close()
     message = _error(tmp_path / "r.xlsx")
-    assert "the first sheet (of the sheets '说明', '数据') is empty" in message
-    assert "Put the responses on sheet 1" in message
+    assert "no sheet holds data rows: '说明' (empty), '数据' (a header only)" in message
+    # with rows below the header, the later sheet is read (empty sheets are left out)
+    workbook = xlsxwriter.Workbook(tmp_path / "r2.xlsx")
+    workbook.add_worksheet("说明")
+    sheet = workbook.add_worksheet("数据")
+    sheet.write_row(0, 0, HEADER.split(","))
+    sheet.write_row(1, 0, ["S1", "A", "F", 1, 2, 3])
+    workbook.close()
+    assert _read(tmp_path / "r2.xlsx").rows() == [("S1", "A", "F", 1, 2, 3)]
 
 
 def test_excel_booleans_are_one_and_zero(tmp_path):
@@ -615,6 +622,155 @@ def test_excel_booleans_are_one_and_zero(tmp_path):
     # as Excel saves them in a CSV
     path = _csv(tmp_path, f"{HEADER}\nA,S,F,TRUE,FALSE,\nB,S,M,1,true,0\n")
     assert _read(path).select(ITEMS).rows() == [(1, 0, None), (1, 1, 0)]
+
+
+def _workbook(path, sheets, hidden=()):
+    """A workbook of named sheets (name -> rows); the sheets named in ``hidden`` hidden."""
+    workbook = xlsxwriter.Workbook(path)
+    for name, rows in sheets.items():
+        sheet = workbook.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is not None:
+                    sheet.write(r, c, value)
+        if name in hidden:
+            sheet.hide()
+    visible = [s for s in workbook.worksheets() if s.name not in hidden]
+    if hidden:
+        visible[0].activate()  # Excel shows a visible sheet first
+    workbook.close()
+    return path
+
+
+def test_excel_sheets_with_the_same_header_are_read_as_one_table(tmp_path):
+    header = HEADER.split(",")
+    sheets = {
+        "一班": [header, ["S1", "A", "F", 1, 2, 3], ["S2", "A", "M", 0, 0, 0]],
+        "空": [],  # an empty sheet is left out
+        "二班": [header, ["S3", "A", "F", 3, 3, 3]],
+        "三班": [header],  # a class not screened yet: nothing to read
+    }
+    path = _workbook(tmp_path / "r.xlsx", sheets)
+    frame = _read(path)
+    assert frame["student_id"].to_list() == ["S1", "S2", "S3"]
+    assert frame.select(ITEMS).rows() == [(1, 2, 3), (0, 0, 0), (3, 3, 3)]
+    upload = read_upload(path.read_bytes(), "r.xlsx", item_columns=ITEMS)
+    assert upload.equals(frame)
+    # a duplicate across sheets names each sheet and its own row
+    sheets["二班"].append(["S1", "A", "F", 0, 0, 0])
+    message = _error(_workbook(tmp_path / "d.xlsx", sheets))
+    assert "'S1' in sheet '一班' row 1, sheet '二班' row 2" in message
+    # so does an empty row within a sheet
+    sheets["二班"][2:] = [[None] * 6, ["S4", "A", "F", 0, 0, 0]]
+    message = _error(_workbook(tmp_path / "e.xlsx", sheets))
+    assert "(sheet '二班'): empty row(s) 2" in message
+
+
+def test_excel_sheets_with_different_headers_are_refused_by_name(tmp_path):
+    header = HEADER.split(",")
+    other = [*header[:3], "phq9_2", "phq9_1", "phq9_3"]
+    sheets = {
+        "一班": [header, ["S1", "A", "F", 1, 2, 3]],
+        "二班": [other, ["S2", "A", "F", 1, 2, 3]],
+    }
+    message = _error(_workbook(tmp_path / "r.xlsx", sheets))
+    assert "'一班', '二班'" in message and "different headers" in message
+    assert "sheet '二班' has 'phq9_2' in column 4 (D)" in message
+    # an instructions sheet with several lines is named the same way: delete or hide it
+    sheets = {"说明": [["请填写"], ["每班一张表"]], "数据": [header, ["S1", "A", "F", 1, 2, 3]]}
+    assert "delete or hide" in _error(_workbook(tmp_path / "n.xlsx", sheets))
+    frame = _read(_workbook(tmp_path / "h.xlsx", sheets, hidden={"说明"}))
+    assert frame["student_id"].to_list() == ["S1"]
+
+
+def test_excel_hidden_sheets(tmp_path):
+    header = HEADER.split(",")
+    lookup = [["好几天", 1], ["几乎每天", 3]]
+    data = [header, ["S1", "A", "F", 1, 2, 3]]
+    # a hidden helper table (a VLOOKUP list) is left out, also before the responses
+    path = _workbook(tmp_path / "r.xlsx", {"lookup": lookup, "data": data}, hidden={"lookup"})
+    assert _read(path)["student_id"].to_list() == ["S1"]
+    # a hidden sheet with the responses' header holds students nobody sees: refused
+    sheets = {"一班": data, "二班": [header, ["S2", "A", "F", 1, 1, 1]]}
+    message = _error(_workbook(tmp_path / "s.xlsx", sheets, hidden={"二班"}))
+    assert "hidden sheet(s) '二班'" in message and "Unhide" in message
+    # only hidden sheets hold rows: said so, not "the first sheet has no data rows"
+    sheets = {"lookup": lookup, "data": [header]}
+    message = _error(_workbook(tmp_path / "o.xlsx", sheets, hidden={"lookup"}))
+    assert "only the hidden sheet(s) 'lookup' have rows" in message
+    assert "first sheet" not in message
+
+
+def test_excel_error_cells_are_their_text_as_in_csv(tmp_path):
+    """A failed formula is an invalid answer (its text), as in the CSV Excel saves; #N/A
+    is a missing mark in both."""
+    path = tmp_path / "r.xlsx"
+    workbook = xlsxwriter.Workbook(path)
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, HEADER.split(","))
+    sheet.write_row(1, 0, ["S1", "A", "F", 1, 2, 3])
+    sheet.write_formula(1, 3, "=1/0", None, "#DIV/0!")
+    sheet.write_formula(1, 4, "=NA()", None, "#N/A")
+    sheet.write_row(2, 0, ["S2", "A", "F", 1, 2, 3])
+    sheet.write_formula(2, 5, '=1+"x"', None, "#VALUE!")
+    sheet.write_formula(2, 1, "=A1", None, "#REF!")  # a passthrough cell: its text too
+    workbook.close()
+    frame = _read(path)
+    expected = [("S1", "A", "F", "#DIV/0!", None, "3"), ("S2", "#REF!", "F", "1", 2, "#VALUE!")]
+    assert frame.rows() == expected
+    csv = _csv(tmp_path, f"{HEADER}\nS1,A,F,#DIV/0!,#N/A,3\nS2,#REF!,F,1,2,#VALUE!\n")
+    assert _read(csv).equals(frame)
+
+
+def _formatted(path, cells, header=("student_id", "school_id", "class_id", *ITEMS), at=(0, 0)):
+    """One row of ``cells`` ((value, number format or None) each) below ``header``."""
+    workbook = xlsxwriter.Workbook(path)
+    sheet = workbook.add_worksheet()
+    row, column = at
+    sheet.write_row(row, column, header)
+    for c, (value, code) in enumerate(cells):
+        style = workbook.add_format({"num_format": code}) if code else None
+        sheet.write(row + 1, column + c, value, style)
+    workbook.close()
+    return path
+
+
+def test_excel_ids_padded_with_zeros_are_read_as_excel_shows_them(tmp_path):
+    cells = [(123, "00000"), (7, "000"), (3, "00"), (1, "00"), (2, None), (3, None)]
+    frame = _read(_formatted(tmp_path / "r.xlsx", cells))
+    # ids as Excel shows them (and saves them to CSV); answers are numbers whatever the format
+    assert frame.rows() == [("00123", "007", "03", 1, 2, 3)]
+    csv = _csv(tmp_path, "student_id,school_id,class_id,phq9_1,phq9_2,phq9_3\n00123,007,03,1,2,3\n")
+    assert _read(csv).equals(frame)
+    # literal text around the zeros, an id longer than the format, a negative number
+    cells = [(123, '"S"00000'), (1234567, "00000"), (-5, "000"), *[(1, None)] * 3]
+    frame = _read(_formatted(tmp_path / "t.xlsx", cells))
+    assert frame.row(0)[:3] == ("S00123", "1234567", "-005")
+    # formats that show an integer as calamine writes it, decimals, long numbers, text
+    cells = [(123, "0"), (45, "@"), (1.5, "000"), *[(1, None)] * 3]
+    assert _read(_formatted(tmp_path / "g.xlsx", cells)).row(0)[:3] == ("123", "45", "1.5")
+    cells = [(110101200501011000, "000000000000000000"), ("00042", "@"), (9, "General")]
+    cells += [(1, None)] * 3
+    frame = _read(_formatted(tmp_path / "l.xlsx", cells))
+    assert frame.row(0)[1:3] == ("00042", "9")
+    assert frame.row(0)[0].startswith("1101012005010")  # not padded: over 15 digits
+
+
+def test_excel_padded_ids_of_a_table_away_from_a1_and_on_later_sheets(tmp_path):
+    """calamine's table starts at the first cell with a value (C3 here), not at A1."""
+    cells = [(123, "00000"), ("S", None), ("1", None), *[(1, None)] * 3]
+    frame = _read(_formatted(tmp_path / "r.xlsx", cells, at=(2, 2)))
+    assert frame.row(0)[:3] == ("00123", "S", "1")
+    header = ["student_id", *ITEMS]
+    workbook = xlsxwriter.Workbook(tmp_path / "s.xlsx")
+    padded = workbook.add_format({"num_format": "00000"})
+    for name, number in (("一班", 1), ("二班", 2)):
+        sheet = workbook.add_worksheet(name)
+        sheet.write_row(0, 0, header)
+        sheet.write_number(1, 0, number, padded)
+        sheet.write_row(1, 1, [1, 2, 3])
+    workbook.close()
+    assert _read(tmp_path / "s.xlsx")["student_id"].to_list() == ["00001", "00002"]
 
 
 def test_unreadable_excel(tmp_path):
