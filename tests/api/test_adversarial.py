@@ -46,6 +46,22 @@ def close_in_another_transaction(sessions, bearer: str, case_id: int, now) -> No
         session.commit()
 
 
+def close_before_the_next_case_update(monkeypatch, module, close) -> list[bool]:
+    """Have ``close()`` run (once) just before ``module`` builds its next ``update(Case)``;
+    the list it returns gains an item when it has."""
+    real_update = module.update
+    raced: list[bool] = []
+
+    def update_after_a_concurrent_close(entity, *args, **kwargs):
+        if entity is Case and not raced:
+            raced.append(True)
+            close()
+        return real_update(entity, *args, **kwargs)
+
+    monkeypatch.setattr(module, "update", update_after_a_concurrent_close)
+    return raced
+
+
 # ---------------------------------------------------------------- PostgreSQL NUL bytes
 def test_referral_name_with_a_nul_byte_is_not_a_server_error(client, token, headers, school):
     """A name pasted with a NUL byte (ReferralIn.name has no NUL check, unlike student_id and
@@ -82,16 +98,11 @@ def test_rescreen_racing_a_close_still_reaches_an_open_case(
 
     from screening.api.services import uploads
 
-    real_update = uploads.update
-    raced = []
-
-    def update_after_a_concurrent_close(entity, *args, **kwargs):
-        if entity is Case and not raced:
-            raced.append(True)
-            close_in_another_transaction(sessions, bearer, case_id, clock())
-        return real_update(entity, *args, **kwargs)
-
-    monkeypatch.setattr(uploads, "update", update_after_a_concurrent_close)
+    raced = close_before_the_next_case_update(
+        monkeypatch,
+        uploads,
+        lambda: close_in_another_transaction(sessions, bearer, case_id, clock()),
+    )
     second = post_upload(
         client, counsellor, frame([("RACE1", 3)]).write_csv().encode(), window="2027-spring"
     )
@@ -122,16 +133,11 @@ def test_self_harm_referral_racing_a_close_still_reaches_an_open_case(
 
     from screening.api.services import referrals
 
-    real_update = referrals.update
-    raced = []
-
-    def update_after_a_concurrent_close(entity, *args, **kwargs):
-        if entity is Case and not raced:
-            raced.append(True)
-            close_in_another_transaction(sessions, bearer, case_id, clock())
-        return real_update(entity, *args, **kwargs)
-
-    monkeypatch.setattr(referrals, "update", update_after_a_concurrent_close)
+    raced = close_before_the_next_case_update(
+        monkeypatch,
+        referrals,
+        lambda: close_in_another_transaction(sessions, bearer, case_id, clock()),
+    )
     answer = client.post(
         "/api/v1/referrals",
         headers=teacher,
