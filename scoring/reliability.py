@@ -261,6 +261,12 @@ def _scale_stats(c: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.nda
             for key in drop:
                 drop[key][:, i] = sub[key]
     with np.errstate(divide="ignore", invalid="ignore"):
+        if k == 2:  # one item left has no alpha: psych reports these in its place
+            c12, r12 = c[:, 0, 1], r[:, 0, 1]
+            drop["raw"] = np.stack([c12 / c[:, 1, 1], c12 / c[:, 0, 0]], axis=-1)
+            drop["std"] = np.stack([r12, r12], axis=-1)
+            drop["av_r"] = drop["std"].copy()
+            drop["g6"] = np.stack([smc_whole[:, 0], smc_whole[:, 0]], axis=-1)
         std_r = r.sum(axis=-2) / np.sqrt(r.sum(axis=(-2, -1)))[:, None]
         rc = r.copy()
         idx = np.arange(k)
@@ -676,6 +682,9 @@ def item_statistics(
         r_{cor,j} = \frac{(R_s)_{\cdot j}}{\sqrt{\mathbf 1^\top R_s \mathbf 1}}
 
     where :math:`R_s` is :math:`R` with the squared multiple correlations on its diagonal.
+    A scale of two items has no alpha without one of them; as psych, the ``*_drop``
+    columns of item 1 then hold :math:`c_{12}/c_{22}`, :math:`r_{12}`, :math:`r_{12}^2`
+    and :math:`r_{12}` (item 2: :math:`c_{12}/c_{11}`, the others alike).
     Floor and ceiling count raw answers (before reverse keying) and, like ``missing_rate``,
     use every row whatever ``missing``; the other columns use the rows ``missing`` keeps.
     Whole-number float answers (pandas' float64 for a column with an empty cell) count as

@@ -108,7 +108,8 @@ def alpha(x):
         out["r_drop"].append(
             cov_item_rest / math.sqrt(denominator) if denominator > 0 else float("nan")
         )
-        out["alpha_drop"].append(raw(rest) if k > 2 else float("nan"))
+        # two items: one left has no alpha; psych reports cov(1, 2) / var(the other)
+        out["alpha_drop"].append(raw(rest) if k > 2 else c[0, 1] / rest[0, 0])
     return out
 
 
