@@ -15,11 +15,11 @@ from screening.golden import golden_results
 from screening.instruments.loader import load_battery, load_instrument
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "bench_score.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("bench_score", SCRIPT)
+def _load(name: str):
+    """A benchmark script of benchmarks/ as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -41,7 +41,7 @@ def test_benchmark_battery_loads_with_relative_instrument():
 
 @pytest.mark.slow
 def test_quick_benchmark_writes_every_figure(tmp_path):
-    bench = _load_script()
+    bench = _load("bench_score")
     readme = tmp_path / "README.md"
     readme.write_text("# project\n\nintro\n", "utf-8")
     out = tmp_path / "score.json"
@@ -117,3 +117,40 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
     # a second run replaces the section instead of adding another
     bench.replace_readme_section(readme, bench.performance_section(written))
     assert readme.read_text("utf-8").count("<!-- perf:start -->") == 1
+
+
+def test_scaling_thread_counts_double_up_to_the_cores():
+    scaling = _load("bench_scaling")
+    assert scaling.default_threads(1) == [1]
+    assert scaling.default_threads(2) == [1, 2]
+    assert scaling.default_threads(6) == [1, 2, 4, 6]
+    assert scaling.default_threads(16) == [1, 2, 4, 8, 16]
+
+
+def test_scaling_limits_threads_in_the_environment():
+    scaling = _load("bench_scaling")
+    argv, env = scaling.limited(["python", "-c", "pass"], 1, [3, 5])
+    assert argv[-3:] == ["python", "-c", "pass"]
+    for name in scaling.THREAD_VARIABLES:
+        assert env[name] == "1"
+    if len(argv) > 3:  # taskset pins the process to the first usable core
+        assert argv[1:3] == ["-c", "3"]
+
+
+@pytest.mark.slow
+def test_quick_scaling_benchmark_records_every_thread_count(tmp_path):
+    scaling = _load("bench_scaling")
+    out = tmp_path / "scaling.json"
+    record = scaling.main(
+        ["--quick", "--threads", "1,2", "--data-dir", str(tmp_path / "data"), "--out", str(out)]
+    )
+    written = json.loads(out.read_text("utf-8"))
+    assert written == json.loads(json.dumps(record))
+    assert list(written["threads"]) == ["1", "2"]
+    for figures in written["threads"].values():
+        for name in ("polars_read_csv", "screening_csv", "polars_read_parquet"):
+            assert figures[name]["seconds"] > 0
+        assert figures["screening_parquet"]["max_rss_bytes"] > 0
+        ratio = figures["screening_csv"]["seconds"] / figures["polars_read_csv"]["seconds"]
+        assert figures["csv_vs_polars_read_csv"] == pytest.approx(ratio, abs=1e-3)
+    assert written["threads"]["1"]["speedup_vs_fewest_threads"]["screening_csv"] == 1.0
