@@ -1,4 +1,6 @@
-"""The audit trail: one append-only row for every read or change of a student's record.
+"""The audit trail: one append-only row for every read or change of a student's record,
+and for every request that the service layer refuses with 403 or 404 (someone asked for
+an object or an action their role or school may not have).
 
 Rows hold surrogate ids only (case, upload, school), never a student id, name or answer.
 The table refuses UPDATE and DELETE by trigger (see the initial migration).
@@ -9,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.types import Scope
 
 from screening.api.models import AuditEvent
 from screening.api.security import SYSTEM, Actor
@@ -53,3 +57,31 @@ def record(
             action=action,
         )
     )
+
+
+def route_template(scope: Scope) -> str:
+    """The route template of a request (``/api/v1/cases/{case_id}``), never its values."""
+    if scope.get("route") is None:
+        return "(unrouted)"
+    names = {str(value): name for name, value in (scope.get("path_params") or {}).items()}
+    segments = scope.get("path", "").split("/")
+    return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
+
+
+def record_denied(
+    session: Session, actor: Actor, request: Request, status: int, now: dt.datetime
+) -> None:
+    """Add an audit row for a request refused with ``status`` (403 or 404).
+
+    The action is ``denied.<status>``; the object is the one the route's first ``*_id``
+    path parameter names (``case`` 17, ``school`` S002), else the route itself (``route``,
+    ``GET /api/v1/queue``), never a query string or a body. The row carries the actor's own
+    school, so another school's trail does not grow with requests it never saw.
+    """
+    params = request.path_params
+    name = next((p for p in params if p.endswith("_id")), None)
+    if name is None:
+        what, which = "route", f"{request.method} {route_template(request.scope)}"
+    else:
+        what, which = name.removesuffix("_id"), str(params[name])
+    record(session, actor, f"denied.{status}", what, which[:64], actor.school_id, now)

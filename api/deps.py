@@ -54,13 +54,15 @@ NowDep = Annotated[dt.datetime, Depends(get_now)]
 
 
 def get_current_user(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     """The actor of the request's bearer token; 401 when it is missing, unknown or revoked.
 
     The look-up's transaction ends here, so slow work in the route (scoring an upload)
-    holds no database lock.
+    holds no database lock. The actor is kept on ``request.state`` for the audit row of a
+    refused request.
     """
     actor = None
     if credentials:
@@ -73,6 +75,7 @@ def get_current_user(
             detail="Missing, unknown or revoked bearer token.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    request.state.actor = actor
     return actor
 
 

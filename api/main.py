@@ -28,12 +28,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from screening import __version__
-from screening.api import web
+from screening.api import audit, web
+from screening.api.audit import route_template
 from screening.api.clock import Clock, system_clock
 from screening.api.db import make_engine, make_sessionmaker, session_scope
 from screening.api.routes import cases, exports, health, queue, referrals, reports, uploads, users
 from screening.api.services.cases import escalate_overdue
-from screening.api.services.errors import ServiceError, Unprocessable
+from screening.api.services.errors import Forbidden, NotFound, ServiceError, Unprocessable
 from screening.config import Settings, get_settings
 
 log = logging.getLogger("screening.api")
@@ -136,26 +137,22 @@ class SafeErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as error:
-            log.error("unhandled %s on %s %s", type(error).__name__, scope["method"], _route(scope))
+            log.error(
+                "unhandled %s on %s %s",
+                type(error).__name__,
+                scope["method"],
+                route_template(scope),
+            )
             if not response_started:
                 await _send_json(send, 500, "Internal error: the request was not applied.")
             status = 500
         log.info(
             "%s %s %d %.1f ms",
             scope["method"],
-            _route(scope),
+            route_template(scope),
             status,
             (time.perf_counter() - started_at) * 1000,
         )
-
-
-def _route(scope: Scope) -> str:
-    """The route template of a request (``/api/v1/cases/{case_id}``), never its values."""
-    if scope.get("route") is None:
-        return "(unrouted)"
-    names = {str(value): name for name, value in (scope.get("path_params") or {}).items()}
-    segments = scope.get("path", "").split("/")
-    return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
@@ -169,6 +166,10 @@ async def _no_receive() -> Message:  # pragma: no cover - responses never read t
 
 def _service_error(request: Request, error: Exception) -> JSONResponse:
     error = cast(ServiceError, error)  # registered for ServiceError only
+    actor = getattr(request.state, "actor", None)
+    if actor is not None and isinstance(error, Forbidden | NotFound):
+        with session_scope(request.app.state.sessionmaker) as session:
+            audit.record_denied(session, actor, request, error.status, request.app.state.clock())
     if isinstance(error, Unprocessable):
         body: dict[str, Any] = {
             "detail": [{"loc": ["body"], "msg": error.detail, "type": "value_error"}]

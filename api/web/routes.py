@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from screening.api import audit
 from screening.api.deps import NowDep, SessionDep, SettingsDep
 from screening.api.models import Disposition, ReferralCategory, Role
 from screening.api.schemas import CloseIn, EscalateIn, FollowUpIn, NoteIn, ReferIn, ReferralIn
@@ -160,8 +161,12 @@ def _forbidden(request: Request, user: auth.SignedIn | None) -> HTMLResponse:
 def _service_error(
     request: Request, user: auth.SignedIn, session: Session, error: ServiceError
 ) -> HTMLResponse | None:
-    """The page for 404 and 403; None for other errors (the caller shows them in place)."""
+    """The page for 404 and 403 (with its audit row); None for other errors (the caller
+    shows them in place)."""
     session.rollback()
+    if isinstance(error, NotFound | Forbidden):
+        now = request.app.state.clock()
+        audit.record_denied(session, user.actor, request, error.status, now)
     if isinstance(error, NotFound):
         return _not_found(request, user)
     if isinstance(error, Forbidden):

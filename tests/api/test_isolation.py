@@ -182,3 +182,31 @@ def test_scoped_accounts_cannot_read_the_district(client, token, headers, school
             client.get("/api/v1/reports/district", headers=headers(token(role, school))).status_code
             == 403
         )
+
+
+def test_refused_requests_leave_an_audit_row(
+    client, token, headers, school, other_school, sessions
+):
+    me = headers(token("counsellor", school))
+    asked = requests_against(other_school)
+    statuses = [
+        client.request(method, url, headers=me, **kw).status_code for _, method, url, kw in asked
+    ]
+    assert client.get("/api/v1/queue").status_code == 401  # no actor: nothing to record
+    with sessions() as session:
+        rows = session.execute(
+            select(AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id)
+            .where(AuditEvent.school_id == school, AuditEvent.action.like("denied.%"))
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [action for action, _, _ in rows] == [f"denied.{status}" for status in statuses]
+    objects = {(method, url): row[1:] for (_, method, url, _), row in zip(asked, rows, strict=True)}
+    assert objects[("GET", f"/api/v1/cases/{other_school['case']}")] == (
+        "case",
+        str(other_school["case"]),
+    )
+    assert objects[("GET", f"/api/v1/uploads/{other_school['upload']}")] == (
+        "upload",
+        str(other_school["upload"]),
+    )
+    assert objects[("POST", "/api/v1/referrals")] == ("route", "POST /api/v1/referrals")

@@ -116,7 +116,9 @@ def test_queue_masks_names_and_puts_urgent_first(counsellor_client, helpers, fra
     assert "张三丰" in case and "学号Q3" in case
 
 
-def test_another_schools_case_is_not_found(browser_client, account, helpers, frame, new_school):
+def test_another_schools_case_is_not_found(
+    browser_client, account, helpers, frame, new_school, web_sessions
+):
     school_a, school_b = new_school(), new_school()
     _, token_a = account("counsellor", school_a)
     _, token_b = account("counsellor", school_b)
@@ -134,6 +136,14 @@ def test_another_schools_case_is_not_found(browser_client, account, helpers, fra
         changed = b.post(f"/cases/{case_id}/{action}", data={"csrf": csrf_b, "text": "x"})
         assert changed.status_code == 404
     assert t("web.queue_page.unclaimed") in a.get(f"/cases/{case_id}").text
+    with session_scope(web_sessions) as session:  # each refusal left a row in b's school
+        refused = session.execute(
+            select(AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id)
+            .where(AuditEvent.school_id == school_b, AuditEvent.action == "denied.404")
+            .order_by(AuditEvent.id)
+        ).all()
+    ids = [str(case_id), "999999", *[str(case_id)] * 3]
+    assert refused == [("denied.404", "case", i) for i in ids]
 
 
 def test_teacher_refers_and_sees_no_scores(browser_client, account, helpers, frame, school):
