@@ -701,6 +701,45 @@ CONSTANT_ITEM = {
     "r_drop": [0.541575038797109, 0.409972642029876, 0.563036802190460, 0.416927524690648],
 }
 
+# psych 2.2.9, a scale of two items (pairwise, with gaps; and a reverse-keyed item):
+#   a <- alpha(items[, 1:2]);  b <- alpha(y[, c("r1", "r2")], keys = "r2")
+# unlist(a$total), a$feldt, a$item.stats and a$alpha.drop (raw_alpha, std.alpha, G6(smc),
+# average_r: psych's stand-ins c12/c22, r12, smc, r12 where one item has no alpha)
+PHQ_TWO_ITEMS = {
+    "total": [0.3570038625714653, 0.3574381771217923, 0.2176101819385194,
+              0.2176101819385190, 0.5562704854152869, 0.0641997918203826,
+              0.7350000000000000, 0.7697442858925037, 0.2176101819385191],
+    "feldt": [0.217369055156389, 0.471725421193726],
+    "n": [381, 378],
+    "raw_r": [0.804944735966561, 0.777402791507695],
+    "std_r": [0.780259630487993, 0.780259630487993],
+    "r_cor": [0.363981025069876, 0.363981025069875],
+    "r_drop": [0.217610181938519, 0.217610181938519],
+    "mean": [0.769028871391076, 0.716931216931217],
+    "sd": [0.988984780738647, 0.936599810380833],
+    "alpha_drop": [0.229781338503000, 0.206083712419045],
+    "std_alpha_drop": [0.217610181938519, 0.217610181938519],
+    "g6_drop": [0.0473541912833161, 0.0473541912833161],
+    "average_r_drop": [0.217610181938519, 0.217610181938519],
+}  # fmt: skip
+REVERSE_TWO_ITEMS = {
+    "total": [0.6287349945032317, 0.6312016197546013, 0.4611355688786242,
+              0.4611355688786243, 1.7115086550396439, 0.0466225507338775,
+              3.0419999999999998, 1.0862577149521988, 0.4611355688786244],
+    "feldt": [0.523769909702347, 0.710564898953856],
+    "n": [250, 250],
+    "raw_r": [0.871125398043307, 0.837439583581600],
+    "std_r": [0.854732580658601, 0.854732580658601],
+    "r_cor": [0.580422941381385, 0.580422941381385],
+    "r_drop": [0.461135568878624, 0.461135568878624],
+    "mean": [3.068, 3.016],
+    "sd": [1.33810991798523, 1.20230033869149],
+    "alpha_drop": [0.513224573257468, 0.414333264549932],
+    "std_alpha_drop": [0.461135568878624, 0.461135568878624],
+    "g6_drop": [0.212646012885012, 0.212646012885012],
+    "average_r_drop": [0.461135568878624, 0.461135568878624],
+}  # fmt: skip
+
 CASES = [
     (PHQ_PAIRWISE, PHQ, {"items": ITEMS}),
     (PHQ_LISTWISE, PHQ.drop_nulls(ITEMS), {"items": ITEMS, "missing": "listwise"}),
@@ -708,8 +747,11 @@ CASES = [
     (REVERSE, REV, {"reverse": ["r2", "r5"]}),
     (BFI_A, BFI, {"items": ["A1", "A2", "A3", "A4", "A5"], "reverse": ["A1"]}),
     (BFI_C, BFI, {"items": ["C1", "C2", "C3", "C4", "C5"], "reverse": ["C4", "C5"]}),
+    (PHQ_TWO_ITEMS, PHQ, {"items": ITEMS[:2]}),
+    (REVERSE_TWO_ITEMS, REV, {"items": ["r1", "r2"], "reverse": ["r2"]}),
 ]
 CASE_IDS = ["phq-pairwise", "phq-listwise", "phq-school-B", "reverse", "bfi-A", "bfi-C"]
+CASE_IDS += ["phq-two-items", "reverse-two-items"]
 
 
 @pytest.mark.parametrize(("ref", "data", "kwargs"), CASES, ids=CASE_IDS)
@@ -744,66 +786,6 @@ def test_item_statistics_equal_psych(ref, data, kwargs):
     got = item_statistics(data, **kwargs)
     for column in ITEM_REF:
         np.testing.assert_allclose(got[column].to_numpy(), ref[column], atol=TOL, err_msg=column)
-
-
-# psych 2.2.9, a scale of two items (pairwise, with gaps; and a reverse-keyed item):
-#   a <- alpha(items[, 1:2]);  b <- alpha(y[, c("r1", "r2")], keys = "r2")
-# unlist(a$total), a$feldt, a$item.stats and a$alpha.drop (raw_alpha, std.alpha, G6(smc),
-# average_r: psych's stand-ins c12/c22, r12, smc, r12 where one item has no alpha)
-TWO_ITEMS = [
-    (
-        PHQ,
-        {"items": ITEMS[:2]},
-        {
-            "total": [0.3570038625714653, 0.3574381771217923, 0.2176101819385194,
-                      0.2176101819385190, 0.5562704854152869, 0.0641997918203826,
-                      0.7350000000000000, 0.7697442858925037, 0.2176101819385191],
-            "feldt": [0.217369055156389, 0.471725421193726],
-            "n": [381, 378],
-            "raw_r": [0.804944735966561, 0.777402791507695],
-            "std_r": [0.780259630487993, 0.780259630487993],
-            "r_cor": [0.363981025069876, 0.363981025069875],
-            "r_drop": [0.217610181938519, 0.217610181938519],
-            "mean": [0.769028871391076, 0.716931216931217],
-            "sd": [0.988984780738647, 0.936599810380833],
-            "alpha_drop": [0.229781338503000, 0.206083712419045],
-            "std_alpha_drop": [0.217610181938519, 0.217610181938519],
-            "g6_drop": [0.0473541912833161, 0.0473541912833161],
-            "average_r_drop": [0.217610181938519, 0.217610181938519],
-        },
-    ),
-    (
-        REV,
-        {"items": ["r1", "r2"], "reverse": ["r2"]},
-        {
-            "total": [0.6287349945032317, 0.6312016197546013, 0.4611355688786242,
-                      0.4611355688786243, 1.7115086550396439, 0.0466225507338775,
-                      3.0419999999999998, 1.0862577149521988, 0.4611355688786244],
-            "feldt": [0.523769909702347, 0.710564898953856],
-            "n": [250, 250],
-            "raw_r": [0.871125398043307, 0.837439583581600],
-            "std_r": [0.854732580658601, 0.854732580658601],
-            "r_cor": [0.580422941381385, 0.580422941381385],
-            "r_drop": [0.461135568878624, 0.461135568878624],
-            "mean": [3.068, 3.016],
-            "sd": [1.33810991798523, 1.20230033869149],
-            "alpha_drop": [0.513224573257468, 0.414333264549932],
-            "std_alpha_drop": [0.461135568878624, 0.461135568878624],
-            "g6_drop": [0.212646012885012, 0.212646012885012],
-            "average_r_drop": [0.461135568878624, 0.461135568878624],
-        },
-    ),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("data", "kwargs", "ref"), TWO_ITEMS, ids=["phq-1-2", "reverse-keyed"])
-def test_a_scale_of_two_items_equals_psych(data, kwargs, ref):
-    got = cronbach_alpha(data, **kwargs)
-    np.testing.assert_allclose(got.select(TOTAL).row(0), ref["total"], rtol=0, atol=TOL)
-    np.testing.assert_allclose(got.select("ci_low", "ci_high").row(0), ref["feldt"], atol=TOL)
-    items = item_statistics(data, **kwargs)
-    for column in ITEM_REF:
-        np.testing.assert_allclose(items[column].to_numpy(), ref[column], atol=TOL, err_msg=column)
 
 
 def test_constant_item_is_left_out_as_psych_does():
