@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ import polars as pl
 import screening
 from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
 from screening.coverage import CoverageCheck
-from screening.errors import InputFileError, ResponseValidationError
+from screening.errors import InputFileError, OutputFolderError, ResponseValidationError
 from screening.io import (
     FORMATS,
     excel_rounding_advice,
@@ -360,6 +360,33 @@ def _previous_outputs(out: Path, inputs: Sequence[Path]) -> set[str]:
     return {name for name in names if name in _OUTPUTS and (out / name).resolve() not in reads}
 
 
+@contextmanager
+def _output_folder(out: Path) -> Iterator[Path]:
+    """:func:`~screening.atomic.atomic_directory` of ``out``; when its staging folder cannot
+    be made, :class:`OutputFolderError` says so and what to do (not a bare OSError).
+
+    Parameters
+    ----------
+    out
+        The output folder of the run.
+
+    Yields
+    ------
+    Path
+        The staging folder, published into ``out`` when the block succeeds.
+    """
+    with ExitStack() as stack:
+        try:
+            staging = stack.enter_context(atomic_directory(out))
+        except OSError as error:
+            raise OutputFolderError(
+                out,
+                f"cannot write the results in this folder ({error.strerror or error}). Give "
+                "an --out folder that you may write in (not a file, nor inside one).",
+            ) from None
+        yield staging
+
+
 def _machine() -> dict[str, object]:
     from screening.scoring._jit import numba  # loaded by the kernel already
 
@@ -450,7 +477,7 @@ def score_files(
     failures: list[pl.DataFrame] = []
     ids: list[pl.DataFrame] = []
     quality_parts: list[pl.DataFrame] = []
-    with atomic_directory(out) as staging:
+    with _output_folder(out) as staging:
         sink = _Sink(staging / results_name, fmt)
         with ExitStack() as stack:
             stack.callback(sink.abort)

@@ -202,8 +202,9 @@ class CoverageCheck:
             )
         if self._blank and self._answered.any():  # else the lines above said it
             messages.append(self._blank_rows_message())
-        for column, (empty, first) in self._gaps.items():
-            if column in self._filled:
+        for column in GROUP_COLUMNS:  # in this order whichever batch shows the gap first
+            empty, first = self._gaps.get(column, (0, 0))
+            if empty and column in self._filled:
                 messages.append(
                     f"{column} is empty in {empty:,} of {self._rows:,} rows (first: row "
                     f"{first}) though other rows have one: reports by {column} leave those "

@@ -73,6 +73,16 @@ class InputFileError(ScreeningError, ValueError):
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
 
+class OutputFolderError(ScreeningError, OSError):
+    """The output folder of a run cannot be made or written (a file in its place or above
+    it, no permission, a read-only file system); nothing was written."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
 class ResponseValidationError(ScreeningError, ValueError):
     """Some answers are out of range or not numbers.
 

@@ -497,15 +497,17 @@ def score_frame(
         fired = evaluate_conditions(scorer.plan, scorer.compiled, out["scores"], matrix)
         tier, reasons = assign_tiers(scorer.plan, fired, status)
         triage = triage_columns(scorer.plan, tier, status, reasons)
-    else:
-        triage = pl.DataFrame([enum_from_codes(status.astype(np.int32), STATUSES, "status")])
+    else:  # no tiers: ``reasons`` only of invalid answers, in every frame (same columns)
+        triage = pl.DataFrame(
+            [
+                enum_from_codes(status.astype(np.int32), STATUSES, "status"),
+                pl.Series("reasons", [[]] * frame.height, dtype=pl.List(pl.String)),
+            ]
+        )
     results = pl.DataFrame([*passthrough, *score_columns(scorer, out)]).hstack(triage)
     if cases.height:
         extra = _invalid_reasons(cases, row_offset, frame.height)
-        if "reasons" in results.columns:
-            results = results.with_columns(pl.col("reasons").list.concat(extra))
-        else:
-            results = results.with_columns(extra.alias("reasons"))
+        results = results.with_columns(pl.col("reasons").list.concat(extra))
     for table in scorer.norms:
         results, unmatched = normed_results(results, table)
         if unmatched and whole:  # a batch's caller checks whole files

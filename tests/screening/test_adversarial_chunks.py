@@ -1,0 +1,54 @@
+"""Adversarial tests of batch runs: chunked, several files, CSV or Parquet, failing runs.
+
+Each test pins one defect found by hand: a chunked run (``chunk_rows``) or a run of several
+files must give exactly what one in-memory run of the same rows gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from screening.batch import score_files
+
+WHO5 = [f"who5_{i}" for i in range(1, 6)]
+
+
+def _who5_csv(path: Path, rows: list[list[str]], header: str | None = None) -> Path:
+    lines = [header or ",".join(["student_id", *WHO5]), *(",".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3])
+def test_an_instrument_run_keeps_the_reasons_of_invalid_answers_in_every_batch(
+    tmp_path, chunk_rows
+):
+    """``--instrument`` with ``--on-invalid flag``: the results had a ``reasons`` column only
+    when the frame held an invalid answer, so a chunked run either dropped it (the first
+    batch clean: the invalid row's reason was lost) or crashed with ColumnNotFoundError
+    (the first batch invalid, a later one clean)."""
+    source = _who5_csv(
+        tmp_path / "a.csv",
+        [["S1", "1", "2", "3", "4", "5"], ["S2", "1", "2", "3", "4", "5"],
+         ["S3", "1", "2", "9", "4", "5"], ["S4", "1", "1", "1", "1", "1"]],
+    )  # fmt: skip
+    whole = score_files([source], tmp_path / "whole", instrument="who5", on_invalid="flag")
+    chunked = score_files(
+        [source], tmp_path / "chunked", instrument="who5", on_invalid="flag", chunk_rows=chunk_rows
+    )
+    expected = pl.read_parquet(whole.results_path)
+    got = pl.read_parquet(chunked.results_path)
+    assert got.equals(expected)
+    assert got.get_column("reasons").to_list() == [[], [], ["invalid answer who5_3 = '9'"], []]
+
+
+def test_an_instrument_run_of_a_clean_file_then_an_invalid_one_keeps_its_reasons(tmp_path):
+    """Several files: the first clean, the second with an invalid answer (flagged)."""
+    clean = _who5_csv(tmp_path / "a.csv", [["S1", "1", "2", "3", "4", "5"]])
+    invalid = _who5_csv(tmp_path / "b.csv", [["S2", "1", "2", "9", "4", "5"]])
+    summary = score_files([clean, invalid], tmp_path / "out", instrument="who5", on_invalid="flag")
+    reasons = pl.read_parquet(summary.results_path).get_column("reasons").to_list()
+    assert reasons == [[], ["invalid answer who5_3 = '9'"]]
