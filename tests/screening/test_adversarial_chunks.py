@@ -6,6 +6,7 @@ files must give exactly what one in-memory run of the same rows gives.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -52,3 +53,22 @@ def test_an_instrument_run_of_a_clean_file_then_an_invalid_one_keeps_its_reasons
     summary = score_files([clean, invalid], tmp_path / "out", instrument="who5", on_invalid="flag")
     reasons = pl.read_parquet(summary.results_path).get_column("reasons").to_list()
     assert reasons == [[], ["invalid answer who5_3 = '9'"]]
+
+
+def test_warnings_about_empty_group_cells_are_in_the_same_order_in_batches(tmp_path):
+    """run.json of a chunked run listed the empty-grade warning before the empty-school one
+    when a grade was left empty in an earlier batch: the order followed the batches, not
+    the columns, so run.json differed from the in-memory run's."""
+    header = ",".join(["student_id", "school_id", "grade", *WHO5])
+    source = _who5_csv(
+        tmp_path / "a.csv",
+        [["S1", "A", "7", "1", "1", "1", "1", "1"], ["S2", "A", "", "1", "1", "1", "1", "1"],
+         ["S3", "", "7", "1", "1", "1", "1", "1"]],
+        header,
+    )  # fmt: skip
+    whole = score_files([source], tmp_path / "whole", instrument="who5")
+    chunked = score_files([source], tmp_path / "chunked", instrument="who5", chunk_rows=2)
+    assert [w.split(": ", 1)[1][:9] for w in whole.warnings] == ["school_id", "grade is "]
+    assert chunked.warnings == whole.warnings
+    record = json.loads(chunked.run_path.read_text("utf-8"))
+    assert record["warnings"] == whole.warnings
