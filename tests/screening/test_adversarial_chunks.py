@@ -72,3 +72,20 @@ def test_warnings_about_empty_group_cells_are_in_the_same_order_in_batches(tmp_p
     assert chunked.warnings == whole.warnings
     record = json.loads(chunked.run_path.read_text("utf-8"))
     assert record["warnings"] == whole.warnings
+
+
+def test_an_output_folder_inside_a_file_is_refused_with_a_message(tmp_path):
+    """``--out taken/results`` where ``taken`` is a file: the command ended in a FileExistsError
+    traceback from ``mkdir`` instead of a message naming the folder (as a ScreeningError,
+    which the command line prints and exits 2 with)."""
+    from screening.cli import main
+    from screening.errors import OutputFolderError
+
+    source = _who5_csv(tmp_path / "a.csv", [["S1", "1", "2", "3", "4", "5"]])
+    (tmp_path / "taken").write_text("not a folder", encoding="utf-8")
+    out = tmp_path / "taken" / "results"
+    with pytest.raises(OutputFolderError, match="taken/results: cannot write the results"):
+        score_files([source], out, instrument="who5")
+    status = main(["score", str(source), "--instrument", "who5", "--out", str(out), "-q"])
+    assert status == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "taken"]
