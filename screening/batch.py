@@ -39,6 +39,7 @@ from screening.io import (
 from screening.mapping import ColumnMapping
 from screening.numbering import LowestCodeCheck
 from screening.pipeline import (
+    OUT_OF_RANGE,
     PASSTHROUGH,
     OnInvalid,
     Scorer,
@@ -387,6 +388,62 @@ def _output_folder(out: Path) -> Iterator[Path]:
         yield staging
 
 
+def _quality_input(
+    frame: pl.DataFrame, matrix: np.ndarray, results: pl.DataFrame, scorer: Scorer
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What the quality checks of a batch need: its schools with the answer codes that were
+    scored (missing and invalid answers null), and its tiers.
+
+    Parameters
+    ----------
+    frame
+        The batch as read.
+    matrix
+        Its response matrix (:func:`~screening.pipeline.response_matrix`: codes after any
+        ``numbered_from``, -1 missing, 127 invalid).
+    results
+        Its scored results.
+    scorer
+        The battery it was scored with.
+
+    Returns
+    -------
+    tuple of polars.DataFrame
+        The answers (with ``school_id`` where the batch has it) and the ``tier`` column of
+        the results (none without tiers).
+    """
+    columns = list(scorer.compiled.columns)
+    codes = pl.from_numpy(matrix, schema=columns).select(
+        pl.when(pl.col(c).is_between(0, OUT_OF_RANGE, closed="left")).then(pl.col(c)).alias(c)
+        for c in columns
+    )
+    if "school_id" in frame.columns:
+        codes = codes.insert_column(0, frame.get_column("school_id"))
+    return codes, results.select(c for c in ("tier",) if c in results.columns)
+
+
+def _quality_record(
+    inputs: dict[int, list[tuple[pl.DataFrame, pl.DataFrame]]], scorer: Scorer
+) -> list[dict]:
+    """The ``quality`` entries of ``run.json``: per file, in order, per school of the file.
+
+    Parameters
+    ----------
+    inputs
+        Per input file (by index), the :func:`_quality_input` of each of its batches.
+    scorer
+        The battery the run scored with.
+    """
+    from screening.scoring.quality import quality_by_school  # scipy: slow import
+
+    parts = []
+    for _, batches in sorted(inputs.items()):
+        answers = pl.concat([a for a, _ in batches])
+        results = pl.concat([r for _, r in batches])
+        parts.append(quality_by_school(answers, scorer.loaded, results=results))
+    return pl.concat(parts, how="diagonal_relaxed").to_dicts()
+
+
 def _machine() -> dict[str, object]:
     from screening.scoring._jit import numba  # loaded by the kernel already
 
@@ -444,7 +501,8 @@ def score_files(
         Also record the psychometric quality of every school (alpha, reverse-key checks,
         careless rates relative to the district, implausible flagged shares; see
         :func:`screening.scoring.quality.quality_by_school`) in ``run.json`` under
-        ``quality``. Computed per input file (per batch with ``chunk_rows``).
+        ``quality``. Computed per input file (over all its batches with ``chunk_rows``),
+        from the answer codes that are scored (after ``numbered_from`` of the mapping).
     """
     if (battery is None) == (instrument is None):
         raise ValueError("give exactly one of battery or instrument")
@@ -476,7 +534,7 @@ def score_files(
     school_parts: list[pl.DataFrame] = []
     failures: list[pl.DataFrame] = []
     ids: list[pl.DataFrame] = []
-    quality_parts: list[pl.DataFrame] = []
+    quality_inputs: dict[int, list[tuple[pl.DataFrame, pl.DataFrame]]] = {}  # by file
     with _output_folder(out) as staging:
         sink = _Sink(staging / results_name, fmt)
         with ExitStack() as stack:
@@ -533,10 +591,8 @@ def score_files(
                 school_parts.append(school_counts(result.results, scorer))
                 _count(school_parts[-1], by_status, by_tier)
                 if quality:
-                    from screening.scoring.quality import quality_by_school  # scipy: slow import
-
-                    quality_parts.append(
-                        quality_by_school(frame, scorer.loaded, results=result.results)
+                    quality_inputs.setdefault(index, []).append(
+                        _quality_input(frame, responses[0], result.results, scorer)
                     )
                 if len(paths) > 1 and "student_id" in frame.columns:
                     ids.append(
@@ -590,8 +646,8 @@ def score_files(
             "on_invalid": on_invalid,
             "chunk_rows": chunk_rows,
         }
-        if quality_parts:
-            record["quality"] = pl.concat(quality_parts, how="diagonal_relaxed").to_dicts()
+        if quality_inputs:
+            record["quality"] = _quality_record(quality_inputs, scorer)
         if failures:
             write_csv_atomic(pl.concat(failures), staging / FAILURES, include_bom=True)
             record["outputs"]["failures"] = FAILURES

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -89,3 +90,51 @@ def test_an_output_folder_inside_a_file_is_refused_with_a_message(tmp_path):
     status = main(["score", str(source), "--instrument", "who5", "--out", str(out), "-q"])
     assert status == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "taken"]
+
+
+def _answers(n: int, shift: int = 0) -> pl.DataFrame:
+    """``n`` students of school A who answer the PHQ-9 and GAD-7 consistently (codes 0-3,
+    plus ``shift`` for files that number the options from 1)."""
+    rng = np.random.default_rng(7)
+    items = [f"phq9_{i}" for i in range(1, 10)] + [f"gad7_{i}" for i in range(1, 8)]
+    level = rng.integers(0, 4, size=(n, 1))
+    codes = np.clip(level + rng.integers(-1, 2, size=(n, len(items))), 0, 3) + shift
+    return pl.DataFrame(
+        {"student_id": [f"S{i}" for i in range(n)], "school_id": ["A"] * n}
+        | {c: codes[:, k] for k, c in enumerate(items)}
+    )
+
+
+def test_quality_of_a_chunked_run_is_that_of_the_whole_file(tmp_path):
+    """``--quality`` with batches (``--chunk-rows``, or a file too large for memory) was
+    computed per batch: run.json listed school A once per batch, each with the alpha and
+    flagged share of that batch alone, instead of once with the file's figures."""
+    _answers(60).write_csv(tmp_path / "a.csv")
+    whole = score_files([tmp_path / "a.csv"], tmp_path / "w", battery="default", quality=True)
+    chunked = score_files(
+        [tmp_path / "a.csv"], tmp_path / "c", battery="default", quality=True, chunk_rows=25
+    )
+    assert [row["school_id"] for row in chunked.record["quality"]] == ["A"]
+    assert chunked.record["quality"] == whole.record["quality"]
+    assert whole.record["quality"][0]["rows"] == 60
+
+
+def test_quality_reads_answers_numbered_from_one_as_their_codes(tmp_path):
+    """With ``numbered_from = 1`` in the mapping the scores were right but ``--quality``
+    read the file's option numbers (1-4) as answers: every 4 was out of range, so alpha
+    and the answered counts were those of other, partly missing, data."""
+    from screening.mapping import load_mapping
+
+    _answers(60).write_csv(tmp_path / "codes.csv")
+    _answers(60, shift=1).write_csv(tmp_path / "numbers.csv")
+    (tmp_path / "m.toml").write_text("[options]\nnumbered_from = 1\n", encoding="utf-8")
+    codes = score_files([tmp_path / "codes.csv"], tmp_path / "a", battery="default", quality=True)
+    numbers = score_files(
+        [tmp_path / "numbers.csv"],
+        tmp_path / "b",
+        battery="default",
+        quality=True,
+        mapping=load_mapping(tmp_path / "m.toml"),
+    )
+    assert numbers.record["quality"] == codes.record["quality"]
+    assert numbers.record["quality"][0]["n_min"] == 60
