@@ -501,7 +501,9 @@ def score_frame(
         triage = pl.DataFrame(
             [
                 enum_from_codes(status.astype(np.int32), STATUSES, "status"),
-                pl.Series("reasons", [[]] * frame.height, dtype=pl.List(pl.String)),
+                pl.Series("reasons", [[]], dtype=pl.List(pl.String)).new_from_index(
+                    0, frame.height
+                ),
             ]
         )
     results = pl.DataFrame([*passthrough, *score_columns(scorer, out)]).hstack(triage)
