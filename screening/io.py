@@ -1549,6 +1549,14 @@ def _prepare_parquet(
 ) -> pl.DataFrame:
     names = _resolve_header(frame.columns, label, item_columns, mapping, id_column)
     frame.columns = names
+    items = set(item_columns)
+    blanks = [  # an empty text cell is null, as in CSV and Excel files
+        pl.col(c).replace("", None)
+        for c, dtype in frame.schema.items()
+        if c not in items and dtype == pl.String and (frame[c].str.len_bytes() == 0).any()
+    ]
+    if blanks:
+        frame = frame.with_columns(blanks)
     return _finish(frame, label, item_columns, id_column, row_offset, mapping)
 
 

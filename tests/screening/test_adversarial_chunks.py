@@ -138,3 +138,22 @@ def test_quality_reads_answers_numbered_from_one_as_their_codes(tmp_path):
     )
     assert numbers.record["quality"] == codes.record["quality"]
     assert numbers.record["quality"][0]["n_min"] == 60
+
+
+def test_empty_text_cells_of_a_parquet_file_are_null_as_in_csv(tmp_path):
+    """Parquet writers keep an empty cell as "" where CSV and Excel have nothing: it was
+    grouped as a school of its own and the warning about empty school cells never came."""
+    rows = [["S1", "A", "5", "1", "2", "3", "4", "5"], ["S2", "", "", "1", "2", "3", "4", "5"]]
+    header = ",".join(["student_id", "school_id", "grade", *WHO5])
+    source = _who5_csv(tmp_path / "a.csv", rows, header)
+    frame = pl.DataFrame([dict(zip(header.split(","), row, strict=True)) for row in rows])
+    frame.write_parquet(tmp_path / "a.parquet")
+    from_csv = score_files([source], tmp_path / "csv", instrument="who5")
+    from_parquet = score_files([tmp_path / "a.parquet"], tmp_path / "parquet", instrument="who5")
+    got = pl.read_parquet(from_parquet.results_path)
+    assert got.equals(pl.read_parquet(from_csv.results_path))
+    assert got.get_column("school_id").to_list() == ["A", None]
+    assert [w.split(": ", 1)[1] for w in from_parquet.warnings] == [
+        w.split(": ", 1)[1] for w in from_csv.warnings
+    ]
+    assert any("school_id is empty in 1 of 2 rows" in w for w in from_parquet.warnings)
