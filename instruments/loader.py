@@ -67,6 +67,10 @@ def _looks_like_path(ref: str | Path) -> bool:
 def _read(ref: str | Path, bundled_folder: str, kind: str, known: list[str]) -> tuple[str, bytes]:
     if _looks_like_path(ref):
         path = Path(ref)
+        if path.is_dir():
+            raise InstrumentDefinitionError(
+                path, "", f"is a folder, not a file; give the path of the {kind}'s .toml file"
+            )
         if not path.is_file():
             raise InstrumentDefinitionError(path, "", f"no such {kind} file")
         return str(path), path.read_bytes()
@@ -131,12 +135,28 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return sorted(names)
 
 
+def decode_toml(content: bytes) -> str:
+    """The text of a TOML file: UTF-8, with or without a byte-order mark.
+
+    Windows Notepad and many Chinese editors save UTF-8 with a mark, which TOML itself
+    does not allow; it is dropped here so that such a file reads as its author sees it.
+
+    Raises
+    ------
+    UnicodeDecodeError
+        When the bytes are not UTF-8 (e.g. GBK).
+    """
+    return content.decode("utf-8-sig")
+
+
 def parse_model(model: type[Model], source: str, content: bytes) -> Model:
     """Parse TOML bytes into ``model``, turning every failure into InstrumentDefinitionError."""
     try:
-        data = tomllib.loads(content.decode("utf-8"))
+        data = tomllib.loads(decode_toml(content))
     except UnicodeDecodeError as error:
-        raise InstrumentDefinitionError(source, "", "the file must be UTF-8 encoded") from error
+        raise InstrumentDefinitionError(
+            source, "", "the file must be UTF-8 encoded; save it again as UTF-8"
+        ) from error
     except tomllib.TOMLDecodeError as error:
         raise InstrumentDefinitionError(source, "", f"not valid TOML: {error}") from error
     try:

@@ -19,6 +19,7 @@ from screening.instruments.loader import (
     LoadedBattery,
     bundled_batteries,
     bundled_instruments,
+    decode_toml,
     load_battery,
     load_instrument,
 )
@@ -178,7 +179,7 @@ def _show_battery(console: Console, loaded: LoadedBattery) -> None:
 def _is_battery_file(path: Path) -> bool:
     """A file is read as a battery when it lists ``instruments`` and has no ``items``."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(decode_toml(path.read_bytes()))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False  # the instrument loader reports the problem with the file name
     return "instruments" in data and "items" not in data

@@ -1,0 +1,100 @@
+"""Adversarial user-written instrument and battery files: each is scored as it says or
+refused with the file, the field path and how to fix it (never a traceback)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from screening.cli import main
+from screening.errors import InstrumentDefinitionError
+from screening.instruments.loader import load_battery, load_instrument
+
+DATA = resources.files("screening.instruments.data")
+
+INSTRUMENT = """\
+id = "mine"
+version = "1"
+licence = "Free to use"
+citation = "Local scale, 2026"
+[name]
+"zh-CN" = "自编量表"
+en = "Local scale"
+[response_scale]
+values = [0, 1, 2, 3]
+[response_scale.labels]
+"zh-CN" = ["无", "轻", "中", "重"]
+en = ["none", "mild", "moderate", "severe"]
+[[items]]
+id = "1"
+label = { "zh-CN" = "一", en = "one" }
+[[items]]
+id = "2"
+label = { "zh-CN" = "二", en = "two" }
+[[items]]
+id = "3"
+label = { "zh-CN" = "三", en = "three" }
+reverse = true
+[[scales]]
+id = "total"
+name = { "zh-CN" = "总分", en = "Total" }
+items = ["1", "2", "3"]
+[scales.bands]
+cuts = [3, 6]
+labels."zh-CN" = ["低", "中", "高"]
+labels.en = ["low", "mid", "high"]
+[[golden]]
+name = "reverse-keyed third item"
+responses = [1, 2, 0]
+scores = { total = 6 }
+bands = { total = "high" }
+"""
+
+
+def battery(*rules: str, level: int = 3, instruments: str = '["phq9", "gad7"]') -> str:
+    quoted = ", ".join(f'"{rule}"' for rule in rules)
+    return (
+        f'id = "mine"\ninstruments = {instruments}\n[[tier]]\nlevel = {level}\nany = [{quoted}]\n'
+    )
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["instruments", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+def test_utf8_with_bom_is_read(tmp_path: Path, capsys) -> None:
+    # Windows Notepad saves UTF-8 with a byte-order mark; the CSV inputs accept it too
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + INSTRUMENT.encode("utf-8"))
+    assert load_instrument(path).id == "mine"
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0, err
+    assert "instrument 'mine'" in out
+
+
+def test_battery_with_bom_is_read_as_a_battery(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bom_battery.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + battery("phq9.total >= 20").encode("utf-8"))
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0, err
+    assert "battery 'mine'" in out
+
+
+def test_directory_is_named_as_a_directory(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "scales.toml"
+    folder.mkdir()
+    with pytest.raises(InstrumentDefinitionError, match="is a folder, not a file"):
+        load_instrument(folder)
+    with pytest.raises(InstrumentDefinitionError, match="is a folder, not a file"):
+        load_battery(folder)
+    code, _, err = run(capsys, "validate", str(folder))
+    assert code != 0 and "is a folder, not a file" in err and "Traceback" not in err
