@@ -159,8 +159,7 @@ class Scale(Spec):
     def _answered_rule(self) -> Scale:
         _require_locales(self.name, "name")
         n = len(self.items)
-        if len(set(self.items)) != n:
-            raise ValueError("items lists an item twice")
+        _unique(self.items, "items", "the items of a scale", key="")
         if self.min_answered is not None and not 1 <= self.min_answered <= n:
             raise ValueError(f"min_answered must lie in [1, {n}], got {self.min_answered}")
         if self.method == "sum" and self.required_answers < n and not self.prorate:
@@ -214,12 +213,26 @@ class GoldenVector(Spec):
     valid: bool | None = None
 
 
-def _unique(values: list[str], field: str, what: str, key: str = "id") -> None:
-    seen: dict[str, int] = {}
+def _unique(values: list, field: str, what: str, key: str = "id") -> None:
+    """Raise naming the second of two equal values (``items[3].id: '2' is also items[1].id``).
+
+    Parameters
+    ----------
+    values
+        The values in file order.
+    field
+        The list's field path, e.g. ``items``.
+    what
+        What must be unique, in words.
+    key
+        The key inside each entry holding the value; empty when the list holds the values.
+    """
+    seen: dict[object, int] = {}
+    suffix = f".{key}" if key else ""
     for position, value in enumerate(values):
         if value in seen:
             raise ValueError(
-                f"{field}[{position}].{key}: {value!r} is also {field}[{seen[value]}].{key}; "
+                f"{field}[{position}]{suffix}: {value!r} is also {field}[{seen[value]}]{suffix}; "
                 f"{what} must be unique"
             )
         seen[value] = position
@@ -428,11 +441,13 @@ class Battery(Spec):
 
     @model_validator(mode="after")
     def _unique(self) -> Battery:
-        if len(set(self.instruments)) != len(self.instruments):
-            raise ValueError(f"instruments lists one twice: {self.instruments}")
-        levels = [rule.level for rule in self.tier]
-        if len(set(levels)) != len(levels):
-            raise ValueError(f"each tier level may appear once, got {levels}")
+        _unique(self.instruments, "instruments", "the instruments of a battery", key="")
+        _unique(
+            [rule.level for rule in self.tier],
+            "tier",
+            "tier levels (put the conditions of one level in one tier's any or all list)",
+            key="level",
+        )
         return self
 
     @property

@@ -98,3 +98,35 @@ def test_directory_is_named_as_a_directory(tmp_path: Path, capsys) -> None:
         load_battery(folder)
     code, _, err = run(capsys, "validate", str(folder))
     assert code != 0 and "is a folder, not a file" in err and "Traceback" not in err
+
+
+def test_duplicate_tier_level_names_the_tier(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "battery.toml"
+    path.write_text(
+        battery("phq9.total >= 20") + '[[tier]]\nlevel = 3\nany = ["gad7.total >= 15"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_battery(path)
+    assert caught.value.field == "tier[1].level"
+    assert "also tier[0].level" in caught.value.problem
+
+
+def test_instrument_listed_twice_names_the_position(tmp_path: Path) -> None:
+    path = tmp_path / "battery.toml"
+    path.write_text(battery("phq9.total >= 20", instruments='["phq9", "gad7", "phq9"]'), "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_battery(path)
+    assert caught.value.field == "instruments[2]"
+    assert "also instruments[0]" in caught.value.problem
+
+
+def test_scale_item_listed_twice_names_the_item(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        INSTRUMENT.replace('items = ["1", "2", "3"]', 'items = ["1", "2", "2"]'), "utf-8"
+    )
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "scales[0].items[2]"
+    assert "'2' is also items[1]" in caught.value.problem

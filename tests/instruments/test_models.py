@@ -98,7 +98,7 @@ def test_whole_numbers_written_with_a_point_are_integers() -> None:
         (lambda d: d["items"][1].update(id="1"), "items[1].id: '1' is also items[0].id"),
         (lambda d: d["items"][0]["label"].pop("en") and None, "add en"),
         (lambda d: d["scales"][0]["items"].append("7"), "scales[0].items[3]: '7' is not an item"),
-        (lambda d: d["scales"][0]["items"].append("1"), "lists an item twice"),
+        (lambda d: d["scales"][0]["items"].append("1"), "items[3]: '1' is also items[0]"),
         (lambda d: d["scales"][0].update(min_answered=4), "must lie in [1, 3]"),
         (lambda d: d["scales"][0].update(prorate=False), "needs prorate = true"),
         (lambda d: d["scales"][0].update(method="median"), "'sum', 'mean' or 'max'"),
@@ -219,9 +219,9 @@ def test_battery_defaults() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: d.update(instruments=["phq9", "phq9"]), "lists one twice"),
+        (lambda d: d.update(instruments=["phq9", "phq9"]), "instruments[1]: 'phq9' is also"),
         (lambda d: d.update(instruments=[]), "at least 1 item"),
-        (lambda d: d["tier"][1].update(level=3), "each tier level may appear once"),
+        (lambda d: d["tier"][1].update(level=3), "tier[1].level: 3 is also tier[0].level"),
         (lambda d: d["tier"][1].update(level=4), "less than or equal to 3"),
         (lambda d: d["tier"][1].update(any=[]), "needs conditions"),
         (lambda d: d.update(queue={"due_hours": {"5": 24}}), "due_hours maps tiers 1-3"),
