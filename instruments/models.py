@@ -238,11 +238,61 @@ def _unique(values: list, field: str, what: str, key: str = "id") -> None:
         seen[value] = position
 
 
+def score_range(scale: Scale, low: float, high: float) -> tuple[float, float]:
+    """The lowest and highest score a scale can take when its answers run from low to high.
+
+    Parameters
+    ----------
+    scale
+        The scale (its method, items and multiplier).
+    low, high
+        The smallest and largest answer of its items.
+
+    Returns
+    -------
+    tuple of float
+        ``(lowest, highest)``; a prorated sum stays within the same range.
+    """
+    n = len(scale.items) if scale.method == "sum" else 1
+    return n * low * scale.multiplier, n * high * scale.multiplier
+
+
+def can_hold(op: str, value: float, lowest: float, highest: float) -> bool:
+    """Whether ``x <op> value`` holds for some ``x`` in ``[lowest, highest]``.
+
+    Parameters
+    ----------
+    op
+        One of :data:`COMPARISONS`.
+    value
+        The number compared with.
+    lowest, highest
+        The range of the compared score or answer.
+
+    Returns
+    -------
+    bool
+        False when no value of the range satisfies the comparison (a rule that never fires).
+    """
+    match op:
+        case ">=":
+            return highest >= value
+        case ">":
+            return highest > value
+        case "<=":
+            return lowest <= value
+        case "<":
+            return lowest < value
+        case "==":
+            return lowest <= value <= highest
+        case _:
+            return True
+
+
 def _cuts_in_range(scale: Scale, position: int, low: int, high: int) -> None:
     """Every band of the scale must be reachable: cuts above its lowest possible score and
     at most its highest."""
-    n = len(scale.items) if scale.method == "sum" else 1
-    lowest, highest = n * low * scale.multiplier, n * high * scale.multiplier
+    lowest, highest = score_range(scale, low, high)
     cuts = scale.bands.cuts if scale.bands is not None else []
     outside = [cut for cut in cuts if not lowest < cut <= highest]
     if outside:
@@ -317,6 +367,20 @@ class Instrument(Spec):
         for v, rule in enumerate(self.validity):
             if rule.scale not in scale_ids:
                 raise ValueError(f"validity[{v}].scale: {rule.scale!r} is not a scale")
+            lowest, highest = score_range(self.scale(rule.scale), low, high)
+            if not can_hold(rule.op, rule.value, lowest, highest):
+                raise ValueError(
+                    f"validity[{v}].value: {self.id}.{rule.scale} is {lowest:g} to "
+                    f"{highest:g}, so '{rule.scale} {rule.op} {rule.value:g}' never holds and "
+                    "would never mark a protocol invalid; correct the value or the op"
+                )
+        limit = self.careless.max_longstring
+        if limit is not None and limit > len(self.items):
+            raise ValueError(
+                f"careless.max_longstring: {limit} is more than the {len(self.items)} items, "
+                "so no run of identical answers could reach it; set it to at most "
+                f"{len(self.items)} or leave it out"
+            )
         for g, vector in enumerate(self.golden):
             if len(vector.responses) != len(self.items):
                 raise ValueError(

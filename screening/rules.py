@@ -7,11 +7,13 @@ and resolved against the compiled battery into array indexes.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 from screening.errors import RuleSyntaxError
-from screening.instruments.compiler import OPERATORS, CompiledBattery
+from screening.instruments.compiler import METHODS, OPERATORS, CompiledBattery
+from screening.instruments.models import can_hold
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _MEMBER = re.compile(r"[A-Za-z0-9_]+")
@@ -72,11 +74,17 @@ def parse_condition(rule: str) -> Condition:
     skip_spaces()
     op = expect(_OPERATOR, "a comparison: >=, >, <=, <, == or !=")
     skip_spaces()
+    start = position
     number = expect(_NUMBER, "a number")
     skip_spaces()
     if position != len(rule):
         raise RuleSyntaxError(rule, position, "unexpected text after the number")
-    return Condition(instrument, member, op, float(number))
+    value = float(number)
+    if not math.isfinite(value):
+        raise RuleSyntaxError(
+            rule, start, f"{number} is not a finite number; write a score such as 15"
+        )
+    return Condition(instrument, member, op, value)
 
 
 @dataclass(frozen=True)
@@ -102,11 +110,13 @@ def resolve(condition: Condition, compiled: CompiledBattery, rule: str = "") -> 
         )
     name = f"{condition.instrument}.{condition.member}"
     if name in compiled.scale_names:
-        return ResolvedCondition(condition, SCALE, compiled.scale_index(name), op_code)
+        resolved = ResolvedCondition(condition, SCALE, compiled.scale_index(name), op_code)
+        return _possible(resolved, compiled, rule)
     if condition.member.startswith("item"):
         column = f"{condition.instrument}_{condition.member[4:]}"
         if column in compiled.columns:
-            return ResolvedCondition(condition, ITEM, compiled.columns.index(column), op_code)
+            resolved = ResolvedCondition(condition, ITEM, compiled.columns.index(column), op_code)
+            return _possible(resolved, compiled, rule)
     scales = [
         s.split(".", 1)[1] for s in compiled.scale_names if s.startswith(name.split(".")[0] + ".")
     ]
@@ -115,4 +125,55 @@ def resolve(condition: Condition, compiled: CompiledBattery, rule: str = "") -> 
         len(condition.instrument) + 1,
         f"{condition.instrument!r} has no scale or item {condition.member!r}; scales: "
         f"{', '.join(scales)}; items are written item<id>, e.g. item1",
+    )
+
+
+def value_range(kind: int, index: int, compiled: CompiledBattery) -> tuple[float, float]:
+    """The lowest and highest value a condition can compare: a scale's scores or an item's
+    answers.
+
+    Parameters
+    ----------
+    kind
+        ``SCALE`` or ``ITEM``.
+    index
+        The scale position or matrix column.
+    compiled
+        The compiled battery.
+
+    Returns
+    -------
+    tuple of float
+        ``(lowest, highest)``.
+    """
+    if kind == ITEM:
+        return float(compiled.item_min[index]), float(compiled.item_max[index])
+    columns = compiled.scale_idx[compiled.scale_ptr[index] : compiled.scale_ptr[index + 1]]
+    low = compiled.item_min[columns].astype(float)
+    high = compiled.item_max[columns].astype(float)
+    multiplier = float(compiled.scale_multiplier[index])
+    if compiled.scale_method[index] == METHODS["sum"]:
+        return float(low.sum()) * multiplier, float(high.sum()) * multiplier
+    return float(low.min()) * multiplier, float(high.max()) * multiplier
+
+
+def _possible(
+    resolved: ResolvedCondition, compiled: CompiledBattery, rule: str
+) -> ResolvedCondition:
+    """The condition, or a RuleSyntaxError when no score or answer could make it hold (a
+    tier that would never be given, such as ``phq9.total >= 270`` for 27)."""
+    condition = resolved.condition
+    lowest, highest = value_range(resolved.kind, resolved.index, compiled)
+    if can_hold(condition.op, condition.value, lowest, highest):
+        return resolved
+    operator = _OPERATOR.search(rule)
+    position = operator.end() if operator else 0
+    while position < len(rule) and rule[position] in " \t":
+        position += 1
+    raise RuleSyntaxError(
+        rule,
+        position,
+        f"{condition.instrument}.{condition.member} is {lowest:g} to {highest:g}, so the "
+        "condition never holds and would never give its tier; correct the number or the "
+        "comparison",
     )

@@ -130,3 +130,56 @@ def test_scale_item_listed_twice_names_the_item(tmp_path: Path) -> None:
         load_instrument(path)
     assert caught.value.field == "scales[0].items[2]"
     assert "'2' is also items[1]" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("phq9.total >= 270", "phq9.total is 0 to 27"),  # a typo for 27: red would never fire
+        ("phq9.total > 27", "phq9.total is 0 to 27"),
+        ("gad7.total < 0", "gad7.total is 0 to 21"),
+        ("phq9.item9 >= 5", "phq9.item9 is 0 to 3"),
+        ("phq9.item9 == -1", "phq9.item9 is 0 to 3"),
+        ("phq9.total >= 1e999", "not a finite number"),
+        ("phq9.total <= -1e999", "not a finite number"),
+    ],
+)
+def test_rule_that_can_never_hold_is_refused(tmp_path: Path, capsys, rule: str, expected) -> None:
+    path = tmp_path / "battery.toml"
+    path.write_text(
+        battery("phq9.total >= 20") + f'[[tier]]\nlevel = 2\nany = ["{rule}"]\n', "utf-8"
+    )
+    code, _, err = run(capsys, "validate", str(path))
+    assert code != 0
+    assert "tier[1].any[0]" in err and expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("rule", ["phq9.total >= 27", "phq9.total > 26.5", "phq9.total <= 0"])
+def test_rule_at_the_edge_of_the_range_is_accepted(tmp_path: Path, capsys, rule: str) -> None:
+    path = tmp_path / "battery.toml"
+    path.write_text(battery(rule), "utf-8")
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 0, err
+
+
+def test_validity_rule_that_can_never_hold_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        INSTRUMENT
+        + '[[validity]]\nscale = "total"\nop = ">="\nvalue = 30\n'
+        + 'reason = { "zh-CN" = "测谎", en = "lie scale" }\n',
+        "utf-8",
+    )
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "validity[0].value"
+    assert "0 to 9" in caught.value.problem
+
+
+def test_longstring_limit_above_the_item_count_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(INSTRUMENT + "[careless]\nmax_longstring = 4\n", "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "careless.max_longstring"
+    assert "3 items" in caught.value.problem
