@@ -216,18 +216,20 @@ def load_battery(ref: str | Path) -> LoadedBattery:
         raise InstrumentDefinitionError(
             source, "instruments", f"two instruments share an id: {ids}"
         )
-    reader: dict[str, str] = {}
+    reader: dict[str, tuple[str, str]] = {}  # column in lower case -> instrument, column
     for inst in instruments:
         for column in inst.item_columns():
-            if column in reader:
+            if column.lower() in reader:  # headers are matched whatever their letter case
+                first, spelled = reader[column.lower()]
+                same = repr(column) if spelled == column else f"{spelled!r} and {column!r}"
                 raise InstrumentDefinitionError(
                     source,
                     "instruments",
-                    f"{reader[column]!r} and {inst.id!r} both read the input column {column!r} "
-                    "(an item is read from {instrument}_{item}); rename an instrument or its "
-                    "items",
+                    f"{first!r} and {inst.id!r} both read the input column {same} "
+                    "(an item is read from {instrument}_{item}, whatever the letter case); "
+                    "rename an instrument or its items",
                 )
-            reader[column] = inst.id
+            reader[column.lower()] = (inst.id, column)
     if battery.norms and base is None:
         raise InstrumentDefinitionError(source, "norms", "bundled batteries cannot name norms")
     norm_paths = tuple(base / name for name in battery.norms) if base is not None else ()

@@ -330,6 +330,16 @@ class Instrument(Spec):
         _require_locales(self.name, "name")
         item_ids = [item.id for item in self.items]
         _unique(item_ids, "items", "item ids")
+        folded: dict[str, int] = {}
+        for position, item_id in enumerate(item_ids):
+            first = folded.setdefault(item_id.lower(), position)
+            if first != position:
+                raise ValueError(
+                    f"items[{position}].id: {item_id!r} and items[{first}].id "
+                    f"{item_ids[first]!r} differ only in letter case, but input headers are "
+                    f"matched whatever their case ({self.id}_{item_id} is read as "
+                    f"{self.id}_{item_ids[first]}); give one of them another id"
+                )
         scale_ids = [scale.id for scale in self.scales]
         _unique(scale_ids, "scales", "scale ids")
         low, high = self.response_scale.values[0], self.response_scale.values[-1]

@@ -183,3 +183,27 @@ def test_longstring_limit_above_the_item_count_is_refused(tmp_path: Path) -> Non
         load_instrument(path)
     assert caught.value.field == "careless.max_longstring"
     assert "3 items" in caught.value.problem
+
+
+def test_item_ids_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    # input headers are matched whatever their letter case: mine_a and mine_A would be one
+    path = tmp_path / "mine.toml"
+    text = INSTRUMENT.replace('id = "2"', 'id = "a"').replace('id = "3"', 'id = "A"')
+    path.write_text(text.replace('items = ["1", "2", "3"]', 'items = ["1", "a", "A"]'), "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "items[2].id"
+    assert "differ only in letter case" in caught.value.problem
+
+
+def test_instruments_whose_columns_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    first = INSTRUMENT.replace('id = "mine"', 'id = "ab"').replace('id = "1"', 'id = "c_D"')
+    first = first.replace('items = ["1", "2", "3"]', 'items = ["c_D", "2", "3"]')
+    (tmp_path / "ab.toml").write_text(first, "utf-8")
+    second = INSTRUMENT.replace('id = "mine"', 'id = "ab_c"').replace('id = "1"', 'id = "d"')
+    second = second.replace('items = ["1", "2", "3"]', 'items = ["d", "2", "3"]')
+    (tmp_path / "ab_c.toml").write_text(second, "utf-8")
+    path = tmp_path / "battery.toml"
+    path.write_text('id = "b"\ninstruments = ["ab.toml", "ab_c.toml"]\n', "utf-8")
+    with pytest.raises(InstrumentDefinitionError, match="'ab_c_D' and 'ab_c_d'"):
+        load_battery(path)
