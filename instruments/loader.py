@@ -61,7 +61,7 @@ def bundled_batteries() -> list[str]:
 
 
 def _looks_like_path(ref: str | Path) -> bool:
-    return isinstance(ref, Path) or ref.endswith(".toml") or "/" in ref or "\\" in ref
+    return isinstance(ref, Path) or ref.lower().endswith(".toml") or "/" in ref or "\\" in ref
 
 
 def _read(ref: str | Path, bundled_folder: str, kind: str, known: list[str]) -> tuple[str, bytes]:
@@ -78,6 +78,8 @@ def _read(ref: str | Path, bundled_folder: str, kind: str, known: list[str]) -> 
     if bundled_folder:
         resource = resource / bundled_folder
     resource = resource / f"{ref}.toml"
+    if not resource.is_file() and Path(ref).is_file():  # a file name without .toml
+        return str(ref), Path(ref).read_bytes()
     if not resource.is_file():
         raise InstrumentDefinitionError(
             ref, "", f"unknown {kind} id; bundled: {', '.join(known)}, or give a path to a .toml"
@@ -189,8 +191,8 @@ def load_instrument(ref: str | Path) -> Instrument:
     InstrumentDefinitionError
         When the file is missing, not TOML, or not a valid instrument (names the field).
     """
-    if _looks_like_path(ref):
-        return _load_instrument_cached.__wrapped__(str(ref))
+    if _looks_like_path(ref) or ref not in bundled_instruments():
+        return _load_instrument_cached.__wrapped__(str(ref))  # a file may change: no cache
     return _load_instrument_cached(str(ref))
 
 
@@ -204,7 +206,9 @@ def load_battery(ref: str | Path) -> LoadedBattery:
     base = Path(source).parent if not source.startswith("bundled:") else None
     instruments = []
     for position, name in enumerate(battery.instruments):
-        ref_path = base / name if base is not None and _looks_like_path(name) else name
+        beside = base / name if base is not None else None  # paths are relative to the battery
+        path_like = _looks_like_path(name) or (beside is not None and beside.is_file())
+        ref_path = beside if beside is not None and path_like else name
         try:
             instruments.append(load_instrument(ref_path))
         except InstrumentDefinitionError as error:

@@ -176,13 +176,30 @@ def _show_battery(console: Console, loaded: LoadedBattery) -> None:
     console.print(tiers)
 
 
+#: Keys only a battery has (``instrument``: the usual slip for ``instruments``) and keys
+#: only an instrument has.
+BATTERY_KEYS = frozenset({"instruments", "instrument", "tier", "critical_tier", "queue", "norms"})
+INSTRUMENT_KEYS = frozenset({"items", "scales", "response_scale"})
+
+
 def _is_battery_file(path: Path) -> bool:
-    """A file is read as a battery when it lists ``instruments`` and has no ``items``."""
+    """A file is read as a battery when it has a key only batteries have (``instruments``,
+    ``tier``, ...) and none only instruments have (``items``, ``scales``, ...), so that a
+    battery with a misspelt key is checked as a battery."""
     try:
         data = tomllib.loads(decode_toml(path.read_bytes()))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False  # the instrument loader reports the problem with the file name
-    return "instruments" in data and "items" not in data
+    return bool(BATTERY_KEYS & data.keys()) and not INSTRUMENT_KEYS & data.keys()
+
+
+def _is_battery(ref: str) -> bool:
+    """Whether ``ref`` names a battery: a battery file, or a bundled battery id that is not
+    also an instrument id."""
+    path = Path(ref)
+    if path.is_file():
+        return _is_battery_file(path)
+    return ref in bundled_batteries() and ref not in bundled_instruments()
 
 
 @command.command(name="show")
@@ -193,10 +210,7 @@ def show_command(ref: str) -> None:
     A bundled battery id or a battery file shows the battery's tier rules.
     """
     console = _console()
-    path = Path(ref)
-    if (ref in bundled_batteries() and ref not in bundled_instruments()) or (
-        path.is_file() and _is_battery_file(path)
-    ):
+    if _is_battery(ref):
         _show_battery(console, load_battery(ref))
     else:
         _show_instrument(console, load_instrument(ref))
@@ -236,11 +250,17 @@ def validate_command(paths: tuple[Path, ...]) -> None:
 def test_command(refs: tuple[str, ...]) -> None:
     """Score every golden vector of the bundled instruments (or the given ids or paths).
 
-    Prints pass or fail per vector and exits with status 1 when any vector fails.
+    A battery (id or file) stands for its instruments. Prints pass or fail per vector and
+    exits with status 1 when any vector fails.
     """
     from screening.golden import golden_results  # imports the scoring core: load on use
 
-    instruments = [load_instrument(ref) for ref in (refs or bundled_instruments())]
+    instruments: list[Instrument] = []
+    for ref in refs or bundled_instruments():
+        if _is_battery(ref):
+            instruments.extend(load_battery(ref).instruments)
+        else:
+            instruments.append(load_instrument(ref))
     passed = failed = 0
     for inst in instruments:
         outcomes = golden_results(inst)

@@ -207,3 +207,44 @@ def test_instruments_whose_columns_differ_only_in_case_are_refused(tmp_path: Pat
     path.write_text('id = "b"\ninstruments = ["ab.toml", "ab_c.toml"]\n', "utf-8")
     with pytest.raises(InstrumentDefinitionError, match="'ab_c_D' and 'ab_c_d'"):
         load_battery(path)
+
+
+@pytest.mark.parametrize("name", ["Mine.TOML", "mine"])
+def test_an_existing_file_is_read_whatever_its_suffix(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    (tmp_path / name).write_text(INSTRUMENT, "utf-8")
+    monkeypatch.chdir(tmp_path)  # a bare file name, as typed in its folder
+    assert load_instrument(name).id == "mine"
+    code, out, err = run(capsys, "validate", name)
+    assert code == 0, err
+    assert "instrument 'mine'" in out
+
+
+def test_a_battery_names_an_instrument_file_with_an_upper_case_suffix(tmp_path: Path) -> None:
+    (tmp_path / "Mine.TOML").write_text(INSTRUMENT, "utf-8")
+    path = tmp_path / "battery.toml"
+    path.write_text(battery("mine.total >= 6", instruments='["phq9", "Mine.TOML"]'), "utf-8")
+    assert [inst.id for inst in load_battery(path).instruments] == ["phq9", "mine"]
+
+
+def test_test_command_runs_the_instruments_of_a_battery_file(tmp_path: Path, capsys) -> None:
+    (tmp_path / "mine.toml").write_text(
+        INSTRUMENT.replace("scores = { total = 6 }", "scores = { total = 7 }"), "utf-8"
+    )
+    path = tmp_path / "battery.toml"
+    path.write_text(battery("mine.total >= 6", instruments='["gad7", "mine.toml"]'), "utf-8")
+    code, out, err = run(capsys, "test", str(path))
+    assert code != 0
+    assert "PASS gad7" in out
+    assert "FAIL mine / reverse-keyed third item" in out and "total: expected 7.0, got 6.0" in out
+    assert "Field required" not in err
+
+
+def test_battery_with_a_misspelt_key_is_checked_as_a_battery(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "battery.toml"
+    path.write_text(battery("phq9.total >= 20").replace("instruments =", "instrument ="), "utf-8")
+    code, _, err = run(capsys, "validate", str(path))
+    assert code != 0
+    assert "unknown key 'instrument'; did you mean 'instruments'?" in err
+    assert "citation" not in err  # not read as an instrument
