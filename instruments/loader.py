@@ -114,6 +114,8 @@ def _problem(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str]:
     if located:  # a check across fields names its field at the start of the message
         inner, message = located.group("path", "message")
         path = f"{path}.{inner}" if path else inner
+    if error["type"] == "missing":
+        message = f"missing; add {error['loc'][-1]} = ..."
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1])
         close = difflib.get_close_matches(key, _field_names(model), n=1)
@@ -161,6 +163,10 @@ def parse_model(model: type[Model], source: str, content: bytes) -> Model:
         ) from error
     except tomllib.TOMLDecodeError as error:
         raise InstrumentDefinitionError(source, "", f"not valid TOML: {error}") from error
+    if not data:
+        raise InstrumentDefinitionError(
+            source, "", "the file is empty (or holds only comments); write the definition in it"
+        )
     try:
         parsed = model.model_validate(data)
     except ValidationError as error:

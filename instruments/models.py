@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -44,6 +45,16 @@ def _whole_number(value: object) -> object:
     """``1.0`` as ``1``: a whole number written with a point is not a mistake."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
+
+def _not_blank(value: str) -> str:
+    """A text that must say something: empty or only spaces is an error."""
+    if not value.strip():
+        raise ValueError("must not be empty; write it out")
+    return value
+
+
+#: A text field that may not be left empty (``citation = ""``).
+Text = Annotated[str, AfterValidator(_not_blank)]
 
 #: An integer field that also takes a whole number written with a point (files are read
 #: strictly otherwise: ``"1"``, ``true`` or ``1.5`` stay errors).
@@ -307,10 +318,10 @@ class Instrument(Spec):
     """A questionnaire instrument, validated from its TOML file."""
 
     id: Annotated[str, Field(pattern=IDENTIFIER)]
-    version: str
+    version: Text
     name: Localized
-    licence: str
-    citation: str
+    licence: Text
+    citation: Text
     loinc: str | None = None
     notes: str | None = None
     response_scale: ResponseScale

@@ -248,3 +248,32 @@ def test_battery_with_a_misspelt_key_is_checked_as_a_battery(tmp_path: Path, cap
     assert code != 0
     assert "unknown key 'instrument'; did you mean 'instruments'?" in err
     assert "citation" not in err  # not read as an instrument
+
+
+@pytest.mark.parametrize("key", ["citation", "licence", "version"])
+def test_blank_citation_licence_or_version_is_refused(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "mine.toml"
+    lines = [
+        f'{key} = "  "' if line.startswith(f"{key} =") else line for line in INSTRUMENT.splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == key
+    assert "empty" in caught.value.problem
+
+
+def test_missing_key_says_to_add_it(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(INSTRUMENT.replace('citation = "Local scale, 2026"\n', ""), "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "citation"
+    assert caught.value.problem == "missing; add citation = ..."
+
+
+def test_empty_file_says_it_is_empty(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_bytes(b"\xef\xbb\xbf\n  \n")
+    with pytest.raises(InstrumentDefinitionError, match="the file is empty"):
+        load_instrument(path)
