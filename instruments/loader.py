@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from screening.errors import InstrumentDefinitionError
-from screening.instruments.models import Battery, Instrument
+from screening.instruments.models import BATTERY_ID, IDENTIFIER, ITEM_ID, Battery, Instrument
 
 Model = TypeVar("Model", bound=BaseModel)
 DATA = "screening.instruments.data"
@@ -105,6 +105,13 @@ def _field_path(location: tuple) -> str:
 
 _SHOWN = 3  # problems of one file named in its error
 
+#: What each id pattern of the models allows, in words.
+_PATTERNS = {
+    IDENTIFIER: "lower-case letters a-z, digits and _, starting with a letter",
+    BATTERY_ID: "lower-case letters a-z, digits, _ and -, starting with a letter",
+    ITEM_ID: "the letters A-Z and a-z, digits and _",
+}
+
 
 def _problem(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str]:
     """(field path, message) of one validation error, in words a file's author can act on."""
@@ -114,6 +121,13 @@ def _problem(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str]:
     if located:  # a check across fields names its field at the start of the message
         inner, message = located.group("path", "message")
         path = f"{path}.{inner}" if path else inner
+    if error["type"] == "string_pattern_mismatch":
+        allowed = _PATTERNS.get(str((error.get("ctx") or {}).get("pattern")), "")
+        if allowed:
+            message = (
+                f"{error['input']!r} may use only {allowed}; Chinese or other text belongs in "
+                "the name or label"
+            )
     if error["type"] == "missing":
         message = f"missing; add {error['loc'][-1]} = ..."
     if error["type"] == "extra_forbidden":

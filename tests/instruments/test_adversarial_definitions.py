@@ -277,3 +277,23 @@ def test_empty_file_says_it_is_empty(tmp_path: Path, capsys) -> None:
     path.write_bytes(b"\xef\xbb\xbf\n  \n")
     with pytest.raises(InstrumentDefinitionError, match="the file is empty"):
         load_instrument(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "expected"),
+    [
+        ('id = "2"', 'id = "二"', "items[1].id", "'二' may use only the letters A-Z and a-z"),
+        ('id = "mine"', 'id = "我的量表"', "id", "'我的量表' may use only lower-case letters a-z"),
+        ('id = "total"', 'id = "Total"', "scales[0].id", "'Total' may use only lower-case"),
+    ],
+)
+def test_id_outside_its_pattern_says_what_is_allowed(
+    tmp_path: Path, old, new, field, expected
+) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(INSTRUMENT.replace(old, new, 1), "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == field
+    assert expected in caught.value.problem
+    assert "name or label" in caught.value.problem  # where Chinese text goes
