@@ -87,7 +87,9 @@ def _read(ref: str | Path, bundled_folder: str, kind: str, known: list[str]) -> 
     return f"bundled:{ref}", resource.read_bytes()
 
 
-_LOCATED = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\]|\.[a-z_]+)*): (?P<message>.*)$", re.DOTALL)
+_LOCATED = re.compile(
+    r"^(?P<path>[a-z_][a-z0-9_]*(?:\[\d+\]|\.[a-z_][a-z0-9_]*)*): (?P<message>.*)$", re.DOTALL
+)
 
 
 _TYPE_TAGS = {"float", "int", "str", "bool", "none"}  # a union's branch, as the last part

@@ -411,9 +411,23 @@ class Instrument(Spec):
             bad = [v for v in vector.responses if v != -1 and not low <= v <= high]
             if bad:
                 raise ValueError(f"golden[{g}].responses: answers {bad} out of [{low}, {high}]")
-            unknown = [s for s in [*vector.scores, *vector.bands] if s not in scale_ids]
+            unknown = [
+                s for s in dict.fromkeys([*vector.scores, *vector.bands]) if s not in scale_ids
+            ]
             if unknown:
                 raise ValueError(f"golden[{g}]: names unknown scales {unknown}")
+            for scale_id, label in vector.bands.items():
+                bands = self.scale(scale_id).bands
+                if bands is None:
+                    raise ValueError(
+                        f"golden[{g}].bands.{scale_id}: {scale_id} has no bands; leave it out "
+                        "of bands or give the scale bands"
+                    )
+                if label not in bands.labels["en"]:
+                    raise ValueError(
+                        f"golden[{g}].bands.{scale_id}: {label!r} is not a band of {scale_id}; "
+                        f"its bands are {', '.join(bands.labels['en'])} (the English labels)"
+                    )
         return self
 
     @property

@@ -297,3 +297,43 @@ def test_id_outside_its_pattern_says_what_is_allowed(
     assert caught.value.field == field
     assert expected in caught.value.problem
     assert "name or label" in caught.value.problem  # where Chinese text goes
+
+
+@pytest.mark.parametrize(
+    ("bands", "expected"),
+    [
+        ('{ total = "severe" }', "'severe' is not a band of total; its bands are low, mid, high"),
+        ('{ total = "高" }', "'高' is not a band of total; its bands are low, mid, high"),
+    ],
+)
+def test_golden_band_that_the_scale_does_not_have_is_refused(
+    tmp_path: Path, bands, expected
+) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(INSTRUMENT.replace('bands = { total = "high" }', f"bands = {bands}"), "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "golden[0].bands.total"
+    assert expected in caught.value.problem
+
+
+def test_golden_band_of_a_scale_without_bands_is_refused(tmp_path: Path) -> None:
+    text = (
+        INSTRUMENT.split("[scales.bands]")[0]
+        + INSTRUMENT.split('labels.en = ["low", "mid", "high"]\n')[1]
+    )
+    path = tmp_path / "mine.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "golden[0].bands.total"
+    assert "total has no bands" in caught.value.problem
+
+
+def test_golden_band_of_a_scale_id_with_digits_names_the_field(tmp_path: Path) -> None:
+    text = INSTRUMENT.replace('id = "total"', 'id = "s2"').replace("total =", "s2 =")
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('bands = { s2 = "high" }', 'bands = { s2 = "top" }'), "utf-8")
+    with pytest.raises(InstrumentDefinitionError) as caught:
+        load_instrument(path)
+    assert caught.value.field == "golden[0].bands.s2"
