@@ -224,7 +224,7 @@ class GoldenVector(Spec):
     valid: bool | None = None
 
 
-def _unique(values: list, field: str, what: str, key: str = "id") -> None:
+def _unique(values: list, field: str, what: str, key: str = "id", hint: str = "") -> None:
     """Raise naming the second of two equal values (``items[3].id: '2' is also items[1].id``).
 
     Parameters
@@ -237,6 +237,8 @@ def _unique(values: list, field: str, what: str, key: str = "id") -> None:
         What must be unique, in words.
     key
         The key inside each entry holding the value; empty when the list holds the values.
+    hint
+        How to fix it, appended to the message.
     """
     seen: dict[object, int] = {}
     suffix = f".{key}" if key else ""
@@ -244,7 +246,7 @@ def _unique(values: list, field: str, what: str, key: str = "id") -> None:
         if value in seen:
             raise ValueError(
                 f"{field}[{position}]{suffix}: {value!r} is also {field}[{seen[value]}]{suffix}; "
-                f"{what} must be unique"
+                f"{what} must be unique{hint}"
             )
         seen[value] = position
 
@@ -544,8 +546,9 @@ class Battery(Spec):
         _unique(
             [rule.level for rule in self.tier],
             "tier",
-            "tier levels (put the conditions of one level in one tier's any or all list)",
+            "tier levels",
             key="level",
+            hint="; put the conditions of one level in one tier's any or all list",
         )
         return self
 
