@@ -33,6 +33,7 @@ from screening.suppression import (
     suppress_line,
     suppress_nested,
     suppress_table,
+    total_shown,
 )
 
 TIERS: tuple[str, ...] = ("red", "orange", "yellow", "green", "retest")
@@ -294,9 +295,18 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
     segments = [Segment(k, _(f"tier.{k}"), *TIER_COLOURS[k]) for k in TIERS]
     hidden_label = _("report.suppressed")
 
+    status_counts = _counts(frame, "status") if "status" in frame.columns else {}
+    statuses = ("scored", "incomplete", "invalid")
+    status_values = [status_counts.get(s, 0) for s in statuses]
+    status_hidden = suppress_line(status_values, min_cell)
+    lines = [(status_values, status_hidden)]
+    if has_tiers:
+        lines.append(tier_line(frame, min_cell))
+    published = all(total_shown(v, h, min_cell) for v, h in lines)  # the students: n
+
     overall = None
     if has_tiers:
-        values, hidden = tier_line(frame, min_cell)
+        values, hidden = lines[-1]
         shown = [None if h else v for v, h in zip(values, hidden, strict=True)]
         overall = {
             "rows": [
@@ -304,17 +314,13 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
                 for k, c in zip(TIERS, shown, strict=True)
             ],
             "chart": stacked_bars(
-                [(_("report.overview"), shown, n if n >= min_cell else None)],
+                [(_("report.overview"), shown, n if published else None)],
                 segments,
                 title=_("report.tiers_overall"),
                 suppressed_label=hidden_label,
             ),
         }
 
-    status_counts = _counts(frame, "status") if "status" in frame.columns else {}
-    statuses = ("scored", "incomplete", "invalid")
-    status_values = [status_counts.get(s, 0) for s in statuses]
-    status_hidden = suppress_line(status_values, min_cell)
     status_rows = [
         {"label": _(f"report.status_{s}"), "count": None if h else v, "share": _share(v, n, h)}
         for s, v, h in zip(statuses, status_values, status_hidden, strict=True)
@@ -358,7 +364,7 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
                 {"id": kind, "title": _(title), "column": _(column), "rows": rows, "chart": chart}
             )
     return {
-        "students": n if n >= min_cell else None,
+        "students": n if published else None,
         "overall": overall,
         "status_rows": status_rows,
         "breakdowns": breakdowns,

@@ -22,7 +22,9 @@ small count must lie on a cycle of hidden counts along which it can move by one 
 taking any count below its least value (see :func:`_protect`). Where it does not, the
 smallest shown count that gives it room is hidden too; where none can, its group is
 hidden whole. A column whose total is itself hidden (in the overall line) keeps at least
-one hidden count, or adding up the column would give the total away.
+one hidden count, or adding up the column would give the total away. A line's own total
+(the students of a report) is published only where :func:`total_shown` says it pins no
+hidden count.
 
 Every place that publishes a table of the same counts (the batch report, the service's
 reports, exports and dashboard) calls these functions on the same counts in the same order,
@@ -53,6 +55,26 @@ def suppress_line(counts: Sequence[int], min_cell: int) -> list[bool]:
         if not _hide_smallest(counts, hidden):
             break
     return hidden
+
+
+def total_shown(counts: Sequence[int], hidden: Sequence[bool], min_cell: int) -> bool:
+    """Whether the total of a line may be published beside its counts.
+
+    It may when it is at least ``min_cell`` and leaves each hidden count (``hidden``, from
+    :func:`suppress_line`) two possible values. Only a line whose every non-zero count is
+    1, and hidden, fails the second: each is then at least 1 and together they are the
+    total. That takes ``min_cell`` or more categories of one student each, so it happens
+    only where ``min_cell`` is below the number of categories.
+
+    Examples
+    --------
+    >>> total_shown([1, 1, 0, 40, 0], [True, True, False, True, False], 10)
+    True
+    >>> total_shown([1, 1, 0], [True, True, False], 2)  # 1 + 1 of 2: each is 1
+    False
+    """
+    hidden_counts = [(c, 1) for c, h in zip(counts, hidden, strict=True) if h and c > 0]
+    return sum(counts) >= min_cell and not _line_pinned(hidden_counts)
 
 
 def _line_pinned(hidden: Sequence[tuple[int, int]]) -> bool:

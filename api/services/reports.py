@@ -33,7 +33,7 @@ from screening.api.services.access import (
 )
 from screening.api.services.cases import tier_label
 from screening.reports import TIERS, nested_tables, school_lines, tier_line, tier_table
-from screening.suppression import SuppressedTable, suppress_line
+from screening.suppression import SuppressedTable, suppress_line, total_shown
 
 LABELS = ("green", "yellow", "orange", "red", "retest")
 
@@ -123,7 +123,7 @@ def _build(
     frame = counts_frame(session, window, school_id)
     total = int(frame.get_column("n").sum())
     values, hidden = tier_line(frame, min_cell)
-    whole = 0 < total < min_cell
+    whole = total > 0 and not total_shown(values, hidden, min_cell)
     district = None
     if school_id is None:
         district = frame

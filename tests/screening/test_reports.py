@@ -10,7 +10,14 @@ import pytest
 from screening.batch import score_files
 from screening.cli import main
 from screening.i18n import t
-from screening.reports import TIERS, load_run, render_report, report_context, write_report
+from screening.reports import (
+    TIERS,
+    load_run,
+    render_report,
+    report_context,
+    tier_sections,
+    write_report,
+)
 
 GREEN = [1, 0, 0, 0, 0, 0, 0, 0, 0]  # PHQ-9 total 1
 YELLOW = [2, 2, 2, 2, 2, 1, 0, 0, 0]  # 11
@@ -218,7 +225,6 @@ def test_write_report_returns_the_path(tmp_path, results_dir):
 
 
 def test_pre_aggregated_counts_give_the_same_sections(results_dir):
-    from screening.reports import tier_sections
 
     frame = load_run(results_dir).frame
     keys = ["school_id", "grade", "sex", "tier_label", "status"]
@@ -230,3 +236,14 @@ def test_pre_aggregated_counts_give_the_same_sections(results_dir):
     assert a["overall"]["rows"] == b["overall"]["rows"]
     assert a["status_rows"] == b["status_rows"]
     assert [x["rows"] for x in a["breakdowns"]] == [x["rows"] for x in b["breakdowns"]]
+
+
+def test_students_are_not_shown_where_the_total_would_pin_hidden_tiers():
+    # two students, one red and one green, with min_cell 2: both tier counts are hidden,
+    # and "2 students" beside them would make each exactly 1
+    frame = pl.DataFrame({"tier_label": ["red", "green"], "status": ["scored", "scored"]})
+    sections = tier_sections(frame, locale="en", min_cell=2)
+    assert sections["students"] is None
+    assert [r["count"] for r in sections["overall"]["rows"]] == [None, 0, 0, None, 0]
+    shown = tier_sections(frame.vstack(frame), locale="en", min_cell=2)
+    assert shown["students"] == 4  # 2 red and 2 green are shown

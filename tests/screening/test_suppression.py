@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening.suppression import SuppressedTable, suppress_line, suppress_table
+from screening.suppression import SuppressedTable, suppress_line, suppress_table, total_shown
 
 
 def test_line_primary_and_secondary():
@@ -174,7 +174,8 @@ def _pinned(matrix, table, hidden_totals, min_cell) -> list[tuple[int, int]]:
         elif grand >= min_cell:  # a hidden count of the published overall line: >= 1
             a_ub.append(-vector)
             b_ub.append(known - 1)
-    if grand >= min_cell:
+    line = [sum(row[j] for row in matrix) for j in range(cols)]
+    if total_shown(line, hidden_totals, min_cell):  # as the reports publish it
         vector, known = equation([(i, j) for i in range(rows) for j in range(cols)])
         a_eq.append(vector)
         b_eq.append(grand - known)
@@ -281,3 +282,17 @@ def test_nested_whole_gives_no_part_away(parts):
             if hidden and whole_value:
                 lows = sum(min(v, 1) if known else 0 for v, known in hidden)
                 assert len(hidden) > 1 and sum(v for v, _ in hidden) > lows, (i, j)
+
+
+def test_a_total_that_would_pin_its_hidden_counts_is_not_shown():
+    # found by hypothesis: [[1, 1]] with min_cell 2. Both counts are hidden; published,
+    # the total 2 would make each exactly 1 (zeros are shown, so each is at least 1).
+    assert not total_shown([1, 1], [True, True], 2)
+    assert not total_shown([1, 1, 0], [True, True, False], 2)
+    assert total_shown([1, 2, 0], [True, True, False], 2)  # 1 + 2 or 2 + 1
+    assert total_shown([1, 1, 0, 40, 0], [True, True, False, True, False], 10)
+    assert not total_shown([3, 4], [True, True], 10)  # under min_cell
+    matrix = [[1, 1]]
+    hidden_totals = suppress_line([1, 1], 2)
+    table = suppress_table(["0"], ["a", "b"], matrix, 2, hidden_totals)
+    assert _pinned(matrix, table, hidden_totals, 2) == []
