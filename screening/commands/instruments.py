@@ -207,11 +207,16 @@ def _is_battery(ref: str) -> bool:
 def show_command(ref: str) -> None:
     """Show an instrument (bundled id or path): items, scales, bands, critical items.
 
-    A bundled battery id or a battery file shows the battery's tier rules.
+    A bundled battery id or a battery file shows the battery's tier rules (after checking
+    them, as ``validate`` does: a rule that does not parse is an error, not shown).
     """
     console = _console()
     if _is_battery(ref):
-        _show_battery(console, load_battery(ref))
+        from screening.pipeline import Scorer  # polars and the compiler: on use
+
+        loaded = load_battery(ref)
+        Scorer.for_battery(loaded)  # compiles it and parses every rule
+        _show_battery(console, loaded)
     else:
         _show_instrument(console, load_instrument(ref))
 

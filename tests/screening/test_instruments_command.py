@@ -64,6 +64,16 @@ def test_show_by_path_and_battery(capsys, tmp_path: Path) -> None:
     assert "critical item gives tier 3" in out
 
 
+def test_show_refuses_a_battery_whose_rule_does_not_parse(capsys, tmp_path: Path) -> None:
+    text = (DATA / "batteries" / "default.toml").read_text("utf-8")
+    assert "phq9.total >= 20" in text
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace("phq9.total >= 20", "phq9.total >="), encoding="utf-8")
+    code, out, err = run(capsys, "show", str(path))
+    assert code == 2 and out == ""
+    assert "mine.toml" in err and "phq9.total >=" in err
+
+
 def test_show_unknown(capsys) -> None:
     code, _, err = run(capsys, "show", "bdi")
     assert code == 2
