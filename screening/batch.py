@@ -422,26 +422,22 @@ def _quality_input(
     return codes, results.select(c for c in ("tier",) if c in results.columns)
 
 
-def _quality_record(
-    inputs: dict[int, list[tuple[pl.DataFrame, pl.DataFrame]]], scorer: Scorer
-) -> list[dict]:
-    """The ``quality`` entries of ``run.json``: per file, in order, per school of the file.
+def _quality_record(batches: list[tuple[pl.DataFrame, pl.DataFrame]], scorer: Scorer) -> list[dict]:
+    """The ``quality`` entries of ``run.json``: one per school of the whole run, every file
+    and batch together, so that each school is compared with all the run's rows.
 
     Parameters
     ----------
-    inputs
-        Per input file (by index), the :func:`_quality_input` of each of its batches.
+    batches
+        The :func:`_quality_input` of each batch of each file, in order.
     scorer
         The battery the run scored with.
     """
     from screening.scoring.quality import quality_by_school  # scipy: slow import
 
-    parts = []
-    for _, batches in sorted(inputs.items()):
-        answers = pl.concat([a for a, _ in batches])
-        results = pl.concat([r for _, r in batches])
-        parts.append(quality_by_school(answers, scorer.loaded, results=results))
-    return pl.concat(parts, how="diagonal_relaxed").to_dicts()
+    answers = pl.concat([a for a, _ in batches], how="diagonal_relaxed")
+    results = pl.concat([r for _, r in batches], how="diagonal_relaxed")
+    return quality_by_school(answers, scorer.loaded, results=results).to_dicts()
 
 
 def _machine() -> dict[str, object]:
@@ -501,8 +497,8 @@ def score_files(
         Also record the psychometric quality of every school (alpha, reverse-key checks,
         careless rates relative to the district, implausible flagged shares; see
         :func:`screening.scoring.quality.quality_by_school`) in ``run.json`` under
-        ``quality``. Computed per input file (over all its batches with ``chunk_rows``),
-        from the answer codes that are scored (after ``numbered_from`` of the mapping).
+        ``quality``. Computed once over the whole run (every file and batch), from the
+        answer codes that are scored (after ``numbered_from`` of the mapping).
     """
     if (battery is None) == (instrument is None):
         raise ValueError("give exactly one of battery or instrument")
@@ -534,7 +530,7 @@ def score_files(
     school_parts: list[pl.DataFrame] = []
     failures: list[pl.DataFrame] = []
     ids: list[pl.DataFrame] = []
-    quality_inputs: dict[int, list[tuple[pl.DataFrame, pl.DataFrame]]] = {}  # by file
+    quality_inputs: list[tuple[pl.DataFrame, pl.DataFrame]] = []
     with _output_folder(out) as staging:
         sink = _Sink(staging / results_name, fmt)
         with ExitStack() as stack:
@@ -591,7 +587,7 @@ def score_files(
                 school_parts.append(school_counts(result.results, scorer))
                 _count(school_parts[-1], by_status, by_tier)
                 if quality:
-                    quality_inputs.setdefault(index, []).append(
+                    quality_inputs.append(
                         _quality_input(frame, responses[0], result.results, scorer)
                     )
                 if len(paths) > 1 and "student_id" in frame.columns:

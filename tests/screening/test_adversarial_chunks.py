@@ -119,6 +119,23 @@ def test_quality_of_a_chunked_run_is_that_of_the_whole_file(tmp_path):
     assert whole.record["quality"][0]["rows"] == 60
 
 
+def test_quality_of_several_files_is_that_of_the_whole_run(tmp_path):
+    """One file per school: each school is compared with the whole run (the district), not
+    with its own file alone."""
+    a = _answers(60)
+    b = _answers(40).with_columns(
+        school_id=pl.lit("B"), student_id=pl.format("T{}", pl.col("student_id"))
+    )
+    a.write_csv(tmp_path / "a.csv")
+    b.write_csv(tmp_path / "b.csv")
+    pl.concat([a, b]).write_csv(tmp_path / "ab.csv")
+    files = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    apart = score_files(files, tmp_path / "apart", battery="default", quality=True)
+    together = score_files([tmp_path / "ab.csv"], tmp_path / "one", battery="default", quality=True)
+    assert [row["school_id"] for row in apart.record["quality"]] == ["A", "B"]
+    assert apart.record["quality"] == together.record["quality"]
+
+
 def test_quality_reads_answers_numbered_from_one_as_their_codes(tmp_path):
     """With ``numbered_from = 1`` in the mapping the scores were right but ``--quality``
     read the file's option numbers (1-4) as answers: every 4 was out of range, so alpha
