@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -83,26 +84,59 @@ def load_run(results_dir: str | Path) -> BatchRun:
         raise InputFileError(
             run_path, f"not a valid run record ({error}); re-run scoring"
         ) from None
+    _check_record(run_path, record)
     name = (record.get("outputs") or {}).get("results")
     candidates = [folder / name] if name else []
     candidates += [folder / "scores.parquet", folder / "scores.csv"]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         raise InputFileError(folder, "no scores.parquet or scores.csv; re-run `screening score`")
-    if path.suffix == ".parquet":
-        columns = pl.read_parquet_schema(path)
-    else:
-        columns = pl.read_csv(path, n_rows=0, infer_schema=False).schema
-    bands = [c for c in columns if c.endswith(".band")]
-    wanted = [c for c in (*_READ, *bands) if c in columns]
-    if path.suffix == ".parquet":
-        frame = pl.read_parquet(path, columns=wanted)
-    else:
-        frame = pl.read_csv(path, columns=wanted, infer_schema=False)
+    try:
+        if path.suffix == ".parquet":
+            columns = pl.read_parquet_schema(path)
+        else:
+            columns = pl.read_csv(path, n_rows=0, infer_schema=False).schema
+        bands = [c for c in columns if c.endswith(".band")]
+        wanted = [c for c in (*_READ, *bands) if c in columns]
+        if path.suffix == ".parquet":
+            frame = pl.read_parquet(path, columns=wanted)
+        else:
+            frame = pl.read_csv(path, columns=wanted, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise InputFileError(
+            path, f"the results cannot be read ({error}); re-run `screening score`"
+        ) from None
+    if frame.height == 0 or "status" not in frame.columns:
+        raise InputFileError(
+            path, "no results to report (no rows, or no status column); re-run `screening score`"
+        )
     frame = frame.with_columns(pl.col(c).cast(pl.String) for c in wanted if c != "tier")
     if "tier" in frame.columns:
         frame = frame.with_columns(pl.col("tier").cast(pl.Int8, strict=False))
     return BatchRun(frame=frame, record=record, band_columns=bands)
+
+
+def _check_record(path: Path, record: object) -> None:
+    """Refuse a run record that this version of the toolkit did not write.
+
+    Raises
+    ------
+    InputFileError
+        When ``record`` is not a JSON object from ``screening``, or was written by another
+        major or minor version (whose results may have other columns or meanings).
+    """
+    toolkit = record.get("toolkit") if isinstance(record, dict) else None
+    if not isinstance(toolkit, dict) or toolkit.get("name") != "screening":
+        raise InputFileError(
+            path, "not a run.json written by `screening score`; give its output folder"
+        )
+    version = str(toolkit.get("version", ""))
+    if version.split(".")[:2] != screening.__version__.split(".")[:2]:
+        raise InputFileError(
+            path,
+            f"written by screening {version or '(no version)'}, this is screening "
+            f"{screening.__version__}; re-run `screening score` with this version",
+        )
 
 
 # ---------------------------------------------------------------- definitions
@@ -267,7 +301,13 @@ def _present(
     ), [groups[i] for i in keep]
 
 
-def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int = 10) -> dict:
+def tier_sections(
+    frame: pl.DataFrame,
+    *,
+    locale: str = "zh-CN",
+    min_cell: int = 10,
+    students_hidden: bool = False,
+) -> dict:
     """Overall tiers, response status and tiers by school, grade and sex, suppressed.
 
     Shared by the batch report and the service's dashboard, so both show the same figures.
@@ -280,12 +320,19 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
         count in ``n``.
     locale, min_cell
         Language of the labels; smallest count shown.
+    students_hidden
+        Hide the number of students whatever these lines say (another line of the same
+        students, such as a band line, would pin its hidden counts beside it).
 
     Returns
     -------
     dict
-        ``students`` (None when under ``min_cell``), ``overall`` (None without tiers),
-        ``status_rows`` and ``breakdowns`` (school, grade, sex), each with an SVG chart.
+        ``students`` (None when under ``min_cell`` or where it would pin hidden counts),
+        ``overall`` (None without tiers), ``status_rows`` and ``breakdowns`` (school,
+        grade, sex; each with an SVG chart, and ``hidden``: the raw values of the groups
+        hidden whole). Where the number of students is hidden, no line of them shows a
+        non-zero count or a share and every group is hidden whole: each line adds up to
+        that number, and any of them shown whole would publish it.
     """
     if min_cell < 1:
         raise ValueError(f"min_cell must be at least 1, got {min_cell}")
@@ -302,7 +349,10 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
     lines = [(status_values, status_hidden)]
     if has_tiers:
         lines.append(tier_line(frame, min_cell))
-    published = all(total_shown(v, h, min_cell) for v, h in lines)  # the students: n
+    published = not students_hidden and all(total_shown(v, h, min_cell) for v, h in lines)
+    if not published:  # every line adds up to n: none may show it
+        lines = [(v, [c > 0 for c in v]) for v, _h in lines]
+        status_hidden = lines[0][1]
 
     overall = None
     if has_tiers:
@@ -310,7 +360,12 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
         shown = [None if h else v for v, h in zip(values, hidden, strict=True)]
         overall = {
             "rows": [
-                {"key": k, "label": _(f"tier.{k}"), "count": c, "share": _share(c, n)}
+                {
+                    "key": k,
+                    "label": _(f"tier.{k}"),
+                    "count": c,
+                    "share": _share(c, n) if published else None,
+                }
                 for k, c in zip(TIERS, shown, strict=True)
             ],
             "chart": stacked_bars(
@@ -322,7 +377,11 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
         }
 
     status_rows = [
-        {"label": _(f"report.status_{s}"), "count": None if h else v, "share": _share(v, n, h)}
+        {
+            "label": _(f"report.status_{s}"),
+            "count": None if h else v,
+            "share": _share(v, n, h or not published),
+        }
         for s, v, h in zip(statuses, status_values, status_hidden, strict=True)
     ]
 
@@ -339,6 +398,13 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
                 table, groups = tier_table(frame, by, min_cell, hidden)
             else:  # beside each school's own table (the service's school reports)
                 (table, groups), _parts = nested_tables(frame, by, min_cell, hidden)
+            if not published:
+                table = SuppressedTable(
+                    groups=table.groups,
+                    categories=table.categories,
+                    counts=[[None] * len(TIERS) for _g in groups],
+                    totals=[None] * len(groups),
+                )
             kind = by.removesuffix("_id")
             labels = [_group_label(kind, g, _) for g in groups]
             rows = [
@@ -361,7 +427,14 @@ def tier_sections(frame: pl.DataFrame, *, locale: str = "zh-CN", min_cell: int =
                     suppressed_label=hidden_label,
                 )
             breakdowns.append(
-                {"id": kind, "title": _(title), "column": _(column), "rows": rows, "chart": chart}
+                {
+                    "id": kind,
+                    "title": _(title),
+                    "column": _(column),
+                    "rows": rows,
+                    "chart": chart,
+                    "hidden": [g for g, t in zip(groups, table.totals, strict=True) if t is None],
+                }
             )
     return {
         "students": n if published else None,
@@ -399,10 +472,18 @@ def report_context(run: BatchRun, *, locale: str = "zh-CN", min_cell: int = 10) 
         i["id"] in instruments and instruments[i["id"]].sha256 != i.get("sha256")
         for i in instrument_info
     )
-    sections = tier_sections(frame, locale=locale, min_cell=min_cell)
+    band_lines = _band_lines(run, instruments, locale, min_cell)
+    pinned = not all(total_shown(b["values"], b["hidden"], min_cell) for b in band_lines)
+    sections = tier_sections(frame, locale=locale, min_cell=min_cell, students_hidden=pinned)
     has_tiers = sections["has_tiers"]
-    band_sections = _bands(run, instruments, locale, min_cell, _)
-    quality = quality_rows(record.get("quality_by_school") or [], min_cell, locale)
+    published = sections["students"] is not None
+    band_sections = _bands(band_lines, published, _)
+    entries = record.get("quality_by_school") or []
+    if published:
+        (schools,) = [b["hidden"] for b in sections["breakdowns"] if b["id"] == "school"] or [[]]
+    else:
+        schools = [entry.get("school_id") for entry in entries]
+    quality = quality_rows(entries, min_cell, locale, hidden_schools=schools)
     meaning = _meaning(battery, has_tiers, _) if has_tiers else []
     return {
         "lang": locale,
@@ -459,9 +540,11 @@ def _share(count: int | None, total: int, hidden: bool = False) -> float | None:
     return None if count is None or hidden or not total else count / total
 
 
-def _bands(run: BatchRun, instruments: dict, locale: str, min_cell: int, _) -> list[dict]:
-    sections = []
+def _band_lines(run: BatchRun, instruments: dict, locale: str, min_cell: int) -> list[dict]:
+    """Per band column: its title, band labels, counts (no band last) and which to hide."""
+    lines = []
     frame = run.frame
+    _ = translator(locale)
     for column in run.band_columns:
         instrument_id, _dot, rest = column.partition(".")
         scale_id = rest.removesuffix(".band")
@@ -473,24 +556,40 @@ def _bands(run: BatchRun, instruments: dict, locale: str, min_cell: int, _) -> l
         keys = english or sorted(k for k in counts if k is not None)
         keys += sorted(k for k in counts if k is not None and k not in keys)
         values = [counts.get(k, 0) for k in keys] + [counts.get(None, 0)]
-        hidden = suppress_line(values, min_cell)
         labels = [local[i] if i < len(local) else k for i, k in enumerate(keys)]
         labels.append(_("report.no_band"))
+        name = spec.name.get(locale, instrument_id) if spec else instrument_id
+        scale_name = scale.name.get(locale, scale_id) if scale else scale_id
+        lines.append(
+            {
+                "title": f"{name} · {scale_name}",
+                "labels": labels,
+                "values": values,
+                "hidden": suppress_line(values, min_cell),
+            }
+        )
+    return lines
+
+
+def _bands(lines: list[dict], published: bool, _) -> list[dict]:
+    """The band sections; where the number of students is hidden, no line shows a non-zero
+    count or a share (each adds up to that number)."""
+    sections = []
+    for line in lines:
+        values = line["values"]
+        hidden = line["hidden"] if published else [v > 0 for v in values]
         total = sum(values)
         rows = [
             {"label": label, "count": None if h else v, "share": _share(v, total, h)}
-            for label, v, h in zip(labels, values, hidden, strict=True)
+            for label, v, h in zip(line["labels"], values, hidden, strict=True)
         ]
-        name = spec.name.get(locale, instrument_id) if spec else instrument_id
-        scale_name = scale.name.get(locale, scale_id) if scale else scale_id
-        title = f"{name} · {scale_name}"
         sections.append(
             {
-                "title": title,
+                "title": line["title"],
                 "rows": rows,
                 "chart": bars(
                     [(r["label"], r["count"]) for r in rows],
-                    title=title,
+                    title=line["title"],
                     suppressed_label=_("report.suppressed"),
                 ),
             }
@@ -498,33 +597,60 @@ def _bands(run: BatchRun, instruments: dict, locale: str, min_cell: int, _) -> l
     return sections
 
 
-def quality_rows(entries: list[dict], min_cell: int, locale: str = "zh-CN") -> list[dict]:
+def quality_rows(
+    entries: list[dict],
+    min_cell: int,
+    locale: str = "zh-CN",
+    *,
+    hidden_schools: Collection[Any] = (),
+) -> list[dict]:
     """Response-quality rows per school (entries as in run.json ``quality_by_school``).
 
-    Schools under ``min_cell`` students show no rates, and no rate is shown whose count of
-    students lies between 1 and ``min_cell - 1`` (rate × students would give it away). A
-    rate at or above :data:`QUALITY_ALERT` marks the school for a check, shown or not.
+    The schools' incomplete and invalid counts (rate × students) are a schools × status
+    table whose column totals the report's status line publishes: it is suppressed as one
+    (:func:`screening.suppression.suppress_table`), so that no school's hidden count follows
+    from the status line less the other schools' shown rates. Schools under ``min_cell``
+    students, and those in ``hidden_schools`` (whose totals the by-school tier table hides),
+    show no students and no rates; no straight-lining rate is shown whose count lies
+    between 1 and ``min_cell - 1``. A rate at or above :data:`QUALITY_ALERT` marks a school
+    whose students are shown for a check, shown or not.
     """
     _ = translator(locale)
+    if not entries:
+        return []
+    keys = ("incomplete_rate", "invalid_rate", "straight_lining_rate")
+    students = [int(entry.get("students") or 0) for entry in entries]
+    counts = [
+        [0 if entry.get(k) is None else round(entry[k] * n) for k in keys]
+        for entry, n in zip(entries, students, strict=True)
+    ]
+    matrix = [[n - c[0] - c[1], c[0], c[1]] for n, c in zip(students, counts, strict=True)]
+    line = [sum(column) for column in zip(*matrix, strict=True)] if matrix else [0, 0, 0]
+    table = suppress_table(
+        [str(entry.get("school_id")) for entry in entries],
+        ["scored", "incomplete", "invalid"],
+        matrix,
+        min_cell,
+        suppress_line(line, min_cell),
+        hide_groups=[entry.get("school_id") in hidden_schools for entry in entries],
+    )
     rows = []
-    for entry in entries:
-        students = int(entry.get("students") or 0)
-        small = students < min_cell
-        true_rates = {
-            key: entry.get(key)
-            for key in ("incomplete_rate", "invalid_rate", "straight_lining_rate")
-        }
+    for i, entry in enumerate(entries):
+        shown = table.totals[i] is not None
         rates = {
-            key: None if small or rate is None or 0 < round(rate * students) < min_cell else rate
-            for key, rate in true_rates.items()
+            "incomplete_rate": entry.get(keys[0]) if table.counts[i][1] is not None else None,
+            "invalid_rate": entry.get(keys[1]) if table.counts[i][2] is not None else None,
+            "straight_lining_rate": None
+            if not shown or 0 < counts[i][2] < min_cell
+            else entry.get(keys[2]),
         }
         rows.append(
             {
                 "label": _group_label("school", entry.get("school_id"), _),
-                "students": None if small else students,
+                "students": table.totals[i],
                 "rates": rates,
-                "alert": not small
-                and any(r is not None and r >= QUALITY_ALERT for r in true_rates.values()),
+                "alert": shown
+                and any(entry.get(k) is not None and entry[k] >= QUALITY_ALERT for k in keys),
             }
         )
     return rows

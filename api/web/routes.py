@@ -640,8 +640,12 @@ def dashboard_page(
     if chosen is not None:
         frame = dashboard.counts_frame(session, chosen, school)
         context.update(tier_sections(frame, locale=locale, min_cell=min_cell))
+        hidden = [b["hidden"] for b in context["breakdowns"] if b["id"] == "school"]
         context["quality"] = quality_rows(
-            dashboard.quality_entries(session, chosen, school), min_cell, locale
+            dashboard.quality_entries(session, chosen, school),
+            min_cell,
+            locale,
+            hidden_schools=hidden[0] if hidden else (),
         )
         points = dashboard.trend_points(session, school, min_cell)
         context["trends"] = [
