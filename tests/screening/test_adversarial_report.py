@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import polars as pl
@@ -10,7 +11,14 @@ import pytest
 
 from screening.batch import score_files
 from screening.cli import main
-from screening.reports import load_run, quality_rows, report_context, tier_sections
+from screening.i18n import t
+from screening.reports import (
+    load_run,
+    quality_rows,
+    render_report,
+    report_context,
+    tier_sections,
+)
 
 GREEN = [1, 0, 0, 0, 0, 0, 0, 0, 0]
 YELLOW = [2, 2, 2, 2, 2, 1, 0, 0, 0]
@@ -136,3 +144,41 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, one_per_tier, c
     assert code == 2
     assert words in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_report_renders_offline_without_errors(tmp_path, one_per_tier, lang):
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("no /usr/bin/chromium")
+    out = tmp_path / "report.html"
+    assert main(["report", str(one_per_tier), "--out", str(out), "--lang", lang]) == 0
+    errors, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--headless", "--no-sandbox"]
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(out.as_uri())
+        text = page.inner_text("body")
+        browser.close()
+    assert errors == []
+    assert requests == [out.as_uri()]  # the file itself, nothing fetched
+    assert not re.search(r"\b(?:report|tier|sex|tier_meaning)\.[a-z_]+\b", text)
+
+
+def test_a_group_hidden_to_protect_another_is_not_called_small(tmp_path):
+    # A has 12 students and is hidden whole only to protect B's 3: "fewer than 10" beside
+    # A was false, and beside B a bound a reader could use
+    out = _score(tmp_path, [("A", GREEN, 12), ("B", GREEN, 3)])
+    html = render_report(report_context(load_run(out), locale="en", min_cell=10))
+    assert html.count(t("report.group_hidden", "en", min_cell=10)) == 4  # tiers and quality
+    assert "fewer than 10" not in html.replace("Groups of fewer than 10 students", "")
