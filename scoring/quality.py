@@ -186,7 +186,7 @@ def _more_common(
     rate: pl.Series, n: pl.Series, limit: float, limits: QualityThresholds
 ) -> pl.Series:
     """Rates above ``limit``, or ``rate_ratio`` times the overall rate beyond chance."""
-    r = rate.fill_null(0.0).to_numpy()
+    r = rate.fill_nan(None).fill_null(0.0).to_numpy()  # no rate (0 of 0): not more common
     m = n.fill_null(0).to_numpy().astype(np.int64)
     hits = np.rint(r * m).astype(np.int64)
     total = m.sum()

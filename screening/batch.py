@@ -437,7 +437,8 @@ def _quality_record(batches: list[tuple[pl.DataFrame, pl.DataFrame]], scorer: Sc
 
     answers = pl.concat([a for a, _ in batches], how="diagonal_relaxed")
     results = pl.concat([r for _, r in batches], how="diagonal_relaxed")
-    return quality_by_school(answers, scorer.loaded, results=results).to_dicts()
+    quality = quality_by_school(answers, scorer.loaded, results=results)
+    return quality.fill_nan(None).to_dicts()  # NaN (nothing to compute from) is not JSON
 
 
 def _machine() -> dict[str, object]:

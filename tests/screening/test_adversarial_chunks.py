@@ -174,3 +174,17 @@ def test_empty_text_cells_of_a_parquet_file_are_null_as_in_csv(tmp_path):
         w.split(": ", 1)[1] for w in from_csv.warnings
     ]
     assert any("school_id is empty in 1 of 2 rows" in w for w in from_parquet.warnings)
+
+
+def test_quality_of_a_run_where_nothing_can_be_computed_is_written_as_nulls(tmp_path):
+    """Every row incomplete: quality figures without data were NaN, which run.json cannot
+    hold, and the whole run failed while writing it."""
+    frame = _answers(5).with_columns(
+        [pl.lit(None, pl.Int64).alias(c) for c in _answers(5).columns[4:]]
+    )
+    frame.write_csv(tmp_path / "a.csv")
+    summary = score_files([tmp_path / "a.csv"], tmp_path / "out", battery="default", quality=True)
+    assert summary.by_status == {"incomplete": 5}
+    written = json.loads((tmp_path / "out" / "run.json").read_text("utf-8"))
+    assert written["quality"] == summary.record["quality"]
+    assert [row["school_id"] for row in written["quality"]] == ["A"]
