@@ -83,6 +83,10 @@ class OutputFolderError(ScreeningError, OSError):
         super().__init__(f"{self.path}: {problem}")
 
 
+#: The option that keeps invalid answers as missing in ``score`` and ``norms``.
+KEEP_FLAGGED = "keep the rows flagged with --on-invalid flag"
+
+
 class ResponseValidationError(ScreeningError, ValueError):
     """Some answers are out of range or not numbers.
 
@@ -104,11 +108,12 @@ class ResponseValidationError(ScreeningError, ValueError):
 
     @classmethod
     def from_files(
-        cls, cases: Sequence[tuple[str, pl.DataFrame]], hint: str = ""
+        cls, cases: Sequence[tuple[str, pl.DataFrame]], hint: str = "", keep: str = KEEP_FLAGGED
     ) -> ResponseValidationError:
         """The error for the invalid answers of several input files (rows counted in each
         file): each file's summary, then how to fix them (``hint``, before the general
-        advice); the failure cases gain a ``file`` column."""
+        advice, which ends with ``keep``: how the command goes on past invalid answers);
+        the failure cases gain a ``file`` column."""
         shown = None if len(cases) <= 3 else 2  # with many files, their first lines only
         lines = [
             f"{path}: {line}" if i == 0 else line
@@ -116,7 +121,7 @@ class ResponseValidationError(ScreeningError, ValueError):
             for i, line in enumerate(_summary(table)[:shown])
         ]
         table = pl.concat([t.with_columns(file=pl.lit(path)) for path, t in cases])
-        return cls("\n".join([*lines, *([hint] if hint else []), _FIX]), table)
+        return cls("\n".join([*lines, *([hint] if hint else []), _fix(keep)]), table)
 
 
 #: How to fix missing columns from the command line; the service, which takes no mapping
@@ -131,12 +136,16 @@ UPLOAD_NAMING_ADVICE = (
 )
 
 
-_FIX = (
-    "Correct the answers in the file (leave a missing answer empty), map the columns "
-    "with --map (answers given as option text need an [answers] table there, option "
-    "numbers that start at 1 need '[options] numbered_from = 1'), or keep the rows "
-    "flagged with --on-invalid flag."
-)
+def _fix(keep: str = KEEP_FLAGGED) -> str:
+    """How to fix invalid answers; ``keep`` names the command's own way to go on."""
+    return (
+        "Correct the answers in the file (leave a missing answer empty), map the columns "
+        "with --map (answers given as option text need an [answers] table there, option "
+        f"numbers that start at 1 need '[options] numbered_from = 1'), or {keep}."
+    )
+
+
+_FIX = _fix()
 
 
 def _summary(cases: pl.DataFrame) -> list[str]:

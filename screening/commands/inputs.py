@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from screening.errors import ResponseValidationError
+from screening.errors import KEEP_FLAGGED, ResponseValidationError
 from screening.instruments.models import Instrument
 from screening.io import read_responses
 from screening.mapping import load_mapping
@@ -20,13 +20,15 @@ def read_item_frame(
     mapping_path: Path | None,
     *,
     check_answers: bool = False,
+    keep: str = KEEP_FLAGGED,
 ) -> pl.DataFrame:
     """The rows of every input, one frame, with the mapping applied: headers renamed,
     answer labels recoded, and option numbers turned into codes (``[options]``).
 
     With ``check_answers`` the item answers of every file are validated as ``screening
     score`` validates them (an instrument whose scale scores are already in a file is not
-    checked there).
+    checked there). ``keep`` ends the error's advice: how the calling command counts
+    invalid answers as missing (``norms``: ``--on-invalid flag``).
 
     Raises
     ------
@@ -48,7 +50,7 @@ def read_item_frame(
     ]
     first = mapping.numbered_from if mapping is not None else None
     if check_answers:
-        _check_answers(inputs, frames, instruments, first)
+        _check_answers(inputs, frames, instruments, first, keep)
     frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     if first is None:
         return frame
@@ -62,6 +64,7 @@ def _check_answers(
     frames: Sequence[pl.DataFrame],
     instruments: Sequence[Instrument],
     numbered_from: int | None,
+    keep: str = KEEP_FLAGGED,
 ) -> None:
     """Raise the error ``screening score`` raises for the invalid answers of the files."""
     from screening.instruments import single_instrument_battery
@@ -80,4 +83,4 @@ def _check_answers(
         if found is not None and found.height:
             bad.append((str(path), found.sort("row", maintain_order=True)))
     if bad:
-        raise ResponseValidationError.from_files(bad)
+        raise ResponseValidationError.from_files(bad, keep=keep)

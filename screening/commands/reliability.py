@@ -112,7 +112,13 @@ def command(
     spec = battery if battery is not None else instrument
     instruments = instruments_of(spec)
     # each file's answers are checked in the file, so that errors name its own rows
-    frame = read_item_frame(inputs, instruments, mapping_path, check_answers=on_invalid == "raise")
+    frame = read_item_frame(
+        inputs,
+        instruments,
+        mapping_path,
+        check_answers=on_invalid == "raise",
+        keep="count them as missing with --on-invalid missing",
+    )
     by = _split_by(by_values) or (["school_id"] if "school_id" in frame.columns else [])
     absent = [c for c in by if c not in frame.columns]
     if absent:
