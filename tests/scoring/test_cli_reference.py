@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from screening.cli import main
 
@@ -28,6 +29,8 @@ def _cesd_file(path: Path, bad: str | None = None) -> Path:
     return path
 
 
+# a few identical rows: the careless check warns that D2 cannot be computed (not checked here)
+@pytest.mark.filterwarnings("ignore::screening.scoring.careless.CarelessWarning")
 def test_reliability_advice_on_invalid_answers_names_its_own_option(tmp_path, capsys):
     # `screening reliability` has --on-invalid raise|missing; its error advised
     # "--on-invalid flag" (the option of `score` and `norms`), which it refuses (exit 2).
