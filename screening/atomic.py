@@ -51,6 +51,8 @@ from typing import IO, Any
 import numpy as np
 import polars as pl
 
+from screening.errors import OutputFolderError
+
 logger = logging.getLogger(__name__)
 
 #: Signals that end a run early and that, by default, end the process without cleanup.
@@ -381,6 +383,26 @@ def atomic_directory(
                 _publish(staging, path, fresh=fresh, last=last)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def output_directory(
+    path: str | os.PathLike[str], *, last: Sequence[str] = ("run.json",)
+) -> Iterator[Path]:
+    """:func:`atomic_directory` for a command's ``--out`` folder: where the folder cannot be
+    made or written (a file in its place or above it, no permission), an
+    :class:`~screening.errors.OutputFolderError` says so and what to do, not a bare OSError.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            staging = stack.enter_context(atomic_directory(path, last=last))
+        except OSError as error:
+            raise OutputFolderError(
+                path,
+                f"cannot write the results in this folder ({error.strerror or error}). Give "
+                "an --out folder that you may write in (not a file, nor inside one).",
+            ) from None
+        yield staging
 
 
 def _publish(staging: Path, path: Path, *, fresh: bool, last: Sequence[str]) -> None:

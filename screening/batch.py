@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +25,9 @@ import numpy as np
 import polars as pl
 
 import screening
-from screening.atomic import atomic_directory, write_csv_atomic, write_json_atomic
+from screening.atomic import output_directory, write_csv_atomic, write_json_atomic
 from screening.coverage import CoverageCheck
-from screening.errors import InputFileError, OutputFolderError, ResponseValidationError
+from screening.errors import InputFileError, ResponseValidationError
 from screening.io import (
     FORMATS,
     excel_rounding_advice,
@@ -361,33 +361,6 @@ def _previous_outputs(out: Path, inputs: Sequence[Path]) -> set[str]:
     return {name for name in names if name in _OUTPUTS and (out / name).resolve() not in reads}
 
 
-@contextmanager
-def _output_folder(out: Path) -> Iterator[Path]:
-    """:func:`~screening.atomic.atomic_directory` of ``out``; when its staging folder cannot
-    be made, :class:`OutputFolderError` says so and what to do (not a bare OSError).
-
-    Parameters
-    ----------
-    out
-        The output folder of the run.
-
-    Yields
-    ------
-    Path
-        The staging folder, published into ``out`` when the block succeeds.
-    """
-    with ExitStack() as stack:
-        try:
-            staging = stack.enter_context(atomic_directory(out))
-        except OSError as error:
-            raise OutputFolderError(
-                out,
-                f"cannot write the results in this folder ({error.strerror or error}). Give "
-                "an --out folder that you may write in (not a file, nor inside one).",
-            ) from None
-        yield staging
-
-
 def _quality_input(
     frame: pl.DataFrame, matrix: np.ndarray, results: pl.DataFrame, scorer: Scorer
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -532,7 +505,7 @@ def score_files(
     failures: list[pl.DataFrame] = []
     ids: list[pl.DataFrame] = []
     quality_inputs: list[tuple[pl.DataFrame, pl.DataFrame]] = []
-    with _output_folder(out) as staging:
+    with output_directory(out) as staging:
         sink = _Sink(staging / results_name, fmt)
         with ExitStack() as stack:
             stack.callback(sink.abort)

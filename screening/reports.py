@@ -92,13 +92,14 @@ def load_run(results_dir: str | Path) -> BatchRun:
     if path is None:
         raise InputFileError(folder, "no scores.parquet or scores.csv; re-run `screening score`")
     try:
-        if path.suffix == ".parquet":
+        parquet = path.suffix == ".parquet"
+        if parquet:
             columns = pl.read_parquet_schema(path)
         else:
             columns = pl.read_csv(path, n_rows=0, infer_schema=False).schema
         bands = [c for c in columns if c.endswith(".band")]
         wanted = [c for c in (*_READ, *bands) if c in columns]
-        if path.suffix == ".parquet":
+        if parquet:
             frame = pl.read_parquet(path, columns=wanted)
         else:
             frame = pl.read_csv(path, columns=wanted, infer_schema=False)
@@ -625,7 +626,7 @@ def quality_rows(
         for entry, n in zip(entries, students, strict=True)
     ]
     matrix = [[n - c[0] - c[1], c[0], c[1]] for n, c in zip(students, counts, strict=True)]
-    line = [sum(column) for column in zip(*matrix, strict=True)] if matrix else [0, 0, 0]
+    line = [sum(column) for column in zip(*matrix, strict=True)]
     table = suppress_table(
         [str(entry.get("school_id")) for entry in entries],
         ["scored", "incomplete", "invalid"],

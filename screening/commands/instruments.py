@@ -202,6 +202,15 @@ def _is_battery(ref: str) -> bool:
     return ref in bundled_batteries() and ref not in bundled_instruments()
 
 
+def _checked_battery(ref: str | Path) -> LoadedBattery:
+    """Load a battery and compile it, parsing every rule (errors name the file and field)."""
+    from screening.pipeline import Scorer  # polars and the compiler: on use
+
+    loaded = load_battery(ref)
+    Scorer.for_battery(loaded)
+    return loaded
+
+
 @command.command(name="show")
 @click.argument("ref")
 def show_command(ref: str) -> None:
@@ -212,11 +221,7 @@ def show_command(ref: str) -> None:
     """
     console = _console()
     if _is_battery(ref):
-        from screening.pipeline import Scorer  # polars and the compiler: on use
-
-        loaded = load_battery(ref)
-        Scorer.for_battery(loaded)  # compiles it and parses every rule
-        _show_battery(console, loaded)
+        _show_battery(console, _checked_battery(ref))
     else:
         _show_instrument(console, load_instrument(ref))
 
@@ -229,10 +234,7 @@ def validate_command(paths: tuple[Path, ...]) -> None:
     for path in paths:
         try:
             if path.is_file() and _is_battery_file(path):
-                from screening.pipeline import Scorer  # polars and the compiler: on use
-
-                loaded = load_battery(path)
-                Scorer.for_battery(loaded)  # compiles it and parses every rule
+                loaded = _checked_battery(path)
                 click.echo(
                     f"ok {path}: battery {loaded.battery.id!r} with "
                     f"{len(loaded.instruments)} instruments"
