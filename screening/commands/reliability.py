@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from screening import __version__
-from screening.atomic import atomic_directory, atomic_write, write_parquet_atomic
+from screening.atomic import atomic_write, output_directory, write_parquet_atomic
 from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
 from screening.errors import InputFileError
@@ -159,7 +159,7 @@ def command(
         missing=missing,
         alpha_min=alpha_min,
     )
-    with atomic_directory(out_dir, last=("report.html",)) as staging:
+    with output_directory(out_dir, last=("report.html",)) as staging:
         write_parquet_atomic(tables.reliability, staging / "reliability.parquet")
         write_parquet_atomic(tables.items, staging / "items.parquet")
         write_parquet_atomic(tables.careless, staging / "careless.parquet")

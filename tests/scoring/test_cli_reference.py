@@ -53,3 +53,14 @@ def test_norms_advice_on_invalid_answers_names_its_own_option(tmp_path, capsys):
     assert main([*args, "--min-n", "1", "--out", str(out)]) == 2
     error = capsys.readouterr().err
     assert "--on-invalid flag" in error and "--on-invalid missing" not in error
+
+
+@pytest.mark.filterwarnings("ignore::screening.scoring.careless.CarelessWarning")
+def test_reliability_output_folder_inside_a_file_is_refused_with_a_message(tmp_path, capsys):
+    source = _cesd_file(tmp_path / "a.csv")
+    (tmp_path / "taken").write_text("not a folder", encoding="utf-8")
+    out = tmp_path / "taken" / "quality"
+    status = main(["reliability", str(source), "--instrument", "cesd", "--out", str(out)])
+    assert status == 2
+    assert "cannot write the results in this folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "taken"]
