@@ -26,6 +26,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from screening.item_blocks import register
+
 # numba, imported by one thread at a time and without its BLAS probe
 from screening.scoring._jit import PARALLEL_LAUNCH, njit, numba, prange
 
@@ -547,9 +549,10 @@ def to_frame(
     tokens
         What :func:`tokenise` found.
     """
-    items = iter(tokens.items)
-    texts = iter(_text_arrays(data, tokens))
-    arrays = [_int8_array(next(items)) if name in item_columns else next(texts) for name in names]
+    items = [_int8_array(row) for row in tokens.items]
+    register(tokens.items, [array.null_count for array in items])  # the matrix, in place
+    item_arrays, texts = iter(items), iter(_text_arrays(data, tokens))
+    arrays = [next(item_arrays) if name in item_columns else next(texts) for name in names]
     return pl.from_arrow(pa.Table.from_arrays(arrays, names=list(names)))
 
 

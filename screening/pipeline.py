@@ -25,6 +25,7 @@ from screening.errors import (
 )
 from screening.instruments.compiler import CompiledBattery, compile_battery
 from screening.instruments.loader import LoadedBattery, load_battery, single_instrument_battery
+from screening.item_blocks import shared_matrix
 from screening.missing import answer_cells, answer_text
 from screening.numbering import LowestCodeCheck, renumbered
 from screening.scoring.norms import NormTable, normed_results
@@ -244,6 +245,10 @@ def response_matrix(
     codes_low, codes_high = compiled.item_min.astype(np.int64), compiled.item_max.astype(np.int64)
     shift = np.zeros_like(codes_low) if numbered_from is None else numbered_from - codes_low
     clean = _clean_integer_columns(frame, columns, codes_low + shift, codes_high + shift)
+    if len(clean) == len(columns) and not shift.any():
+        shared = shared_matrix([frame.get_column(c) for c in columns])  # a tokenised CSV
+        if shared is not None:
+            return shared, failure_frame()
     matrix = np.empty((frame.height, compiled.n_items), dtype=np.int8, order="F")
     if clean:
         # the clean columns in one polars call: a few GIL hand-overs instead of several
