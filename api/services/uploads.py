@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy import select, update
@@ -46,6 +46,9 @@ from screening.api.services.access import UPLOADERS, check_school, require_role,
 from screening.api.services.dialect import bulk_insert
 from screening.api.services.errors import Conflict, NotFound, Unprocessable
 from screening.errors import NAMING_ADVICE, UPLOAD_NAMING_ADVICE, ScreeningError
+
+if TYPE_CHECKING:
+    from screening.pipeline import ScoreResult
 
 log = logging.getLogger("screening.api.uploads")
 
@@ -138,6 +141,70 @@ def _unprocessable(error: ScreeningError) -> Unprocessable:
     return Unprocessable(str(error).replace(NAMING_ADVICE, UPLOAD_NAMING_ADVICE))
 
 
+def unreadable_answers_message(
+    instrument: str, answers: int, rows: int, column: str, row: int, value: str
+) -> str:
+    """Why a file is refused when none of an instrument's answers could be read, and how
+    to fix it (the template that the web pages translate).
+
+    Parameters
+    ----------
+    instrument
+        The instrument id.
+    answers, rows
+        How many answers that are not answer codes, in how many rows.
+    column, row, value
+        The first of them: file column, row (from 1 after the header) and cell text.
+
+    Returns
+    -------
+    str
+        The message of the 422.
+    """
+    return (
+        f"Instrument {instrument!r}: none of its answers could be read: {answers:,} answers "
+        f"in {rows:,} rows are not its answer codes (first: column {column!r}, row {row}, "
+        f"value {_clean(value, 40)!r}). Nothing was stored. If the survey tool exported the "
+        "option text (问卷星 按选项文本), export the answer codes (按选项分值) instead; if it "
+        "exported option numbers that start at 1 (按选项序号), upload the file again with "
+        "numbered_from=1."
+    )
+
+
+def _unreadable_instruments(scored: ScoreResult) -> None:
+    """Refuse a file of which some instrument has invalid answers and not one valid answer:
+    every student would be stored as invalid and its critical items never seen (an export
+    of option text, say). A few invalid answers are flagged instead, row by row."""
+    cases = scored.failure_cases
+    if cases.height == 0:
+        return
+    for instrument in scored.battery.instruments:
+        answered = scored.results.get_column(f"{instrument.id}.answered")
+        mine = cases.filter(pl.col("column").is_in(instrument.item_columns()))
+        if mine.height == 0 or answered.sum() > 0:
+            continue
+        first = mine.sort("row", maintain_order=True).row(0, named=True)
+        message = unreadable_answers_message(
+            instrument.id,
+            mine.height,
+            mine.get_column("row").n_unique(),
+            first["column"],
+            first["row"],
+            str(first["value"]),
+        )
+        failures = [
+            FailureCase(
+                row=row["row"],
+                student_id=_clean(row["student_id"], 64),
+                column=_clean(row["column"], 64) or "",
+                value=_clean(row["value"], 100),
+                reason=_clean(row["reason"]) or "",
+            ).model_dump()
+            for row in mine.head(MAX_FAILURE_CASES).iter_rows(named=True)
+        ]
+        raise Unprocessable(message, failures)
+
+
 def prepare_frame(
     frame: pl.DataFrame, battery: str, numbered_from: int | None = None
 ) -> PreparedUpload:
@@ -151,6 +218,7 @@ def prepare_frame(
         scored = score_frame(frame, scorer, on_invalid="flag", numbered_from=numbered_from)
     except ScreeningError as error:
         raise _unprocessable(error) from error
+    _unreadable_instruments(scored)
     results = scored.results.with_columns(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64, eager=True).alias("_row"),
         (

@@ -110,6 +110,14 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.group_gaps",
     ),
+    (
+        re.compile(
+            r"^Instrument '(?P<instrument>[^']*)': none of its answers could be read: "
+            r"(?P<n>[\d,]+) answers in (?P<rows>[\d,]+) rows are not its answer codes \(first: "
+            r"column '(?P<column>[^']*)', row (?P<row>\d+), value (?P<value>'.*')\)\. Nothing"
+        ),
+        "web.err.unreadable_answers",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),

@@ -1,0 +1,61 @@
+"""Uploads as schools make them: files that the service must refuse whole, and the web
+form's upload kept off the event loop."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from tests.api.test_uploads import counts, post
+
+#: PHQ-9 / GAD-7 answers as 问卷星's 按选项文本 export writes them (option text, not codes).
+OPTION_TEXT = {0: "完全不会", 1: "好几天", 2: "一半以上的天数", 3: "几乎每天"}
+
+
+def as_option_text(data: pl.DataFrame, prefix: str = "") -> pl.DataFrame:
+    """Every item column whose name starts with ``prefix`` as option text."""
+    items = [c for c in data.columns if c.startswith(("phq9_", "gad7_")) and c.startswith(prefix)]
+    return data.with_columns(
+        pl.col(c).replace_strict(OPTION_TEXT, default=None, return_dtype=pl.String) for c in items
+    )
+
+
+@pytest.mark.parametrize("prefix", ["", "phq9_"])
+def test_option_text_export_is_refused_whole_with_the_fix(
+    client, token, headers, school, frame, sessions, prefix
+):
+    """A 按选项文本 export holds no answer code: every student would be stored 'invalid'
+    and the red ones (item 9 given as text) would reach no queue. It is refused like a
+    file without the item columns, naming the instrument, a cell and how to fix it."""
+    counsellor = headers(token("counsellor", school))
+    data = as_option_text(frame([("O1", 3), ("O2", 2), ("O3", 0)], school_id=school), prefix)
+    answer = post(client, counsellor, data.write_csv().encode())
+    assert answer.status_code == 422, answer.text[:300]
+    message = answer.json()["detail"][0]["msg"]
+    assert "'phq9'" in message and "phq9_1" in message and "'完全不会'" in message
+    assert "按选项分值" in message and "numbered_from=1" in message
+    assert "--map" not in message
+    failure = answer.json()["failure_cases"][0]
+    assert (failure["row"], failure["column"], failure["value"]) == (1, "phq9_1", "完全不会")
+    assert counts(sessions, school) == dict.fromkeys(
+        ("uploads", "students", "results", "cases", "opened"), 0
+    )
+
+
+def test_a_few_invalid_answers_are_still_flagged_not_refused(client, token, headers, school, frame):
+    """Only an instrument of which no answer at all can be read refuses the file."""
+    counsellor = headers(token("counsellor", school))
+    data = frame([("F1", 3), ("F2", 0)], school_id=school).with_columns(
+        pl.Series("phq9_1", ["完全不会", "0"])
+    )
+    answer = post(client, counsellor, data.write_csv().encode())
+    assert answer.status_code == 201 and answer.json()["failure_cases_total"] == 1
+
+
+def test_unreadable_instrument_message_is_translated():
+    from screening.api.services.uploads import unreadable_answers_message
+    from screening.api.web.messages import translate
+
+    message = unreadable_answers_message("phq9", 18, 2, "phq9_1", 1, "完全不会")
+    zh = translate(message, "zh-CN")
+    assert zh != message and "phq9" in zh and "完全不会" in zh and "按选项分值" in zh
