@@ -370,6 +370,30 @@ def _fit_labels(accepted: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return accepted, repairs
 
 
+def no_row_stored_message(rows: int, school: str, row: int, reason: str) -> str:
+    """Why a file none of whose rows can be stored is refused (the template that the web
+    pages translate).
+
+    Parameters
+    ----------
+    rows
+        The number of rows in the file (all rejected).
+    school
+        The school of the upload.
+    row, reason
+        The first rejected row and why it was rejected.
+
+    Returns
+    -------
+    str
+        The message of the 422.
+    """
+    return (
+        f"None of the {rows:,} rows can be stored as students of school {school}, so "
+        f"nothing was stored. Row {row}: {reason}"
+    )
+
+
 def _flagged_rejections(rejected: list[RejectedRow]) -> list[str]:
     """A warning when rejected rows scored red or orange: those students are in no queue."""
     # a repeated row is not lost: the student's row of the highest tier was kept
@@ -452,6 +476,11 @@ def store_upload(
         return _duplicate(session, actor, existing, now)
 
     accepted, rejected, repairs = _check_rows(prepared.results, school)
+    if accepted.height == 0 and rejected:
+        # an upload without a single student would stand as the school's screening of the
+        # window (and the window its reports default to): refuse the file instead
+        first = rejected[0]
+        raise Unprocessable(no_row_stored_message(len(rejected), school, first.row, first.reason))
     flagged = _flagged_rejections(rejected)
     if flagged:
         log.warning("upload for %s: %s", school, flagged[0].split(" (rows")[0])

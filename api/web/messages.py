@@ -118,6 +118,14 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         "web.err.unreadable_answers",
     ),
+    (
+        re.compile(
+            r"^None of the (?P<n>[\d,]+) rows can be stored as students of school "
+            r"(?P<school>.*?), so nothing was stored\. Row (?P<row>\d+): (?P<reason>.*)$",
+            re.S,
+        ),
+        "web.err.no_row_stored",
+    ),
     (re.compile(r"^The case is closed"), "web.err.case_closed"),
     (re.compile(r"^Claim the case first"), "web.err.claim_first"),
     (re.compile(r"^The case has already been claimed"), "web.err.already_claimed"),
@@ -167,6 +175,8 @@ def translate(message: str, locale: str) -> str:
         match = pattern.search(message)
         if match:
             values = {name: _parts(value, locale) for name, value in match.groupdict().items()}
+            if values.get("reason"):  # a row's reason: a template of its own
+                values["reason"] = translate(match["reason"], locale)
             return t(key, locale, **values)
     return message
 

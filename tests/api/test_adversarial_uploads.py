@@ -59,3 +59,37 @@ def test_unreadable_instrument_message_is_translated():
     message = unreadable_answers_message("phq9", 18, 2, "phq9_1", 1, "完全不会")
     zh = translate(message, "zh-CN")
     assert zh != message and "phq9" in zh and "完全不会" in zh and "按选项分值" in zh
+
+
+def test_another_schools_file_is_refused_and_stores_nothing(
+    client, token, headers, school, new_school, frame, sessions
+):
+    """A counsellor who picks another school's file (every row that school's) is told so
+    with 422; no upload with nothing in it is recorded (it would stand as this school's
+    screening of the window, and default its reports to it)."""
+    other = new_school()
+    counsellor = headers(token("counsellor", school))
+    data = frame([("A1", 3), ("A2", 2), ("A3", 0)], school_id=other)
+    answer = post(client, counsellor, data.write_csv().encode())
+    assert answer.status_code == 422, answer.text[:300]
+    message = answer.json()["detail"][0]["msg"]
+    assert "None of the 3 rows" in message and "Row 1: " in message and other in message
+    assert "upload each school's rows under that school" in message
+    assert counts(sessions, school) == dict.fromkeys(
+        ("uploads", "students", "results", "cases", "opened"), 0
+    )
+    # one row of the school's own is enough to store the file, the others rejected
+    mixed = pl.concat([data, frame([("A4", 3)], school_id=school)])
+    stored = post(client, counsellor, mixed.write_csv().encode())
+    assert stored.status_code == 201 and stored.json()["rejected"] == 3
+
+
+def test_no_row_stored_message_is_translated():
+    from screening.api.services.uploads import no_row_stored_message
+    from screening.api.web.messages import translate
+
+    reason = "school_id 'X2' is not the school of this upload (X1): upload each school's rows"
+    message = no_row_stored_message(3, "X1", 1, reason)
+    zh = translate(message, "zh-CN")
+    assert zh != message and "X1" in zh and "X2" in zh and "第 1 行" in zh
+    assert "upload" not in zh
