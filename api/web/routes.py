@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
@@ -25,7 +26,15 @@ from starlette.datastructures import UploadFile
 from screening.api import audit
 from screening.api.deps import NowDep, SessionDep, SettingsDep
 from screening.api.models import Disposition, ReferralCategory, Role
-from screening.api.schemas import CloseIn, EscalateIn, FollowUpIn, NoteIn, ReferIn, ReferralIn
+from screening.api.schemas import (
+    CloseIn,
+    EscalateIn,
+    FollowUpIn,
+    NoteIn,
+    ReferIn,
+    ReferralIn,
+    UploadSummary,
+)
 from screening.api.services import cases, referrals, uploads
 from screening.api.services.errors import Forbidden, NotFound, ServiceError
 from screening.api.web import auth, dashboard
@@ -516,14 +525,16 @@ async def upload(
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         return again(_("web.err.file_too_large", mb=f"{settings.max_upload_mb:g}"), 413)
-    try:
+    filename = file.filename
+
+    def score_and_store() -> UploadSummary:
         prepared = uploads.prepare_upload(
             data,
-            file.filename,
+            filename,
             values["battery"] or "default",
             1 if values["numbered_from"] == "1" else None,
         )
-        summary = uploads.store_upload(
+        return uploads.store_upload(
             session,
             user.actor,
             prepared,
@@ -531,6 +542,11 @@ async def upload(
             window=values["window"],
             now=now,
         )
+
+    try:
+        # seconds of scoring and writing: in a worker thread, as the JSON API's route is,
+        # so that the event loop goes on serving every other request meanwhile
+        summary = await run_in_threadpool(score_and_store)
     except ServiceError as error:
         page = _service_error(request, user, session, error)
         return page or again(translate(error.detail, locale))

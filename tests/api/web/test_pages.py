@@ -331,3 +331,33 @@ def test_upload_errors_of_common_files_are_in_chinese(counsellor_client, frame):
         assert error, (name, page.text[:500])
         message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
         assert not english.search(message), f"{name}: {message}"
+
+
+def test_upload_scores_and_stores_off_the_event_loop(
+    counsellor_client, helpers, frame, monkeypatch
+):
+    """Scoring a school's file takes seconds: done on the event loop, it would stop every
+    other page and API call of the worker (and /healthz) until it ends."""
+    import asyncio
+
+    from screening.api.services import uploads
+
+    on_loop = []
+
+    def watched(function):
+        def call(*args, **kwargs):
+            try:
+                asyncio.get_running_loop()
+                on_loop.append(function.__name__)
+            except RuntimeError:  # no loop in this thread: a worker thread
+                pass
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(uploads, "prepare_upload", watched(uploads.prepare_upload))
+    monkeypatch.setattr(uploads, "store_upload", watched(uploads.store_upload))
+    client, csrf, school = counsellor_client
+    page = helpers.upload(client, csrf, frame([("E1", 3), ("E2", 0)], school_id=school))
+    assert page.status_code == 201
+    assert on_loop == []
