@@ -333,6 +333,11 @@ def _row_problem(row: dict[str, Any], columns: set[str], school_id: str) -> str 
     limit = PASSTHROUGH_LIMITS["student_id"]
     if len(student) > limit:
         return f"student_id is longer than {limit} characters"
+    if "school_id" in columns and not row.get("school_id"):
+        return (
+            f"school_id is empty: fill in the school ({school_id}) in every row (merged cells "
+            "in Excel leave all but the first row empty: unmerge them and fill every row)"
+        )
     if "school_id" in columns and row.get("school_id") != school_id:
         return (
             f"school_id {_clean(row.get('school_id'), 32)!r} is not the school of this upload "

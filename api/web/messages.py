@@ -14,6 +14,10 @@ from screening.i18n import t
 PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^student_id is empty"), "web.err.student_id_empty"),
     (re.compile(r"^(?P<column>\w+) contains a NUL byte"), "web.err.nul_byte"),
+    (
+        re.compile(r"^school_id is empty: fill in the school \((?P<school>[^)]*)\)"),
+        "web.err.school_empty",
+    ),
     (re.compile(r"^(?P<column>\w+) is longer than (?P<limit>\d+) characters$"), "web.err.too_long"),
     (
         re.compile(

@@ -93,3 +93,19 @@ def test_no_row_stored_message_is_translated():
     zh = translate(message, "zh-CN")
     assert zh != message and "X1" in zh and "X2" in zh and "第 1 行" in zh
     assert "upload" not in zh
+
+
+def test_an_empty_school_cell_is_named_as_such(client, token, headers, school, frame):
+    """Merged school cells in Excel leave the rows below the first empty: the reason says
+    so and how to fix it, not that the school 'None' is another school."""
+    from screening.api.web.messages import translate
+
+    counsellor = headers(token("counsellor", school))
+    data = frame([("M1", 0), ("M2", 3)], school_id=school).with_columns(
+        pl.Series("school_id", [school, None])
+    )
+    body = post(client, counsellor, data.write_csv().encode()).json()
+    (rejected,) = body["rejected_rows"]
+    assert rejected["row"] == 2 and "None" not in rejected["reason"]
+    assert rejected["reason"].startswith("school_id is empty") and "merged" in rejected["reason"]
+    assert translate(rejected["reason"], "zh-CN") != rejected["reason"]
