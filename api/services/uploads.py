@@ -205,6 +205,27 @@ def _unreadable_instruments(scored: ScoreResult) -> None:
         raise Unprocessable(message, failures)
 
 
+#: Advice of the command line's warnings and what an upload does instead (it takes no
+#: mapping file and no battery path).
+UPLOAD_ADVICE = (
+    (
+        "say so with '[options] numbered_from = 1' in the column mapping (--map)",
+        "upload the file again with numbered_from=1",
+    ),
+    (
+        "score the file with a battery that leaves it out",
+        "upload the file again with a battery that leaves it out",
+    ),
+)
+
+
+def _upload_advice(warning: str) -> str:
+    """A scoring warning with the command line's advice replaced by the upload's."""
+    for cli, upload in UPLOAD_ADVICE:
+        warning = warning.replace(cli, upload)
+    return warning
+
+
 def prepare_frame(
     frame: pl.DataFrame, battery: str, numbered_from: int | None = None
 ) -> PreparedUpload:
@@ -234,7 +255,7 @@ def prepare_frame(
         due_hours=dict(scored.battery.queue_due_hours),
         content_hash=content_hash(frame, battery, numbered_from),
         numbered_from=numbered_from,
-        warnings=tuple(scored.warnings),
+        warnings=tuple(_upload_advice(w) for w in scored.warnings),
     )
 
 

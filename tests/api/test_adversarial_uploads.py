@@ -109,3 +109,19 @@ def test_an_empty_school_cell_is_named_as_such(client, token, headers, school, f
     assert rejected["row"] == 2 and "None" not in rejected["reason"]
     assert rejected["reason"].startswith("school_id is empty") and "merged" in rejected["reason"]
     assert translate(rejected["reason"], "zh-CN") != rejected["reason"]
+
+
+def test_warnings_give_advice_an_upload_can_follow(client, token, headers, school, frame):
+    """The service takes no mapping file and no battery path: its warnings say what to
+    send instead of --map or 'score the file'."""
+    counsellor = headers(token("counsellor", school))
+    students = [(f"W{i}", 1) for i in range(12)]
+    data = frame(students, school_id=school).with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("gad7_1")
+    )
+    data = data.with_columns(pl.col(f"phq9_{k}").replace(0, 1) for k in range(1, 10))
+    data = data.with_columns(pl.lit(None, dtype=pl.Int64).alias(f"gad7_{k}") for k in range(1, 8))
+    warnings = post(client, counsellor, data.write_csv().encode()).json()["warnings"]
+    assert any("numbered_from=1" in w for w in warnings), warnings
+    assert any("upload the file again with a battery" in w for w in warnings), warnings
+    assert not any("--map" in w or "score the file" in w for w in warnings), warnings
