@@ -25,6 +25,7 @@ import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,6 +123,7 @@ class NormTable:
                 f"{path}: not a norm table (expected format {FORMAT!r}); write one with "
                 "`screening norms`."
             )
+        _check_document(doc, path)
         schema = {
             **{c: pl.String for c in doc["by"]},
             "scale": pl.String,
@@ -131,15 +133,115 @@ class NormTable:
             "scores": pl.List(pl.Float64),
             "percentiles": pl.List(pl.Float64),
         }
+        groups = [
+            {
+                **{c: None if g[c] is None else str(g[c]) for c in doc["by"]},
+                "scale": g["scale"],
+                "n": g["n"],
+                "mean": float(g["mean"]),
+                "sd": None if g["sd"] is None else float(g["sd"]),
+                "scores": [float(v) for v in g["scores"]],
+                "percentiles": [float(v) for v in g["percentiles"]],
+            }
+            for g in doc["groups"]
+        ]
         return cls(
             doc["instrument"],
             doc["instrument_version"],
             doc["instrument_sha256"],
             doc["version"],
             list(doc["by"]),
-            pl.DataFrame(doc["groups"], schema=schema),
+            pl.DataFrame(groups, schema=schema),
             doc.get("created", ""),
         )
+
+
+def _is_number(value: Any) -> bool:
+    """A finite JSON number (not a boolean)."""
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and bool(np.isfinite(value))
+    )
+
+
+def _check_document(doc: dict[str, Any], path: str | Path) -> None:
+    """Raise :class:`PsychometricInputError` naming the first field of a norm table (as
+    :meth:`NormTable.write` writes it) that is missing or cannot be used: a hand-edited or
+    damaged file."""
+
+    def refuse(problem: str) -> PsychometricInputError:
+        return PsychometricInputError(
+            f"{path}: {problem}. The file is not a norm table as `screening norms` writes it "
+            "(edited by hand or damaged?): build it again with `screening norms`."
+        )
+
+    for key in ("instrument", "instrument_version", "instrument_sha256", "version"):
+        if key not in doc:
+            raise refuse(f"{key!r} is missing")
+        if not isinstance(doc[key], str):
+            raise refuse(f"{key!r} must be text; got {doc[key]!r}")
+    for key in ("by", "groups"):
+        if key not in doc:
+            raise refuse(f"{key!r} is missing")
+    by = doc["by"]
+    if not isinstance(by, list) or not by or not all(isinstance(c, str) and c for c in by):
+        raise refuse(f"'by' must be a list of column names; got {by!r}")
+    if not isinstance(doc["groups"], list):
+        raise refuse(f"'groups' must be a list of groups; got {type(doc['groups']).__name__}")
+    seen: set[tuple[Any, ...]] = set()
+    for i, group in enumerate(doc["groups"]):
+        where = f"groups[{i}]"
+        if not isinstance(group, dict):
+            raise refuse(f"{where} must be an object; got {group!r}")
+        for key in [*by, "scale", "n", "mean", "sd", "scores", "percentiles"]:
+            if key not in group:
+                raise refuse(f"{where}: {key!r} is missing")
+        keys = tuple(group[c] if group[c] is None else str(group[c]) for c in by)
+        if any(isinstance(group[c], list | dict) for c in by):
+            raise refuse(f"{where}: group values must be text; got {[group[c] for c in by]!r}")
+        if not isinstance(group["scale"], str):
+            raise refuse(f"{where}.scale must be text; got {group['scale']!r}")
+        if (*keys, group["scale"]) in seen:
+            named = " ".join(f"{c}={k!r}" for c, k in zip(by, keys, strict=True))
+            raise refuse(f"{where} repeats the group {named} scale {group['scale']!r}")
+        seen.add((*keys, group["scale"]))
+        n = group["n"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise refuse(f"{where}.n must be a whole number of 1 or more; got {n!r}")
+        if not _is_number(group["mean"]):
+            raise refuse(f"{where}.mean must be a number; got {group['mean']!r}")
+        sd = group["sd"]
+        if sd is not None and not (_is_number(sd) and sd >= 0):
+            raise refuse(f"{where}.sd must be a number of 0 or more (or null); got {sd!r}")
+        scores, percentiles = group["scores"], group["percentiles"]
+        for key, values in (("scores", scores), ("percentiles", percentiles)):
+            if not isinstance(values, list) or not all(_is_number(v) for v in values):
+                raise refuse(f"{where}.{key} must be a list of numbers; got {values!r}")
+        if not scores:
+            raise refuse(f"{where}.scores must not be empty")
+        fall = next((j for j, (a, b) in enumerate(pairwise(scores), 1) if b <= a), None)
+        if fall is not None:
+            raise refuse(
+                f"{where}.scores must rise from each score to the next; got "
+                f"{scores[fall]!r} after {scores[fall - 1]!r} (scores[{fall}])"
+            )
+        if len(percentiles) != len(scores):
+            raise refuse(
+                f"{where}.percentiles must have one percentile rank per score "
+                f"({len(scores)}); got {len(percentiles)}"
+            )
+        wrong = next(
+            (
+                j
+                for j, v in enumerate(percentiles)
+                if not 0 <= v <= 100 or (j and v < percentiles[j - 1])
+            ),
+            None,
+        )
+        if wrong is not None:
+            raise refuse(
+                f"{where}.percentiles must rise with the scores and lie between 0 and 100; "
+                f"got {percentiles[wrong]!r} (percentiles[{wrong}])"
+            )
 
 
 def is_scored(frame: pl.DataFrame, inst: Instrument) -> bool:

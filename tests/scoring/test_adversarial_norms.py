@@ -1,0 +1,173 @@
+"""Norm tables as users break them: R reference values, hand-edited tables, group keys
+typed differently or left empty."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from screening.scoring._frames import PsychometricInputError
+from screening.scoring.norms import NormTable, apply_norms, norms
+
+# A group of 15 scale scores, prorated ones among them, and scores to look up in it
+X = [0.0, 1, 1, 2, 2, 2, 3.5, 4, 4, 7, 9, 9, 9, 12.375, 27]
+V = [-1.0, 0, 1, 1.5, 2, 3.5, 3.75, 9, 12.375, 20, 27, 30]
+
+
+def _one_group(x=X) -> pl.DataFrame:
+    return pl.DataFrame({"grade": ["7"] * len(x), "sex": ["F"] * len(x), "phq9.total": x})
+
+
+def test_percentiles_and_t_scores_equal_r():
+    table = norms(_one_group(), "phq9", version="r")
+    row = table.groups.row(0, named=True)
+    # R: x <- c(0, 1, 1, 2, 2, 2, 3.5, 4, 4, 7, 9, 9, 9, 12.375, 27); F <- ecdf(x)
+    #    u <- sort(unique(x)); 100 * (F(u) + sapply(u, function(s) mean(x < s))) / 2
+    want_pr = [
+        3.3333333333333335,
+        13.333333333333334,
+        30.000000000000004,
+        43.333333333333336,
+        53.333333333333336,
+        63.33333333333333,
+        76.66666666666666,
+        90.0,
+        96.66666666666667,
+    ]
+    assert row["scores"] == [0, 1, 2, 3.5, 4, 7, 9, 12.375, 27]
+    np.testing.assert_allclose(row["percentiles"], want_pr, rtol=1e-14)
+    # R: psych::describeBy(x, rep("a", 15), mat = TRUE)$sd; mean(x)
+    assert row["n"] == 15
+    assert row["mean"] == pytest.approx(np.mean(X), rel=1e-15)
+    looked_up = pl.DataFrame({"grade": [7] * len(V), "sex": ["F"] * len(V), "phq9.total": V})
+    out = apply_norms(looked_up, table)
+    # R: approx(u, pr_u, xout = V, rule = 2)$y   (rule = 2: nearest end outside)
+    want = [
+        3.3333333333333335,
+        3.3333333333333335,
+        13.333333333333334,
+        21.666666666666671,
+        30.000000000000004,
+        43.333333333333336,
+        48.333333333333336,
+        76.66666666666666,
+        90.0,
+        93.475783475783473,
+        96.66666666666667,
+        96.66666666666667,
+    ]
+    np.testing.assert_allclose(out["phq9.total.percentile"].to_numpy(), want, rtol=1e-13)
+    # R: 50 + 10 * (V - mean(x)) / sd(x)
+    want_t = [
+        39.504607736282431,
+        40.963990206324269,
+        42.423372676366114,
+        43.153063911387029,
+        43.882755146407952,
+        46.071828851470713,
+        46.436674468981174,
+        54.098432436700833,
+        59.023848273092050,
+        70.151639607161087,
+        80.367316897453961,
+        84.745464307579482,
+    ]
+    np.testing.assert_allclose(out["phq9.total.t"].to_numpy(), want_t, rtol=1e-13)
+
+
+def test_group_mean_and_sd_equal_psych_describe_by():
+    frame = pl.DataFrame({"g": ["a", "b", "c"] * 5, "phq9.total": X})
+    groups = norms(frame, "phq9", ["g"], version="r").groups
+    # R: d <- data.frame(x = x, g = rep(c("a", "b", "c"), 5))
+    #    describeBy(d$x, d$g, mat = TRUE)[, c("group1", "n", "mean", "sd")]
+    assert groups["g"].to_list() == ["a", "b", "c"]
+    assert groups["n"].to_list() == [5, 5, 5]
+    np.testing.assert_allclose(groups["mean"], [4.3, 5.675, 8.6], rtol=1e-15)
+    np.testing.assert_allclose(
+        groups["sd"], [3.6674241641784495, 4.8505798622432765, 10.737783756436894], rtol=1e-14
+    )
+
+
+def test_one_member_and_constant_groups_give_a_percentile_but_no_t_score(tmp_path):
+    frame = pl.DataFrame({"g": ["one", "same", "same", "same"], "phq9.total": [4.0, 3, 3, 3]})
+    table = norms(frame, "phq9", ["g"], version="v")
+    table.write(tmp_path / "n.json")
+    again = NormTable.read(tmp_path / "n.json")
+    out = apply_norms(
+        pl.DataFrame({"g": ["one", "same", "same"], "phq9.total": [4.0, 3, 5]}), again
+    )
+    assert out["phq9.total.t"].to_list() == [None, None, None]  # sd undefined or 0
+    assert out["phq9.total.percentile"].to_list() == [50.0, 50.0, 50.0]
+
+
+def _table(tmp_path: Path) -> tuple[Path, dict]:
+    frame = pl.DataFrame({"grade": ["7"] * 6 + ["8"] * 6, "phq9.total": [1.0, 2, 2, 5, 9, 3] * 2})
+    path = tmp_path / "n.json"
+    norms(frame, "phq9", ["grade"], version="v").write(path)
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+def _edit(doc: dict, where: str, value) -> dict:
+    """``doc`` with the field at ``where`` (``groups.1.sd``) set to ``value`` (or deleted)."""
+    doc = json.loads(json.dumps(doc))
+    *parents, last = where.split(".")
+    node = doc
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    key = int(last) if isinstance(node, list) else last
+    if value is DELETE:
+        del node[key]
+    else:
+        node[key] = value
+    return doc
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        ("by", DELETE, r"'by' is missing"),
+        ("groups", DELETE, r"'groups' is missing"),
+        ("instrument_sha256", DELETE, r"'instrument_sha256' is missing"),
+        ("by", "grade", r"'by' must be a list of column names"),
+        ("groups", {}, r"'groups' must be a list"),
+        ("groups.1.sd", DELETE, r"groups\[1\]: 'sd' is missing"),
+        ("groups.0.mean", "six", r"groups\[0\]\.mean must be a number"),
+        ("groups.0.sd", -1, r"groups\[0\]\.sd must be a number of 0 or more"),
+        ("groups.0.n", 0, r"groups\[0\]\.n must be a whole number of 1 or more"),
+        (
+            "groups.0.scores",
+            [9.0, 5, 3, 2, 1],
+            r"scores must rise from each score to the next; got 5 after 9.0 \(scores\[1\]\)",
+        ),
+        ("groups.0.scores", [], r"groups\[0\]\.scores must not be empty"),
+        ("groups.0.percentiles", [10, 20], r"groups\[0\]\.percentiles must have one"),
+        ("groups.0.percentiles", [10, 20, 150, 160, 170], r"between 0 and 100"),
+        ("groups.1.grade", "7", r"groups\[1\] repeats the group grade='7' scale 'total'"),
+        ("groups.0", [], r"groups\[0\] must be an object"),
+    ],
+)
+def test_a_hand_edited_table_is_refused_naming_the_field(tmp_path, where, value, message):
+    path, doc = _table(tmp_path)
+    path.write_text(json.dumps(_edit(doc, where, value)), encoding="utf-8")
+    with pytest.raises(PsychometricInputError, match=message) as error:
+        NormTable.read(path)
+    assert str(error.value).startswith(f"{path}: ")
+    assert "screening norms" in str(error.value)
+
+
+def test_a_hand_edited_table_with_integer_numbers_is_read(tmp_path):
+    path, doc = _table(tmp_path)
+    doc = _edit(doc, "groups.0.percentiles", [10, 30.5, 50, 70, 90])
+    doc = _edit(doc, "groups.0.mean", 4)
+    doc = _edit(doc, "groups.0.grade", 7)  # a number where the table writes text
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    table = NormTable.read(path)
+    assert table.groups["percentiles"][0].to_list() == [10.0, 30.5, 50.0, 70.0, 90.0]
+    assert table.groups["grade"].to_list() == ["7", "8"]
