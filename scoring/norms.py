@@ -50,7 +50,10 @@ def group_keys(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
 
     A whole-number float (``7.0``, as pandas reads a grade column with an empty cell) is
     written as the integer (``"7"``), and so is such a string (``"7.0"``, in tables made
-    before keys were normalised); surrounding spaces are stripped.
+    before keys were normalised). Text is read in NFKC form (``７`` and ``Ｍ`` typed in a
+    Chinese input method's full-width mode are ``7`` and ``M``) without surrounding spaces
+    or invisible format characters; a value left empty (null, NaN, blank text) is null: it
+    names no group.
     """
     exprs = []
     for name in by:
@@ -59,13 +62,21 @@ def group_keys(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
         if dtype.is_float():
             whole = column.is_finite() & (column == column.round())
             text = (
-                pl.when(whole)
+                pl.when(column.is_nan())
+                .then(None)
+                .when(whole)
                 .then(column.cast(pl.Int64, strict=False).cast(pl.String))
                 .otherwise(column.cast(pl.String))
             )
         else:
-            text = column.cast(pl.String).str.strip_chars()
-        exprs.append(text.str.replace(WHOLE_NUMBER, "${1}").alias(name))
+            text = (
+                column.cast(pl.String)
+                .str.normalize("NFKC")
+                .str.replace_all(r"\p{Cf}", "")
+                .str.strip_chars()
+            )
+        text = text.str.replace(WHOLE_NUMBER, "${1}")
+        exprs.append(pl.when(text != "").then(text).alias(name))
     return frame.select(exprs)
 
 
@@ -280,7 +291,8 @@ def norms(
     instrument : Instrument or str
         The instrument (bundled id or path).
     by : list of str
-        Group columns; group keys are stored as strings.
+        Group columns; group keys are stored as strings (see :func:`group_keys`). Rows
+        whose group value is empty (a grade left blank) are in no group.
     version : str, optional
         Version of the norm table; default today's date.
     min_n : int
@@ -322,7 +334,11 @@ def norms(
     long = keyed.unpivot(index=by, variable_name="scale", value_name="score").with_columns(
         pl.col("scale").str.slice(len(inst.id) + 1)
     )
-    long = long.filter(pl.col("score").is_not_null() & pl.col("score").is_not_nan())
+    # a row whose group is not known (an empty grade) belongs to no norm group
+    long = long.filter(
+        pl.col("score").is_not_null() & pl.col("score").is_not_nan(),
+        *(pl.col(c).is_not_null() for c in by),
+    )
     counts = long.group_by([*by, "scale", "score"]).agg(pl.len().alias("count"))
     groups = (
         counts.sort([*by, "scale", "score"], nulls_last=True)
@@ -383,8 +399,8 @@ def apply_norms(
 
     Notes
     -----
-    Group keys are compared as text after :func:`group_keys`: a grade of 7, 7.0 or "7"
-    finds the same norms.
+    Group keys are compared as text after :func:`group_keys`: a grade of 7, 7.0, "7" or
+    full-width "７" finds the same norms; a row whose group value is empty finds none.
     """
     if unmatched not in ("warn", "raise", "ignore"):
         raise PsychometricInputError(
@@ -424,7 +440,6 @@ def normed_results(results: pl.DataFrame, table: NormTable) -> tuple[pl.DataFram
                 norm_keys.filter(chosen).with_row_index("__norm"),
                 on=table.by,
                 how="left",
-                nulls_equal=True,
             )
             .sort("__row")["__norm"]
         )

@@ -4,6 +4,7 @@ typed differently or left empty."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import polars as pl
 import pytest
 
 from screening.scoring._frames import PsychometricInputError
-from screening.scoring.norms import NormTable, apply_norms, norms
+from screening.scoring.norms import NormsWarning, NormTable, apply_norms, norms
 
 # A group of 15 scale scores, prorated ones among them, and scores to look up in it
 X = [0.0, 1, 1, 2, 2, 2, 3.5, 4, 4, 7, 9, 9, 9, 12.375, 27]
@@ -171,3 +172,36 @@ def test_a_hand_edited_table_with_integer_numbers_is_read(tmp_path):
     table = NormTable.read(path)
     assert table.groups["percentiles"][0].to_list() == [10.0, 30.5, 50.0, 70.0, 90.0]
     assert table.groups["grade"].to_list() == ["7", "8"]
+
+
+def test_rows_without_a_group_value_make_no_norm_group():
+    """An empty grade is no grade: not a group of the table, and never normed."""
+    frame = pl.DataFrame(
+        {
+            "grade": ["7", "7", None, "", "  ", None, "8", "8"],
+            "phq9.total": [1.0, 2.0, 20.0, 21.0, 22.0, 23.0, 3.0, 4.0],
+        }
+    )
+    table = norms(frame, "phq9", ["grade"], version="v")
+    assert table.groups["grade"].to_list() == ["7", "8"]
+    with pytest.warns(NormsWarning, match=r"4 scored rows found no phq9 norms"):
+        out = apply_norms(frame, table)
+    unknown = [False, False, True, True, True, True, False, False]
+    assert out["phq9.total.t"].is_null().to_list() == unknown
+
+
+@pytest.mark.filterwarnings("error")
+def test_group_keys_typed_in_full_width_find_their_norms():
+    frame = pl.DataFrame(
+        {"grade": ["7", "7", "8", "8"], "sex": ["M", "M", "F", "F"], "phq9.total": [1.0, 2, 3, 5]}
+    )
+    table = norms(frame, "phq9", version="v")
+    typed = frame.with_columns(
+        grade=pl.Series(["７", " 7\u3000", "８", "8.0"]),
+        sex=pl.Series(["Ｍ", "M\u200b", "F", "Ｆ"]),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = apply_norms(typed, table)
+    assert out["phq9.total.t"].null_count() == 0
+    assert norms(typed, "phq9", version="v").groups.equals(table.groups)
