@@ -45,6 +45,35 @@ class NormsWarning(UserWarning):
     """Some scored rows found no norms of their group (their T-score and percentile are null)."""
 
 
+class UnmatchedNorms:
+    """Scored rows that found no norms of their group, counted over the batches of one file.
+
+    Parameters
+    ----------
+    tables
+        The norm tables the rows were looked up in (a battery's, in order).
+    """
+
+    def __init__(self, tables: Sequence[NormTable]) -> None:
+        self._tables = tuple(tables)
+        self._lost: list[list[pl.DataFrame]] = [[] for _ in self._tables]
+
+    def add(self, lost: Sequence[pl.DataFrame]) -> None:
+        """Count one batch: the groups :func:`normed_results` gave, one frame per table."""
+        for parts, groups in zip(self._lost, lost, strict=True):
+            if groups.height:
+                parts.append(groups)
+
+    def warnings(self) -> list[str]:
+        """One message per table that some scored rows did not find (see
+        :func:`unmatched_message`)."""
+        return [
+            message
+            for table, parts in zip(self._tables, self._lost, strict=True)
+            if parts and (message := unmatched_message(pl.concat(parts), table))
+        ]
+
+
 def group_keys(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     """The group columns as strings, written alike whatever their dtype.
 
@@ -406,7 +435,8 @@ def apply_norms(
         raise PsychometricInputError(
             f"unmatched must be 'warn', 'raise' or 'ignore'; got {unmatched!r}."
         )
-    out, message = normed_results(results, table)
+    out, lost = normed_results(results, table)
+    message = unmatched_message(lost, table)
     if message and unmatched == "raise":
         raise PsychometricInputError(message)
     if message and unmatched == "warn":
@@ -414,9 +444,10 @@ def apply_norms(
     return out
 
 
-def normed_results(results: pl.DataFrame, table: NormTable) -> tuple[pl.DataFrame, str | None]:
-    """:func:`apply_norms` without warning: the results and the message about rows that
-    found no norms (None when every scored row found them)."""
+def normed_results(results: pl.DataFrame, table: NormTable) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`apply_norms` without warning: the results, and the groups of scored rows that
+    found no norms with their row counts (the group columns and ``len``; no rows when every
+    scored row found them), for :func:`unmatched_message`."""
     absent = [c for c in table.by if c not in results.columns]
     if absent:
         raise PsychometricInputError(
@@ -460,14 +491,32 @@ def normed_results(results: pl.DataFrame, table: NormTable) -> tuple[pl.DataFram
             pl.Series(f"{column}.t", t).fill_nan(None),
             pl.Series(f"{column}.percentile", pr).fill_nan(None),
         )
-    return out, _unmatched_message(keys.filter(lost), norm_keys, table)
+    return out, keys.filter(lost).group_by(table.by).len()
 
 
-def _unmatched_message(lost: pl.DataFrame, norm_keys: pl.DataFrame, table: NormTable) -> str | None:
-    """Name the groups of scored rows without norms, with their row counts."""
-    if lost.height == 0:
+def unmatched_message(lost: pl.DataFrame, table: NormTable) -> str | None:
+    """Name the groups of scored rows without norms, with their row counts.
+
+    Parameters
+    ----------
+    lost : polars.DataFrame
+        Group columns and ``len``, as :func:`normed_results` gives them; a group may be
+        given more than once (batches of one file), its counts are added.
+    table : NormTable
+        The norms the rows did not find.
+
+    Returns
+    -------
+    str or None
+        The warning, or None when no row was lost.
+    """
+    groups = lost.group_by(table.by).agg(pl.col("len").sum())
+    if groups.height == 0:
         return None
-    groups = lost.group_by(table.by).len().sort("len", descending=True)
+    groups = groups.sort(
+        ["len", *table.by], descending=[True] + [False] * len(table.by), nulls_last=True
+    )
+    norm_keys = group_keys(table.groups, table.by)
     shown = ", ".join(
         " ".join(f"{c}={row[c]!r}" for c in table.by) + f" ({count_of(row['len'], 'row')})"
         for row in groups.head(5).iter_rows(named=True)
@@ -477,7 +526,7 @@ def _unmatched_message(lost: pl.DataFrame, norm_keys: pl.DataFrame, table: NormT
         f"{c} in {norm_keys[c].unique(maintain_order=True).head(10).to_list()}" for c in table.by
     )
     return (
-        f"{count_of(lost.height, 'scored row')} found no {table.instrument} norms "
+        f"{count_of(int(groups['len'].sum()), 'scored row')} found no {table.instrument} norms "
         f"(table version {table.version!r}) for their group: {shown}{more}. Their T-scores and "
         f"percentiles are null. The table has {known}: check the group columns hold the "
         "values of the norm sample, or build norms that cover these groups."

@@ -47,6 +47,7 @@ from screening.pipeline import (
     score_frame,
     warm_up,
 )
+from screening.scoring.norms import UnmatchedNorms
 from screening.triage import STATUSES, TIER_LABELS
 
 Format = Literal["parquet", "csv"]
@@ -522,6 +523,7 @@ def score_files(
             numbered_from = mapping.numbered_from if mapping is not None else None
             lowest_codes: dict[int, LowestCodeCheck] = {}
             coverage: dict[int, CoverageCheck] = {}
+            unmatched: dict[int, UnmatchedNorms] = {}  # rows without norms of their group
             inputs_read = _all_frames(paths, item_columns, mapping, chunk_rows)
             frames = _read_ahead(
                 reader,
@@ -558,6 +560,8 @@ def score_files(
                 if result.failure_cases.height:
                     failures.append(result.failure_cases.with_columns(file=pl.lit(str(path))))
                 coverage.setdefault(index, CoverageCheck(scorer.compiled)).add(result.results)
+                if scorer.norms:
+                    unmatched.setdefault(index, UnmatchedNorms(scorer.norms)).add(result.unmatched)
                 school_parts.append(school_counts(result.results, scorer))
                 _count(school_parts[-1], by_status, by_tier)
                 if quality:
@@ -606,7 +610,10 @@ def score_files(
             timings["write"] += time.perf_counter() - clock
         timings["total"] = time.perf_counter() - started
         record = _record(scorer, files, rows, by_status, by_tier, failures, school_parts, timings)
-        checks = sorted([*lowest_codes.items(), *coverage.items()], key=lambda item: item[0])
+        checks = sorted(
+            [*lowest_codes.items(), *coverage.items(), *unmatched.items()],
+            key=lambda item: item[0],
+        )
         record["warnings"] = [
             f"{paths[index]}: {message}" for index, check in checks for message in check.warnings()
         ]

@@ -28,7 +28,7 @@ from screening.instruments.loader import LoadedBattery, load_battery, single_ins
 from screening.item_blocks import shared_matrix
 from screening.missing import answer_cells, answer_text
 from screening.numbering import LowestCodeCheck, renumbered
-from screening.scoring.norms import NormTable, normed_results
+from screening.scoring.norms import NormTable, UnmatchedNorms, normed_results
 from screening.triage import (
     STATUSES,
     TriagePlan,
@@ -134,7 +134,11 @@ class ScoreResult:
         Doubts about the input that do not stop scoring: an instrument whose lowest answer
         code nobody chose (a file numbered from 1, see :mod:`screening.numbering`), an
         instrument nobody answered, rows without a student id (see
-        :mod:`screening.coverage`).
+        :mod:`screening.coverage`), scored rows that found no norms of their group. A
+        batch of a file (``responses`` given) has none: its caller checks the whole file.
+    unmatched : list of polars.DataFrame
+        Per norm table of the battery, the groups of scored rows that found no norms and
+        their row counts (see :func:`screening.scoring.norms.normed_results`).
     """
 
     results: pl.DataFrame
@@ -142,6 +146,7 @@ class ScoreResult:
     scorer: Scorer
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    unmatched: list[pl.DataFrame] = field(default_factory=list)
 
     @property
     def battery(self) -> LoadedBattery:
@@ -515,14 +520,18 @@ def score_frame(
     if cases.height:
         extra = _invalid_reasons(cases, row_offset, frame.height)
         results = results.with_columns(pl.col("reasons").list.concat(extra))
+    unmatched = []  # groups of scored rows without norms, per table
     for table in scorer.norms:
-        results, unmatched = normed_results(results, table)
-        if unmatched and whole:  # a batch's caller checks whole files
-            warnings.append(unmatched)
+        results, lost = normed_results(results, table)
+        unmatched.append(lost)
+    if whole:  # a batch's caller counts them over the whole file (UnmatchedNorms)
+        check = UnmatchedNorms(scorer.norms)
+        check.add(unmatched)
+        warnings += check.warnings()
     timings["triage"] = time.perf_counter() - started
     if whole:
         # no warning about rows without an id: the service refuses them itself
         coverage = CoverageCheck(scorer.compiled, blank_ids=False)
         coverage.add(results)
         warnings += coverage.warnings()
-    return ScoreResult(results, cases, scorer, timings, warnings)
+    return ScoreResult(results, cases, scorer, timings, warnings, unmatched)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,3 +64,37 @@ def test_scoring_warns_about_rows_whose_group_has_no_norms(tmp_path: Path) -> No
     result = score_frame(other, scorer, on_invalid="flag")
     assert result.results["phq9.total.t"].null_count() == other.height
     assert any("found no phq9 norms" in w and "grade='13'" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 700])
+def test_score_files_warn_once_per_file_about_rows_without_norms(tmp_path: Path, chunk_rows):
+    """``screening score`` (whole files or batches of rows) warns as score_frame does."""
+    from screening.batch import score_files
+    from screening.demo import write_city
+
+    reference = generate_city(2000, seed=4)
+    norms(reference, "phq9", by=["grade", "sex"], version="2026").write(tmp_path / "n.json")
+    battery = battery_with(tmp_path, "n.json")
+    write_city(reference, tmp_path / "same.csv")
+    # the norm sample wrote sex as M/F; this file writes it in Chinese
+    chinese = reference.with_columns(
+        pl.col("sex").replace({"M": "男"}), student_id="C" + pl.col("student_id")
+    )
+    write_city(chinese, tmp_path / "cn.csv")
+    same = score_files([tmp_path / "same.csv"], tmp_path / "a", battery=battery)
+    assert not any("norms" in w for w in same.warnings)
+    run = score_files(
+        [tmp_path / "same.csv", tmp_path / "cn.csv"],
+        tmp_path / "b",
+        battery=battery,
+        on_invalid="flag",
+        chunk_rows=chunk_rows,
+    )
+    boys = reference.filter(pl.col("sex") == "M")
+    scored_boys = score_frame(boys, Scorer.for_battery(battery), on_invalid="flag").results
+    lost = scored_boys["phq9.total"].is_not_null().sum()
+    found = [w for w in run.warnings if "found no phq9 norms" in w]
+    assert len(found) == 1, run.warnings
+    assert found[0].startswith(f"{tmp_path / 'cn.csv'}: {lost} scored rows found no phq9 norms")
+    assert "sex='男'" in found[0]
+    assert found[0] in json.loads((tmp_path / "b" / "run.json").read_text("utf-8"))["warnings"]
