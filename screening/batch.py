@@ -542,6 +542,9 @@ def score_files(
                     unreadable.append(frame)
                     clock = time.perf_counter()
                     continue
+                lacking = _lacking_group_columns(frame, scorer) if offset == 0 else None
+                if lacking:  # a file's first batch: its others have the same columns
+                    unreadable.append(InputFileError(path, lacking))
                 bad = responses[1].height and on_invalid == "raise"
                 if unreadable or invalid or bad:
                     # the run fails; the rest is only checked, to name every problem
@@ -642,6 +645,20 @@ def score_files(
         record["warnings"],
         record,
     )
+
+
+def _lacking_group_columns(frame: pl.DataFrame, scorer: Scorer) -> str | None:
+    """What a file lacks that the battery's norm tables group rows by, or None."""
+    for table, path in zip(scorer.norms, scorer.loaded.norm_paths, strict=True):
+        absent = [c for c in table.by if c not in frame.columns]
+        if absent:
+            return (
+                f"the battery's norm table {path} groups rows by {', '.join(table.by)}, but "
+                f"the file has no column {', '.join(map(repr, absent))}: add the column (or "
+                "name its header in the [columns] of a --map file), or score the file with a "
+                "battery without these norms."
+            )
+    return None
 
 
 def _progress_bar(stack: ExitStack, enabled: bool):

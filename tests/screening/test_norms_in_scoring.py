@@ -98,3 +98,27 @@ def test_score_files_warn_once_per_file_about_rows_without_norms(tmp_path: Path,
     assert found[0].startswith(f"{tmp_path / 'cn.csv'}: {lost} scored rows found no phq9 norms")
     assert "sex='男'" in found[0]
     assert found[0] in json.loads((tmp_path / "b" / "run.json").read_text("utf-8"))["warnings"]
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 300])
+def test_a_file_without_a_group_column_of_the_norms_is_named(tmp_path: Path, chunk_rows):
+    from screening.batch import score_files
+    from screening.demo import write_city
+    from screening.errors import InputFileError
+
+    reference = generate_city(1000, seed=5)
+    norms(reference, "phq9", by=["grade", "sex"], version="2026").write(tmp_path / "n.json")
+    battery = battery_with(tmp_path, "n.json")
+    write_city(reference.head(500), tmp_path / "a.csv")
+    write_city(reference.slice(500).drop("sex"), tmp_path / "b.csv")
+    out = tmp_path / "out"
+    with pytest.raises(InputFileError) as error:
+        score_files(
+            [tmp_path / "a.csv", tmp_path / "b.csv"], out, battery=battery, chunk_rows=chunk_rows
+        )
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'b.csv'}: ")
+    assert f"{tmp_path / 'n.json'} groups rows by grade, sex" in message
+    assert "no column 'sex'" in message and "--map" in message
+    assert message.count("no column 'sex'") == 1
+    assert not out.exists()
