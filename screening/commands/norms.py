@@ -8,7 +8,7 @@ import click
 
 from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
-from screening.errors import InputFileError
+from screening.errors import InputFileError, OutputFolderError
 from screening.instruments import load_instrument
 from screening.scoring.norms import norms
 
@@ -50,6 +50,12 @@ def command(
         raise click.BadParameter(
             "give the norm table a version, e.g. 2026-city", param_hint="--version"
         )
+    read = [*inputs, *([mapping_path] if mapping_path else [])]
+    if any(out_path.resolve() == path.resolve() for path in read):
+        raise InputFileError(
+            out_path,
+            "the norm table would be written over this input file. Give another --out file.",
+        )
     inst = load_instrument(instrument)
     # each file's answers are checked in the file, so that errors name its own rows
     frame = read_item_frame(inputs, [inst], mapping_path, check_answers=on_invalid == "raise")
@@ -64,7 +70,15 @@ def command(
             f"{frame.height:,} rows, so the table would be empty: lower --min-n, group by "
             "fewer columns (--by), or add students to the sample."
         )
-    table.write(out_path)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        table.write(out_path)
+    except OSError as error:
+        raise OutputFolderError(
+            out_path,
+            f"cannot write the norm table here ({error.strerror or error}). Give an --out "
+            "file in a folder that you may write in (not inside a file).",
+        ) from None
     click.echo(
         f"{table.groups.height} group x scale norms from {frame.height:,} rows written to "
         f"{out_path}"

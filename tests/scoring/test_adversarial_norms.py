@@ -205,3 +205,38 @@ def test_group_keys_typed_in_full_width_find_their_norms():
         out = apply_norms(typed, table)
     assert out["phq9.total.t"].null_count() == 0
     assert norms(typed, "phq9", version="v").groups.equals(table.groups)
+
+
+def _city_csv(tmp_path: Path) -> Path:
+    from screening.demo import generate_city, write_city
+
+    path = tmp_path / "city.csv"
+    write_city(generate_city(300, n_schools=1, seed=2, instruments=("phq9",)), path)
+    return path
+
+
+def test_norms_command_refuses_to_write_over_its_input(tmp_path, capsys):
+    from screening.cli import main
+
+    path = _city_csv(tmp_path)
+    before = path.read_bytes()
+    args = ["norms", str(path), "-i", "phq9", "--version", "v", "--min-n", "5"]
+    assert main([*args, "--out", str(tmp_path / "." / "city.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'city.csv'}" in err and "would be written over this input file" in err
+    assert path.read_bytes() == before
+
+
+def test_norms_command_makes_the_folder_of_its_table_or_says_why_not(tmp_path, capsys):
+    from screening.cli import main
+
+    path = _city_csv(tmp_path)
+    args = ["norms", str(path), "-i", "phq9", "--version", "v", "--min-n", "5", "--out"]
+    assert main([*args, str(tmp_path / "new" / "sub" / "n.json")]) == 0
+    assert NormTable.read(tmp_path / "new" / "sub" / "n.json").version == "v"
+    capsys.readouterr()
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    assert main([*args, str(tmp_path / "afile" / "n.json")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "cannot write the norm table" in err
+    assert f"{tmp_path / 'afile' / 'n.json'}" in err
