@@ -424,7 +424,8 @@ def apply_norms(
     -------
     polars.DataFrame
         ``results`` with ``{instrument}.{scale}.t`` and ``{instrument}.{scale}.percentile``
-        for every normed scale (null where the score is null or the group has no norms).
+        for every normed scale (null where the score is null or the group has no norms;
+        the T-score also where the group's sd is 0 or undefined, one score).
 
     Notes
     -----

@@ -25,7 +25,13 @@ from screening.scoring.norms import norms
     help="Group columns, repeated or comma-separated. Default: grade,sex.",
 )
 @click.option("--version", "norm_version", required=True, help="Version of the norm table.")
-@click.option("--min-n", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option(
+    "--min-n",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Leave out groups with fewer scores of a scale.",
+)
 @mapping_option
 @click.option(
     "--on-invalid",
@@ -45,7 +51,12 @@ from screening.scoring.norms import norms
 def command(
     inputs, instrument, by_values, norm_version, min_n, mapping_path, on_invalid, out_path
 ) -> None:
-    """Mean, sd and percentile ranks of every scale per group, as a versioned JSON table."""
+    """Mean, sd and percentile ranks of every scale per group, as a versioned JSON table.
+
+    A battery that names the table (norms = ["phq9-norms.json"], beside the battery file)
+    adds T-scores and percentile ranks ({instrument}.{scale}.t, .percentile) to the results
+    of `screening score`. Rows whose group value is empty are in no group.
+    """
     if not norm_version.strip():
         raise click.BadParameter(
             "give the norm table a version, e.g. 2026-city", param_hint="--version"
