@@ -10,7 +10,7 @@ from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
 from screening.errors import InputFileError, OutputFolderError
 from screening.instruments import load_instrument
-from screening.scoring.norms import norms
+from screening.scoring.norms import group_keys, norms
 
 
 @click.command("norms")
@@ -80,6 +80,15 @@ def command(
             f"no group ({', '.join(by)}) has {min_n} or more scores of {inst.id} in "
             f"{frame.height:,} rows, so the table would be empty: lower --min-n, group by "
             "fewer columns (--by), or add students to the sample."
+        )
+    keys = group_keys(frame, by)
+    no_group = keys.height - keys.drop_nulls().height
+    if no_group:
+        click.echo(
+            f"warning: {no_group:,} of {frame.height:,} rows have no {' or '.join(by)} and are "
+            "in no group (empty cells, or a file without the column): fill them in to count "
+            "them in the norms.",
+            err=True,
         )
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)

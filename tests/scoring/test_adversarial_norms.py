@@ -240,3 +240,18 @@ def test_norms_command_makes_the_folder_of_its_table_or_says_why_not(tmp_path, c
     err = capsys.readouterr().err
     assert "Traceback" not in err and "cannot write the norm table" in err
     assert f"{tmp_path / 'afile' / 'n.json'}" in err
+
+
+def test_norms_command_says_how_many_rows_had_no_group(tmp_path, capsys):
+    """A second file without a sex column: its rows are in no group, and the run says so."""
+    from screening.cli import main
+
+    path = _city_csv(tmp_path)
+    city = pl.read_csv(path, infer_schema_length=0)
+    city.head(100).write_csv(tmp_path / "a.csv")
+    city.slice(100).drop("sex").write_csv(tmp_path / "b.csv")
+    out = tmp_path / "n.json"
+    args = ["norms", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "-i", "phq9"]
+    assert main([*args, "--version", "v", "--min-n", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "200 of 300 rows have no grade or sex and are in no group" in err
