@@ -45,6 +45,10 @@ class NormsWarning(UserWarning):
     """Some scored rows found no norms of their group (their T-score and percentile are null)."""
 
 
+class InvalidProtocolsWarning(UserWarning):
+    """Protocols that their instrument marks invalid were left out of a norm sample."""
+
+
 class UnmatchedNorms:
     """Scored rows that found no norms of their group, counted over the batches of one file.
 
@@ -289,16 +293,35 @@ def is_scored(frame: pl.DataFrame, inst: Instrument) -> bool:
     return all(f"{inst.id}.{s.id}" in frame.columns for s in inst.scales)
 
 
-def _scale_scores(frame: pl.DataFrame, inst: Instrument, on_invalid: str) -> pl.DataFrame:
-    """The ``{instrument}.{scale}`` columns, scored from the items when absent."""
+def _scale_scores(
+    frame: pl.DataFrame, inst: Instrument, on_invalid: str
+) -> tuple[pl.DataFrame, np.ndarray | None]:
+    """The ``{instrument}.{scale}`` columns, scored from the items when absent, and which
+    protocols the instrument accepts (None for scores given: not known).
+
+    A protocol is invalid when a validity rule of the instrument holds (a lie scale over
+    its cut-off) or its longstring reaches the instrument's limit; an answer that is not
+    one of the item's codes (``on_invalid="flag"``) only counts as missing.
+    """
     names = [f"{inst.id}.{s.id}" for s in inst.scales]
     if is_scored(frame, inst):
-        return frame.select(names)
+        return frame.select(names), None
+    from screening.errors import ResponseValidationError
     from screening.instruments import single_instrument_battery
-    from screening.pipeline import Scorer, score_frame  # scoring front, imported when needed
+    from screening.pipeline import Scorer, response_matrix, run_kernel  # imported when needed
 
     scorer = Scorer.for_battery(single_instrument_battery(inst))
-    return score_frame(frame, scorer, on_invalid=on_invalid).results.select(names)
+    matrix, cases = response_matrix(frame, scorer)
+    if cases.height and on_invalid == "raise":
+        raise ResponseValidationError.from_cases(cases)
+    out = run_kernel(scorer, matrix)
+    scores = pl.DataFrame(
+        [
+            pl.Series(name, out["scores"][:, s], nan_to_null=True)
+            for s, name in enumerate(scorer.compiled.scale_names)
+        ]
+    )
+    return scores.select(names), ~out["invalid"][:, 0]
 
 
 def norms(
@@ -336,6 +359,15 @@ def norms(
     Returns
     -------
     NormTable
+        From the protocols the instrument accepts: raw answers of a protocol that a
+        validity rule (a lie scale over its cut-off) or the longstring limit marks invalid
+        are left out, as a test manual leaves them out of its norm sample. Scores given
+        as such are all used.
+
+    Warns
+    -----
+    InvalidProtocolsWarning
+        When raw answers held invalid protocols, with their number.
 
     Raises
     ------
@@ -358,8 +390,17 @@ def norms(
         raise PsychometricInputError(
             f"Group columns {absent} are not in the data (columns: {frame.columns[:20]})."
         )
-    scores = _scale_scores(frame, inst, on_invalid)
+    scores, accepted = _scale_scores(frame, inst, on_invalid)
     keyed = pl.concat([group_keys(frame, by), scores], how="horizontal")
+    if accepted is not None and not accepted.all():
+        left_out = int(accepted.size - np.count_nonzero(accepted))
+        warnings.warn(
+            f"{count_of(left_out, 'protocol')} that {inst.id} marks invalid (a validity rule "
+            "such as a lie scale, or the longstring limit) left out of the norms.",
+            InvalidProtocolsWarning,
+            stacklevel=2,
+        )
+        keyed = keyed.filter(pl.Series(accepted))
     long = keyed.unpivot(index=by, variable_name="scale", value_name="score").with_columns(
         pl.col("scale").str.slice(len(inst.id) + 1)
     )

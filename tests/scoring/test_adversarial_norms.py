@@ -255,3 +255,96 @@ def test_norms_command_says_how_many_rows_had_no_group(tmp_path, capsys):
     assert main([*args, "--version", "v", "--min-n", "1", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "200 of 300 rows have no grade or sex and are in no group" in err
+
+
+LIE_SCALE = """
+id = "mht_like"
+version = "1"
+licence = "Test instrument; free to use."
+citation = "A test instrument with a lie scale."
+name = { "zh-CN" = "测试", en = "Test" }
+
+[response_scale]
+values = [0, 1]
+labels = { "zh-CN" = ["否", "是"], en = ["No", "Yes"] }
+
+[[items]]
+id = "1"
+label = { "zh-CN" = "甲", en = "a" }
+
+[[items]]
+id = "2"
+label = { "zh-CN" = "乙", en = "b" }
+
+[[items]]
+id = "3"
+label = { "zh-CN" = "丙", en = "c" }
+
+[[items]]
+id = "4"
+label = { "zh-CN" = "丁", en = "d" }
+
+[[scales]]
+id = "total"
+name = { "zh-CN" = "总分", en = "Total" }
+items = ["1", "2", "3"]
+method = "sum"
+
+[[scales]]
+id = "lie"
+name = { "zh-CN" = "效度", en = "Lie" }
+items = ["4"]
+method = "sum"
+
+[[validity]]
+scale = "lie"
+op = ">="
+value = 1
+reason = { "zh-CN" = "效度分过高", en = "Lie scale too high" }
+"""
+
+
+def test_invalid_protocols_are_left_out_of_the_norms(tmp_path: Path):
+    path = tmp_path / "mht_like.toml"
+    path.write_text(LIE_SCALE, encoding="utf-8")
+    rng = np.random.default_rng(5)
+    answers = rng.integers(0, 2, size=(200, 4))
+    frame = pl.DataFrame(
+        {"grade": ["7"] * 200, "sex": ["F"] * 200}
+        | {f"mht_like_{j + 1}": answers[:, j] for j in range(4)}
+    )
+    with pytest.warns(Warning, match=r"\d+ protocols that mht_like marks invalid") as caught:
+        table = norms(frame, str(path), version="v")
+    valid = answers[answers[:, 3] == 0]
+    assert f"{len(answers) - len(valid)} protocols" in str(caught[0].message)
+    total = table.groups.filter(pl.col("scale") == "total").row(0, named=True)
+    assert total["n"] == len(valid)
+    assert total["mean"] == pytest.approx(valid[:, :3].sum(axis=1).mean(), rel=1e-15)
+    lie = table.groups.filter(pl.col("scale") == "lie").row(0, named=True)
+    assert lie["scores"] == [0.0]  # the accepted protocols all scored 0 on the lie scale
+    # scores given as such: nothing is known of validity, every score counts
+    scored = pl.DataFrame(
+        {"grade": ["7"] * 200, "sex": ["F"] * 200}
+        | {"mht_like.total": answers[:, :3].sum(axis=1), "mht_like.lie": answers[:, 3]}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        given = norms(scored, str(path), version="v")
+    assert given.groups.filter(pl.col("scale") == "total").row(0, named=True)["n"] == 200
+
+
+def test_norms_command_says_how_many_invalid_protocols_it_left_out(tmp_path: Path, capsys):
+    from screening.cli import main
+
+    (tmp_path / "mht_like.toml").write_text(LIE_SCALE, encoding="utf-8")
+    answers = [[1, 0, 1, 0], [0, 0, 1, 1], [1, 1, 1, 0], [0, 1, 0, 1], [1, 1, 0, 0]]
+    lines = ["grade,sex," + ",".join(f"mht_like_{j}" for j in range(1, 5))]
+    lines += ["7,F," + ",".join(map(str, row)) for row in answers]
+    (tmp_path / "ref.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["norms", str(tmp_path / "ref.csv"), "-i", str(tmp_path / "mht_like.toml")]
+    out = tmp_path / "t.json"
+    assert main([*args, "--version", "v", "--min-n", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 protocols that mht_like marks invalid" in err
+    total = NormTable.read(out).groups.filter(pl.col("scale") == "total")
+    assert total["n"].to_list() == [3]
