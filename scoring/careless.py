@@ -20,7 +20,9 @@ Definitions follow the R ``careless`` package (Yentes & Wilhelm, version 1.2) an
   as items (Meade & Craig, 2012). Rows with no answer get none. Where :math:`S` is
   singular (an item duplicated, reversed or the sum of others; a constant item), where
   ``psych::outlier`` stops, every ``mahad`` is null and :class:`CarelessWarning` names the
-  items that depend on each other.
+  items that depend on each other; so it is, naming the items, where :math:`S` cannot be
+  computed (an item with fewer than two answers, two items answered together in fewer
+  than two rows).
 """
 
 from __future__ import annotations
@@ -279,12 +281,37 @@ def _mahalanobis_parts(matrix: ItemMatrix) -> tuple[np.ndarray, np.ndarray]:
     cov = covariance(m)[0]
     nan = np.full((p, p), np.nan)
     if not np.isfinite(cov).all():
+        warnings.warn(_incomplete_note(m.pair[0, 0], matrix.names), CarelessWarning, stacklevel=4)
         return means, nan
     rcond = 1.0 / np.linalg.cond(cov, 1)  # R's solve() stops below machine epsilon
     if not rcond >= np.finfo(float).eps:
         warnings.warn(_singular_note(cov, matrix.names, rcond), CarelessWarning, stacklevel=4)
         return means, nan
     return means, np.linalg.inv(cov)
+
+
+def _incomplete_note(n: np.ndarray, names: list[str]) -> str:
+    """Which items leave the pairwise covariance incomplete (fewer than two rows in common).
+
+    ``n`` holds the number of rows in which each pair of items is answered together.
+    """
+    few = [name for j, name in enumerate(names) if n[j, j] < 2]
+    if len(few) == len(names):
+        why = "No item has two answers; give at least two rows of answers"
+    elif few:
+        why = f"Items {few} have fewer than two answers; leave them out"
+    else:
+        pairs = [(names[j], names[k]) for j, k in zip(*np.nonzero(np.triu(n < 2, 1)), strict=True)]
+        shown = ", ".join(f"({a!r}, {b!r})" for a, b in pairs[:5])
+        more = f" and {len(pairs) - 5} more pairs" if len(pairs) > 5 else ""
+        why = (
+            f"Items {shown}{more} are answered together in fewer than two rows (were they "
+            "given to different students?); leave one of each pair out"
+        )
+    return (
+        "Mahalanobis D2 is left empty: the covariance of the items cannot be computed "
+        f"(psych::outlier stops here). {why} to compute D2."
+    )
 
 
 def _singular_note(cov: np.ndarray, names: list[str], rcond: float) -> str:

@@ -182,3 +182,36 @@ def test_rates_per_group_equal_rates_by_hand():
         straight = ((mine["answered"] == 25) & (mine["longstring"] >= 13)).sum()
         assert r["straightline_rate"] == pytest.approx(straight / mine.height)
         assert r["irv_mean"] == pytest.approx(mine["irv"].mean())
+
+
+def test_covariance_with_pairs_never_answered_together_is_explained():
+    # planned missingness (as in psychTools::msq, whose items alone, kindly and scornful
+    # were never given with anxious, cheerful, ...): R 4.x, psych 2.2.9
+    #   x <- data.frame(a = c(1, 2, 3, 4, NA, NA, NA, NA, 2, 3),
+    #                   b = c(2, 2, 3, 5, NA, NA, NA, NA, 1, 3),
+    #                   c = c(NA, NA, NA, NA, 1, 3, 2, 4, NA, NA),
+    #                   d = c(1, 3, 2, 4, 2, 4, 1, 3, 4, 1))
+    #   cov(x, use = "pairwise")["a", "c"]   # NA
+    #   psych::outlier(x, plot = FALSE)
+    #   Error in solve.default(Sx): system is computationally singular: reciprocal
+    #   condition number = 0
+    x = pl.DataFrame(
+        {"a": [1, 2, 3, 4, None, None, None, None, 2, 3],
+         "b": [2, 2, 3, 5, None, None, None, None, 1, 3],
+         "c": [None, None, None, None, 1, 3, 2, 4, None, None],
+         "d": [1, 3, 2, 4, 2, 4, 1, 3, 4, 1]}
+    )  # fmt: skip
+    with pytest.warns(
+        CarelessWarning,
+        match=r"covariance of the items cannot be computed.*\('a', 'c'\), \('b', 'c'\) are "
+        r"answered together in fewer than two rows",
+    ):
+        got = careless(x)
+    assert got["mahad"].null_count() == got["mahad_flag"].null_count() == got.height
+    assert got["irv"].null_count() == 0  # the other indices stay
+    # an item answered once: c(NA, NA, NA, NA, NA, 3, NA, ...) has no variance in R either
+    once = x.with_columns(c=pl.Series([None, None, None, None, None, 3, None, None, None, None]))
+    with pytest.warns(CarelessWarning, match=r"Items \['c'\] have fewer than two answers"):
+        assert careless(once)["mahad"].null_count() == once.height
+    with pytest.warns(CarelessWarning, match="No item has two answers; give at least two rows"):
+        careless(x.head(1))

@@ -184,6 +184,7 @@ def test_mahalanobis_of_a_singular_covariance_is_not_reported():
     assert got["irv"].null_count() == 0  # the other indices stay
 
 
+@pytest.mark.filterwarnings("ignore:Mahalanobis D2 is left empty:UserWarning")  # one row
 def test_evenodd_with_equal_half_means_is_missing():
     # row 47 of psychTools::spi[, 11:40]; factors c(10, 10, 9, 1): the odd means are
     # 14/5, 14/5, 14/5 and cor(even, odd) is NA ("the standard deviation is zero")
