@@ -28,7 +28,10 @@ The minres fit minimises the concentrated unweighted least-squares criterion
 minres solution psych finds. Results agree with psych to about 1e-4 (psych 2.2.9; checked on
 simulated data with two to five factors and missing answers, and on ``psych::bfi``). On a
 singular correlation matrix (an item duplicated, or the exact reverse of another), where
-psych warns that it smoothed the matrix, the difference reached 4e-4.
+psych warns that it smoothed the matrix, the difference reached 4e-4. At an ultra-Heywood
+case (an item's communality or a factor's general loading above 1, where psych's ``fa``
+warns), the two fits stop at different points of the bound and omega differed by up to
+5e-3 (``psychTools::epi.bfi`` with four factors); the result's ``note`` says so.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ OMEGA_SCHEMA = {
 
 
 class OmegaIdentificationWarning(UserWarning):
-    """The Schmid–Leiman model asked for is not identified: omega_h is to be read with care."""
+    """The Schmid–Leiman model asked for is not identified, or its fit is improper (a Heywood
+    case): omega_h is to be read with care."""
 
 
 def degrees_of_freedom(p: int, nfactors: int) -> int:
@@ -134,6 +138,42 @@ def general_factor_note(phi: np.ndarray) -> str | None:
         f"are {shown}, and with two near 0 many general loadings fit almost equally well, "
         "so omega_h depends on the one the fit finds (psych may find another). Read "
         "omega_t, or try another nfactors."
+    )
+
+
+def _named(positions: np.ndarray, names: Sequence[str] | None, what: str) -> str:
+    """``item 3`` / ``items 'a', 'b'``: positions by name where known, else numbered from 1."""
+    shown = [repr(names[j]) if names is not None else str(j + 1) for j in positions]
+    return f"{what}{'s' if len(shown) > 1 else ''} {', '.join(shown)}"
+
+
+def heywood_note(
+    items: np.ndarray, factors: np.ndarray, names: Sequence[str] | None = None
+) -> str | None:
+    """Why the fit is improper: an ultra-Heywood case (None when there is none).
+
+    Parameters
+    ----------
+    items : int array
+        Positions of the items whose communality exceeds 1 (a negative uniqueness).
+    factors : int array
+        Positions of the group factors whose general loading exceeds 1 (in the factor
+        analysis of the factor correlations).
+    names : list of str, optional
+        Item names; without them items are numbered from 1.
+    """
+    where = []
+    if len(items):
+        where.append(f"the communality of {_named(items, names, 'item')} exceeds 1")
+    if len(factors):
+        where.append(f"the general loading of {_named(factors, None, 'group factor')} exceeds 1")
+    if not where:
+        return None
+    return (
+        f"An ultra-Heywood case: {' and '.join(where)} (a uniqueness at its lower bound "
+        f"{PSI_LOWER}), so the solution is improper and omega depends on how the fit treats "
+        "the bound; psych's fa warns here too and stops elsewhere on the bound, and the two "
+        "may differ by 1e-2. Look for items that nearly repeat others, or try fewer factors."
     )
 
 
@@ -292,7 +332,10 @@ def schmid(r: np.ndarray, nfactors: int = 3) -> dict[str, np.ndarray]:
     dict
         ``g`` (general loadings of the items), ``groups`` (group-factor loadings),
         ``h2`` and ``u2`` (communalities and uniquenesses of the ``nfactors`` solution),
-        ``phi`` (factor correlations) and ``gload`` (general loadings of the factors).
+        ``phi`` (factor correlations), ``gload`` (general loadings of the factors), and
+        ``heywood_items`` and ``heywood_factors``: the positions of the items whose
+        communality exceeds 1 and of the factors whose general loading does (where psych's
+        ``fa`` warns of an ultra-Heywood case).
     """
     loadings, _ = minres(r, nfactors)
     orth = varimax(loadings) if nfactors > 1 else loadings
@@ -316,7 +359,16 @@ def schmid(r: np.ndarray, nfactors: int = 3) -> dict[str, np.ndarray]:
     primeload = fload * gload[None, :]
     uniq2 = np.clip(np.diag(r)[:, None] - uniq - primeload**2, 0.0, None)
     groups = np.sign(fload) * np.sqrt(uniq2)
-    return {"g": g, "groups": groups, "h2": h2, "u2": u2, "phi": phi, "gload": gload}
+    return {
+        "g": g,
+        "groups": groups,
+        "h2": h2,
+        "u2": u2,
+        "phi": phi,
+        "gload": gload,
+        "heywood_items": np.flatnonzero(u2 < 0),
+        "heywood_factors": np.flatnonzero(np.abs(gload) > 1),
+    }
 
 
 def omega_from_correlation(
@@ -340,7 +392,8 @@ def omega_from_correlation(
         ``omega_h``, ``omega_t``, ``omega_lim`` (:math:`\\omega_h / \\omega_t` of the common
         variance), ``ecv`` (explained common variance of the general factor),
         ``alpha_std`` (standardised alpha of the keyed matrix) and ``note`` (why the general
-        factor is not determined, as :func:`general_factor_note`; None when it is).
+        factor is not determined, as :func:`general_factor_note`, or why the fit is improper,
+        as :func:`heywood_note`; None when neither).
     """
     nfactors = _check_nfactors(nfactors)
     r = np.asarray(r, dtype=np.float64)
@@ -354,7 +407,12 @@ def omega_from_correlation(
     return result
 
 
-def _omega(r: np.ndarray, nfactors: int, keys: np.ndarray | None) -> dict[str, float]:
+def _omega(
+    r: np.ndarray,
+    nfactors: int,
+    keys: np.ndarray | None,
+    names: Sequence[str] | None = None,
+) -> dict[str, float]:
     p = r.shape[0]
     if r.ndim != 2 or r.shape != (p, p) or not np.isfinite(r).all():
         raise PsychometricInputError(
@@ -386,8 +444,16 @@ def _omega(r: np.ndarray, nfactors: int, keys: np.ndarray | None) -> dict[str, f
         "omega_lim": gsq / (vt - uniq),
         "ecv": float(np.sum(sl["g"] ** 2) / ev) if nfactors > 1 else 1.0,
         "alpha_std": (vt - float(np.trace(r))) / vt * p / (p - 1),
-        "note": general_factor_note(sl["phi"]),
+        "note": _joined(
+            general_factor_note(sl["phi"]),
+            heywood_note(sl["heywood_items"], sl["heywood_factors"], names),
+        ),
     }
+
+
+def _joined(*notes: str | None) -> str | None:
+    """The notes given, in one text (None when there is none)."""
+    return " ".join(n for n in notes if n) or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,15 +512,17 @@ def mcdonald_omega(
         ``nfactors``, ``omega_total`` (one-factor minres, ``psych::omega(x, nfactors=1)``'s
         ``omega.tot``), ``omega_h`` and ``omega_t`` (Schmid–Leiman with ``nfactors``),
         ``omega_lim``, ``ecv``, ``alpha_std`` (standardised alpha of the correlations) and
-        ``note``: why the ``nfactors`` model is not identified, when it is not (also given as
-        an :class:`OmegaIdentificationWarning`), else null.
+        ``note``: why the ``nfactors`` model is not identified, when it is not, or why a fit
+        is improper (an ultra-Heywood case, :func:`heywood_note`), also given as an
+        :class:`OmegaIdentificationWarning`; else null.
 
     Warns
     -----
     OmegaIdentificationWarning
         When the model has negative degrees of freedom (e.g. 4 items with two factors, 5
         items with three: the loadings are not unique) or two factors (the general loadings
-        are set equal), as psych's "Three factors are required for identification".
+        are set equal), as psych's "Three factors are required for identification"; and at
+        an ultra-Heywood case, as psych's "An ultra-Heywood case was detected".
 
     Notes
     -----
@@ -533,7 +601,9 @@ def _mcdonald_omega(
                     f"{'; '.join(problems)}. Leave such items out (items=[...]) or add rows "
                     "that answer them."
                 )
-            rows.append(_omega_row(scale_id, int(m.rows[0, 1]), r, nfactors, _keys(sub, known)))
+            rows.append(
+                _omega_row(scale_id, int(m.rows[0, 1]), r, nfactors, _keys(sub, known), sub.names)
+            )
     return pl.DataFrame(rows, schema=OMEGA_SCHEMA, orient="row")
 
 
@@ -565,15 +635,23 @@ def _unusable(m: Moments, r: np.ndarray, names: list[str]) -> list[str]:
 
 
 def _omega_row(
-    scale_id: str | None, n: int | None, r: np.ndarray, nfactors: int, keys: np.ndarray | None
+    scale_id: str | None,
+    n: int | None,
+    r: np.ndarray,
+    nfactors: int,
+    keys: np.ndarray | None,
+    names: Sequence[str] | None = None,
 ) -> tuple:
     p = r.shape[0]
-    one = _omega(r, 1, keys)
+    one = _omega(r, 1, keys, names)
+    of = f"Scale {scale_id!r}: " if scale_id is not None else ""
     if p > nfactors >= 2:
-        many = _omega(r, nfactors, keys)
-        note = identification_note(p, nfactors) or many["note"]
+        many = _omega(r, nfactors, keys, names)
+        note = _joined(
+            identification_note(p, nfactors) or many["note"],
+            one["note"] and f"omega_total (one factor): {one['note']}",
+        )
         if note:
-            of = f"Scale {scale_id!r}: " if scale_id is not None else ""
             warnings.warn(of + note, OmegaIdentificationWarning, stacklevel=4)
         return (
             scale_id,
@@ -588,6 +666,8 @@ def _omega_row(
             many["alpha_std"],
             note,
         )
+    if one["note"]:
+        warnings.warn(of + one["note"], OmegaIdentificationWarning, stacklevel=4)
     return (
         scale_id,
         n,
@@ -599,7 +679,7 @@ def _omega_row(
         one["omega_lim"],
         1.0,
         one["alpha_std"],
-        None,
+        one["note"],
     )
 
 
@@ -607,6 +687,7 @@ __all__ = [
     "OmegaIdentificationWarning",
     "degrees_of_freedom",
     "general_factor_note",
+    "heywood_note",
     "identification_note",
     "mcdonald_omega",
     "minres",

@@ -131,6 +131,7 @@ def test_omega_refuses_a_number_of_factors_that_is_not_a_positive_whole_number(n
         omega_from_correlation(np.eye(4), nfactors=nfactors)
 
 
+@pytest.mark.filterwarnings("ignore:An ultra-Heywood case")  # psych::omega warns too
 def test_omega_takes_an_integral_float_number_of_factors():
     assert mcdonald_omega(BASE, nfactors=1.0)["nfactors"][0] == 1
 

@@ -242,3 +242,50 @@ def test_items_without_correlations_are_named():
         PsychometricInputError, match="items 'a' and 'c' are answered together in 0 rows"
     ):
         mcdonald_omega(apart, nfactors=1)
+
+
+def _from_lower(values: list[float], p: int) -> np.ndarray:
+    """The correlation matrix of R's ``x[lower.tri(x)]`` (column by column)."""
+    upper = np.zeros((p, p))
+    upper[np.triu_indices(p, 1)] = values  # the upper triangle row by row is the same order
+    return np.eye(p) + upper + upper.T
+
+
+HARMAN8 = _from_lower(
+    [0.846, 0.805, 0.859, 0.473, 0.398, 0.301, 0.382, 0.881, 0.826, 0.376, 0.326, 0.277,
+     0.415, 0.801, 0.38, 0.319, 0.237, 0.345, 0.436, 0.329, 0.327, 0.365, 0.762, 0.73,
+     0.629, 0.583, 0.577, 0.539], 8,
+)  # fmt: skip  # h <- as.matrix(psych::Harman.8); h[lower.tri(h)]
+DWYER = _from_lower(
+    [0.58, -0.28, 0.01, 0.36, 0.38, 0.61, 0.15, -0.28, 0.1, 0.52, 0.44, 0.78, 0.1, 0.56,
+     0.14, -0.56, -0.42, -0.7, 0.4, -0.34, -0.03, -0.65, 0.08, 0.46, -0.3, 0.54, 0.5, 0.25], 8,
+)  # fmt: skip  # d <- as.matrix(psych::Dwyer); d[lower.tri(d)]
+
+
+HEYWOOD_CASES = [
+    # r <- matrix(c(1, .8, .8, .3, .8, 1, .5, .2, .8, .5, 1, .25, .3, .2, .25, 1), 4)
+    # omega(r, nfactors = 1)$omega.tot: 0.818933680970809, with "An ultra-Heywood
+    # case was detected" (the first loading is 1.02); the fit here gives 0.81906
+    (np.array([[1, 0.8, 0.8, 0.3], [0.8, 1, 0.5, 0.2], [0.8, 0.5, 1, 0.25],
+               [0.3, 0.2, 0.25, 1]]), 1, "omega_total", 0.818933680970809,
+     r"communality of item 1 exceeds 1"),
+    # omega(as.matrix(Harman.8), 4)$omega_h: 0.595783159218623, "An
+    # ultra-Heywood case" (the uniqueness of item 2, arm span, is -0.00055); the fit
+    # here gives 0.59614
+    (HARMAN8, 4, "omega_h", 0.595783159218623, r"communality of item 2 exceeds 1"),
+    # omega(as.matrix(Dwyer), 3)$omega_h: 0.502536730509901, "An ultra-Heywood case"
+    # in the factor analysis of the factor correlations (general loading of F3 1.055)
+    # and "convergence not obtained in GPFoblq"; the fit here gives 0.50546
+    (DWYER, 3, "omega_h", 0.502536730509901,
+     r"general loading of group factor 3 exceeds 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("r", "nfactors", "column", "want", "where"), HEYWOOD_CASES)
+def test_a_heywood_case_is_warned_about_and_noted(r, nfactors, column, want, where):
+    """At an ultra-Heywood case (a communality above 1) the fit is improper: psych's fa
+    stops elsewhere on the bound than this fit does, so omega agrees only to about 5e-3."""
+    with pytest.warns(OmegaIdentificationWarning, match=r"ultra-Heywood case: .*" + where):
+        got = mcdonald_omega(r, nfactors=nfactors)
+    assert got[column][0] == pytest.approx(want, abs=5e-3)
+    assert "Heywood case" in got["note"][0]
