@@ -23,6 +23,7 @@ from screening.atomic import atomic_write, output_directory, write_parquet_atomi
 from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
 from screening.errors import InputFileError
+from screening.mapping import load_mapping
 from screening.scoring.quality import QualityTables, QualityThresholds, instruments_of
 from screening.scoring.quality import quality_tables as build_quality_tables
 from screening.scoring.reliability import reliability_by
@@ -122,9 +123,7 @@ def command(
     by = _split_by(by_values) or (["school_id"] if "school_id" in frame.columns else [])
     absent = [c for c in by if c not in frame.columns]
     if absent:
-        raise InputFileError(
-            None, f"group columns {absent} are not in the inputs (columns: {frame.columns[:20]})"
-        )
+        raise InputFileError(None, _absent_groups(by, absent, frame.columns, mapping_path))
     results = None
     if results_path is not None:
         results = (
@@ -172,6 +171,19 @@ def command(
             f"{frame.height:,} rows, {tables.quality.height:,} groups, "
             f"{review:,} to review. Report: {out_dir / 'report.html'}"
         )
+
+
+def _absent_groups(
+    by: list[str], absent: list[str], columns: list[str], mapping_path: Path | None
+) -> str:
+    """Why ``--by`` names columns the inputs lack, with the names to use where ``--map``
+    renamed those headers."""
+    message = f"group columns {absent} are not in the inputs (columns: {columns[:20]})"
+    renamed = load_mapping(mapping_path).columns if mapping_path is not None else {}
+    if any(name in renamed for name in absent):
+        wanted = ",".join(renamed.get(name, name) for name in by)
+        message += f"; --by names the columns as --map renames them: use --by {wanted}"
+    return message
 
 
 def _overall(

@@ -108,3 +108,19 @@ def test_invalid_answers_name_file_row_and_student(city_file, tmp_path, capsys):
     # counted as missing on request
     args = ["reliability", str(bad), "-i", "phq9", "--on-invalid", "missing", "--out", str(out)]
     assert main([*args, "-q"]) == 0
+
+
+def test_a_group_column_named_by_its_header_before_the_mapping_is_explained(
+    city_file, tmp_path, capsys
+):
+    _, frame, _ = city_file
+    chinese = tmp_path / "city_zh.csv"
+    frame.rename({"school_id": "学校", "grade": "年级"}).write_csv(chinese)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[columns]\n"学校" = "school_id"\n"年级" = "grade"\n', encoding="utf-8")
+    args = ["reliability", str(chinese), "-i", "phq9", "--map", str(mapping), "-q"]
+    assert main([*args, "--by", "学校,年级", "--out", str(tmp_path / "x")]) == 2
+    error = capsys.readouterr().err
+    assert "group columns ['学校', '年级'] are not in the inputs" in error
+    assert "--by names the columns as --map renames them: use --by school_id,grade" in error
+    assert main([*args, "--by", "school_id,grade", "--out", str(tmp_path / "y")]) == 0
