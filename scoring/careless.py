@@ -480,7 +480,8 @@ def careless_rates(
         One row per group (sorted): ``rows``, ``answered_rows`` (at least one answer),
         ``straightline_rate``, ``longstring_rate`` (share flagged by ``max_longstring``;
         null without a limit), ``mahad_rate``, and the means of ``longstring``, ``irv`` and
-        ``evenodd``. Rates are shares of the rows with at least one answer.
+        ``evenodd``. Rates are shares of the rows with at least one answer (null in a
+        group without one).
     """
     frame = as_frame(data)
     inst = resolve_instrument(instrument)
@@ -515,7 +516,8 @@ def careless_rates(
     aggregations = [
         pl.len().alias("rows"),
         answered.sum().alias("answered_rows"),
-        (pl.col("straight").sum() / answered.sum()).alias("straightline_rate"),
+        # null, like the other rates, for a group without answers (not 0 / 0 = NaN)
+        pl.col("straight").filter(answered).cast(pl.Float64).mean().alias("straightline_rate"),
         (pl.col("longstring_flag").filter(answered).cast(pl.Float64).mean()).alias(
             "longstring_rate"
         ),

@@ -215,3 +215,18 @@ def test_covariance_with_pairs_never_answered_together_is_explained():
         assert careless(once)["mahad"].null_count() == once.height
     with pytest.warns(CarelessWarning, match="No item has two answers; give at least two rows"):
         careless(x.head(1))
+
+
+def test_a_group_without_answers_has_null_rates_not_nan():
+    # a school that did not give the instrument: no rate can be computed, and NaN in one
+    # column (where the others are null) would turn a district mean of the rates into NaN
+    rng = np.random.default_rng(1)
+    items = [f"phq9_{i}" for i in range(1, 10)]
+    answers = {c: [*rng.integers(0, 4, 30).tolist(), *[None] * 10] for c in items}
+    frame = pl.DataFrame({**answers, "school_id": ["A"] * 30 + ["B"] * 10})
+    rates = careless_rates(frame, "phq9", ["school_id"], max_longstring=5)
+    empty = rates.filter(pl.col("school_id") == "B").row(0, named=True)
+    assert empty["answered_rows"] == 0
+    rate_columns = ["straightline_rate", "longstring_rate", "mahad_rate", "longstring_mean"]
+    assert [empty[c] for c in rate_columns] == [None] * 4
+    assert rates.select(pl.col(pl.Float64).is_nan().any()).row(0) == (False,) * 6
