@@ -12,7 +12,9 @@ Definitions follow the R ``careless`` package (Yentes & Wilhelm, version 1.2) an
   even-numbered items (reverse keyed, missing ignored); the correlation across factors of
   the odd and even means (pairwise complete), Spearman–Brown corrected
   (:math:`2r / (1 + r)`, at least -1) and negated, so that higher means more careless
-  (Johnson, 2005). It needs at least two factors.
+  (Johnson, 2005). It needs at least two factors, and is null where the even or the odd
+  means are all equal (R's ``cor`` is NA), to a relative 1e-12 for fractional answers, as
+  R's long-double ``mean`` makes them.
 - ``mahad``: Mahalanobis :math:`D^2 = \\sum_{j,k} d_j (S^{-1})_{jk} d_k` over the answered
   items, with :math:`d` the deviations from the item means and :math:`S` the pairwise
   covariance matrix of all rows given (``psych::outlier``); ``mahad_flag`` when
@@ -64,6 +66,11 @@ CARELESS_SCHEMA = {
     "mahad_flag": pl.Boolean,
     "longstring_flag": pl.Boolean,
 }
+
+
+#: Squared deviations of the half means below this share of their squares are rounding
+#: residue (means equal to a relative 1e-12), not variance.
+RESIDUE = 1e-24
 
 
 @njit(parallel=True, cache=True)
@@ -172,22 +179,16 @@ def careless_rows(
             k = 0
             sa = 0.0
             sb = 0.0
-            # R's cor is NA where either half's means are all equal (no rounding residue)
-            first_even = np.nan
-            first_odd = np.nan
-            even_varies = False
-            odd_varies = False
+            qa = 0.0
+            qb = 0.0
             for f in range(n_factors):
                 if odd[f] == odd[f] and even[f] == even[f]:
-                    if k == 0:
-                        first_even = even[f]
-                        first_odd = odd[f]
-                    even_varies |= even[f] != first_even
-                    odd_varies |= odd[f] != first_odd
                     k += 1
                     sa += even[f]
                     sb += odd[f]
-            if k >= 2 and even_varies and odd_varies:
+                    qa += even[f] ** 2
+                    qb += odd[f] ** 2
+            if k >= 2:
                 ma = sa / k
                 mb = sb / k
                 saa = 0.0
@@ -198,7 +199,10 @@ def careless_rows(
                         saa += (even[f] - ma) ** 2
                         sbb += (odd[f] - mb) ** 2
                         sab += (even[f] - ma) * (odd[f] - mb)
-                if saa > 0 and sbb > 0:
+                # R's cor is NA where either half's means are all equal; R's mean sums in
+                # long double, so means equal but for the last bits of a double sum (of
+                # fractional answers) are equal there: no variance below RESIDUE
+                if saa > RESIDUE * qa and sbb > RESIDUE * qb:
                     r = sab / np.sqrt(saa * sbb)
                     sb_r = -1.0
                     if 1.0 + r > 0.0:

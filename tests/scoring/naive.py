@@ -143,7 +143,8 @@ def careless_row(row, keyed, factors):
         ma, mb = sum(a) / len(a), sum(b) / len(b)
         saa = sum((v - ma) ** 2 for v in a)
         sbb = sum((v - mb) ** 2 for v in b)
-        if saa > 0 and sbb > 0:
+        # means equal but for rounding (R's long-double mean makes them equal): no variance
+        if saa > 1e-24 * sum(v * v for v in a) and sbb > 1e-24 * sum(v * v for v in b):
             r = sum((u - ma) * (v - mb) for u, v in zip(a, b, strict=True)) / math.sqrt(saa * sbb)
             sb = -1.0 if 1 + r <= 0 else max(2 * r / (1 + r), -1.0)
             evenodd = -sb

@@ -230,3 +230,23 @@ def test_a_group_without_answers_has_null_rates_not_nan():
     rate_columns = ["straightline_rate", "longstring_rate", "mahad_rate", "longstring_mean"]
     assert [empty[c] for c in rate_columns] == [None] * 4
     assert rates.select(pl.col(pl.Float64).is_nan().any()).row(0) == (False,) * 6
+
+
+@pytest.mark.filterwarnings("ignore:Mahalanobis D2 is left empty:UserWarning")  # two rows
+def test_evenodd_with_half_means_equal_but_for_rounding_is_missing():
+    # fractional answers whose odd means are all 0.2 but for the last bit of a double sum:
+    # (0.1 + 0.2 + 0.3) / 3 = 0.20000000000000004, (0.3 + 0.2 + 0.1) / 3 = 0.19999999999999998
+    # R's mean() sums in long double and gives 0.2 for both, so cor() is NA ("the standard
+    # deviation is zero"); a correlation of the rounding residue would be noise. R 4.x:
+    #   x <- rbind(c(.1, .5, .2, .9, .3,  .3, .1, .2, .4, .1,  .2, .6, .2, .8, .2),
+    #              c(rep(c(.5, .1), 7), .5))
+    #   careless 1.2.2 evenodd(as.data.frame(x), c(5, 5, 5)) (transcribed): NA, 1
+    x = np.array(
+        [[0.1, 0.5, 0.2, 0.9, 0.3, 0.3, 0.1, 0.2, 0.4, 0.1, 0.2, 0.6, 0.2, 0.8, 0.2],
+         [0.5, 0.1] * 7 + [0.5]]
+    )  # fmt: skip
+    got = careless(x, factors=[5, 5, 5], item_range=(0, 1))
+    assert got["evenodd"].to_list() == [None, 1.0]
+    keyed = [list(row) for row in x]
+    factors = [list(range(f * 5, f * 5 + 5)) for f in range(3)]
+    assert np.isnan(naive.careless_row(keyed[0], keyed[0], factors)[4])
