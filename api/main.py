@@ -155,6 +155,33 @@ class SafeErrors:
         )
 
 
+class NoStore:
+    """Mark every answer under ``prefix`` ``Cache-Control: no-store``.
+
+    Queues, case files and exports carry students' names and scores: neither a shared
+    browser's cache nor a proxy may keep a copy (the web pages send the same header).
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
+                ]
+                message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+            await send(message)
+
+        await self.app(scope, receive, no_store)
+
+
 async def _send_json(send: Send, status: int, detail: str) -> None:
     response = JSONResponse({"detail": detail}, status_code=status)
     await response({"type": "http"}, _no_receive, send)
@@ -281,5 +308,6 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     web.install(app)  # the pages people use (screening.api.web)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(NoStore, prefix=API_PREFIX)
     app.add_middleware(SafeErrors)
     return app

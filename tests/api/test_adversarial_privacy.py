@@ -1,0 +1,49 @@
+"""What each role can take away: caching, free text and quasi-identifiers in exports."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+
+from tests.api.test_reports import upload
+
+FREE_TEXT = "王小明说想死"
+NUMERIC_ID = "20260417"  # a student id typed (or shifted) into an answer column
+
+
+def _export(client, school, bearer, fmt="csv"):
+    answer = client.get(
+        f"/api/v1/exports/schools/{school}/results", params={"format": fmt}, headers=bearer
+    )
+    assert answer.status_code == 200, answer.text
+    if fmt == "csv":
+        return answer.content.decode("utf-8-sig")
+    book = openpyxl.load_workbook(io.BytesIO(answer.content))
+    return " ".join(str(c.value) for s in book for row in s.iter_rows() for c in row)
+
+
+def test_api_answers_with_student_data_are_never_cached(client, token, headers, school, frame):
+    """A shared browser or a proxy must keep no copy of a queue, a case or an export."""
+    counsellor = headers(token("counsellor", school))
+    upload(client, counsellor, frame([("C1", 3), ("C2", 0)], names={"C1": "李雷"}))
+    queue = client.get("/api/v1/queue", headers=counsellor)
+    case_id = queue.json()["items"][0]["case_id"]
+    analyst = headers(token("analyst"))
+    answers = {
+        "queue": queue,
+        "case": client.get(f"/api/v1/cases/{case_id}", headers=counsellor),
+        "results.csv": client.get(f"/api/v1/exports/schools/{school}/results", headers=counsellor),
+        "results.xlsx": client.get(
+            f"/api/v1/exports/schools/{school}/results",
+            params={"format": "xlsx"},
+            headers=counsellor,
+        ),
+        "queue.csv": client.get("/api/v1/exports/queue", headers=counsellor),
+        "report.csv": client.get(f"/api/v1/exports/schools/{school}/report", headers=analyst),
+        "report": client.get(f"/api/v1/reports/schools/{school}", headers=analyst),
+        "uploads": client.get("/api/v1/uploads", headers=counsellor),
+    }
+    for what, answer in answers.items():
+        assert answer.status_code == 200, (what, answer.text)
+        assert "no-store" in answer.headers.get("cache-control", ""), what
