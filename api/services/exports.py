@@ -6,7 +6,9 @@ Every text cell that a spreadsheet could run as a formula (starting with ``=``, 
 
 What each role gets in a results export: counsellors the school's student ids and names;
 analysts and district admins a keyed pseudonym instead (no name); researchers neither
-(de-identified: grade, sex, scores).
+(de-identified: grade, sex, scores). Only counsellors get the value that an invalid
+answer's reason quotes: the cell may hold anything typed into it (a name, a note, a
+student id shifted into an answer column).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +41,22 @@ MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+# screening.pipeline writes "invalid answer {column} = '{value}'" (cut to fit when stored)
+QUOTED_ANSWER = re.compile(r"(invalid answer \S+) = '")
+
+
+def unquoted(reason: str) -> str:
+    """A reason without the answer it quotes, for exports that carry no identities.
+
+    Examples
+    --------
+    >>> unquoted("invalid answer phq9_3 = '王小明'"), unquoted("phq9.item9 >= 1")
+    ('invalid answer phq9_3', 'phq9.item9 >= 1')
+    """
+    quoted = QUOTED_ANSWER.match(reason)
+    return reason if quoted is None else quoted.group(1)
 
 
 @dataclass(frozen=True)
@@ -153,7 +172,10 @@ def export_results(
         line += [school, window, result.grade, result.sex, result.status, result.tier]
         line += [tier_label(result.tier)]
         line += [(result.scores or {}).get(k) for k in score_names]
-        line += [_text(result.reasons or [])]
+        reasons = list(result.reasons or [])
+        if actor.role is not Role.counsellor:
+            reasons = [unquoted(r) for r in reasons]
+        line += [_text(reasons)]
         table.append(line)
     if actor.role is not Role.counsellor:
         # not in student-id order, which a roster would tie back to the pseudonyms

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import openpyxl
+import polars as pl
+import pytest
 
 from tests.api.test_reports import upload
 
@@ -47,3 +49,21 @@ def test_api_answers_with_student_data_are_never_cached(client, token, headers, 
     for what, answer in answers.items():
         assert answer.status_code == 200, (what, answer.text)
         assert "no-store" in answer.headers.get("cache-control", ""), what
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_free_text_of_an_answer_cell_reaches_no_de_identified_export(
+    client, token, headers, school, frame, fmt
+):
+    """An invalid answer's reason quotes the cell; the cell may hold a name, a note or a
+    student id: only the counsellor, who sees identities, may get it back."""
+    students = frame([(f"F{i}", 0) for i in range(12)])
+    values = [FREE_TEXT, NUMERIC_ID] + ["0"] * 10
+    students = students.with_columns(pl.Series("phq9_3", values, dtype=pl.String))
+    upload(client, headers(token("counsellor", school)), students)
+    for role in ("analyst", "district_admin", "researcher"):
+        text = _export(client, school, headers(token(role)), fmt)
+        assert FREE_TEXT not in text and NUMERIC_ID not in text, role
+        assert "invalid answer phq9_3" in text, role  # the reason stays, without the value
+    own = _export(client, school, headers(token("counsellor", school)), fmt)
+    assert FREE_TEXT in own and NUMERIC_ID in own
