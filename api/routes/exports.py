@@ -51,10 +51,17 @@ def results(
     fmt: Format = "csv",
 ) -> Response:
     """One row per student: counsellors see ids and names, analysts pseudonyms,
-    researchers neither."""
+    researchers neither (and no grade and sex shared by fewer than min_cell students)."""
     key = settings.pseudonym_key.get_secret_value()
     export = exports.export_results(
-        session, actor, school_id, now, window=window, fmt=fmt, pseudonym_key=key
+        session,
+        actor,
+        school_id,
+        now,
+        window=window,
+        fmt=fmt,
+        pseudonym_key=key,
+        min_cell=settings.min_cell,
     )
     return _send(export)
 

@@ -9,6 +9,11 @@ analysts and district admins a keyed pseudonym instead (no name); researchers ne
 (de-identified: grade, sex, scores). Only counsellors get the value that an invalid
 answer's reason quotes: the cell may hold anything typed into it (a name, a note, a
 student id shifted into an answer column).
+
+A researcher's rows are k-anonymous in grade and sex (k = ``SCREENING_MIN_CELL``): the
+only boy of a grade is known to everyone at the school, and a row with his school, grade
+and sex would be his. Rows of a grade and sex with fewer than ``min_cell`` students have
+both left empty; where those rows are fewer than ``min_cell`` together, they are left out.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -125,6 +131,36 @@ def _text(value: Any) -> Any:
     return value
 
 
+def k_anonymous(rows: list[list[Any]], columns: list[int], k: int) -> list[list[Any]]:
+    """Rows in which every combination of the values of ``columns`` is shared by ``k`` rows.
+
+    The values of ``columns`` are emptied in rows whose combination fewer than ``k`` rows
+    share; those rows (with any that had them all empty before) form one combination, and
+    are left out where they are fewer than ``k``.
+
+    Examples
+    --------
+    >>> rows = [["7", "F", 1]] * 3 + [["9", "M", 2], ["8", "F", 3], ["8", "M", 4]]
+    >>> k_anonymous(rows, [0, 1], 3)  # 9 M, 8 F and 8 M, hidden as one group of 3
+    [['7', 'F', 1], ['7', 'F', 1], ['7', 'F', 1], [None, None, 2], [None, None, 3], [None, None, 4]]
+    >>> k_anonymous(rows[:4], [0, 1], 3)  # the one left alone is left out
+    [['7', 'F', 1], ['7', 'F', 1], ['7', 'F', 1]]
+    """
+
+    def key(row: list[Any]) -> tuple[Any, ...]:
+        return tuple(row[c] for c in columns)
+
+    sizes = Counter(key(row) for row in rows)
+    blank = tuple(None for _ in columns)
+    out = []
+    for row in rows:
+        if sizes[key(row)] < k:
+            row = [None if j in columns else v for j, v in enumerate(row)]
+        out.append(row)
+    sizes = Counter(key(row) for row in out)
+    return [row for row in out if key(row) != blank or sizes[blank] >= k]
+
+
 def export_results(
     session: Session,
     actor: Actor,
@@ -134,8 +170,10 @@ def export_results(
     window: str | None = None,
     fmt: Format = "csv",
     pseudonym_key: bytes | str = b"",
+    min_cell: int = 10,
 ) -> Export:
-    """One row per student screened in the window, with the identity the role may see."""
+    """One row per student screened in the window, with the identity the role may see
+    (researchers: k-anonymous in grade and sex, ``k = min_cell``)."""
     require_role(actor, EXPORTERS, "export results")
     school = target_school(actor, school_id)
     window = window or _latest_window(session, school)
@@ -177,6 +215,8 @@ def export_results(
             reasons = [unquoted(r) for r in reasons]
         line += [_text(reasons)]
         table.append(line)
+    if actor.role is Role.researcher:
+        table = k_anonymous(table, [header.index("grade"), header.index("sex")], min_cell)
     if actor.role is not Role.counsellor:
         # not in student-id order, which a roster would tie back to the pseudonyms
         table.sort(key=lambda r: [str(v) for v in r])

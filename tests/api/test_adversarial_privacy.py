@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import openpyxl
 import polars as pl
 import pytest
 
-from tests.api.test_reports import upload
+from tests.api.test_reports import read_csv, upload
 
 FREE_TEXT = "王小明说想死"
 NUMERIC_ID = "20260417"  # a student id typed (or shifted) into an answer column
@@ -67,3 +68,24 @@ def test_free_text_of_an_answer_cell_reaches_no_de_identified_export(
         assert "invalid answer phq9_3" in text, role  # the reason stays, without the value
     own = _export(client, school, headers(token("counsellor", school)), fmt)
     assert FREE_TEXT in own and NUMERIC_ID in own
+
+
+def test_researcher_export_singles_no_student_out(client, token, headers, school, frame, settings):
+    """The only boy of grade 9 of a school is known to everyone in it: a de-identified row
+    with his school, grade and sex is his row. Every combination of the quasi-identifiers
+    in a researcher's file is shared by at least ``min_cell`` rows."""
+    plan = [("7", "F")] * 12 + [("7", "M")] * 11 + [("9", "M")] + [("8", "F")] * 3
+    students = frame(
+        [(f"Q{i}", i % 4) for i in range(len(plan))],
+        grade=lambda i: plan[i][0],
+        sex=lambda i: plan[i][1],
+    )
+    upload(client, headers(token("counsellor", school)), students)
+    rows = read_csv(
+        client.get(
+            f"/api/v1/exports/schools/{school}/results", headers=headers(token("researcher"))
+        ).content
+    )
+    groups = Counter((r["school_id"], r["grade"], r["sex"]) for r in rows)
+    assert groups and min(groups.values()) >= settings.min_cell, groups
+    assert groups[(school, "7", "F")] == 12 and groups[(school, "7", "M")] == 11

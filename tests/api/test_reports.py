@@ -171,10 +171,15 @@ def test_analyst_sees_pseudonyms_and_researcher_neither(
     text = analyst.content.decode("utf-8-sig")
     assert not any(s in text for s in ("X1", "X2", "X3", "X4", "李雷", "HYPERLINK"))
 
-    researcher = client.get(
-        f"/api/v1/exports/schools/{school}/results", headers=headers(token("researcher", school))
-    )
-    rows = read_csv(researcher.content)
+    researcher = headers(token("researcher", school))
+    path = f"/api/v1/exports/schools/{school}/results"
+    # four students of one grade and sex: fewer than min_cell (10), so left out ...
+    assert read_csv(client.get(path, headers=researcher).content) == []
+    # ... and shown where min_cell is 4
+    settings = client.app.state.settings
+    client.app.state.settings = settings.model_copy(update={"min_cell": 4})
+    rows = read_csv(client.get(path, headers=researcher).content)
+    client.app.state.settings = settings
     assert not {"student_id", "name", "pseudonym", "class_id"} & set(rows[0])
     assert sorted(r["tier_label"] for r in rows) == ["green", "orange", "red", "yellow"]
 
