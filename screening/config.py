@@ -79,7 +79,21 @@ class Settings(BaseSettings):
                     f"{variable} to a random value of at least {MIN_SECRET_LENGTH} characters "
                     "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
                 )
+        if self.secret_key.get_secret_value() == self.pseudonym_key.get_secret_value():
+            raise ValueError(
+                "SCREENING_SECRET_KEY and SCREENING_PSEUDONYM_KEY are the same: give each its "
+                "own random value (whoever holds the service's secret must not be able to "
+                "recompute the pseudonyms)."
+            )
         return self
+
+    @property
+    def uses_default_secrets(self) -> bool:
+        """Whether the secret or the pseudonym key is left at its published default."""
+        return (
+            self.secret_key.get_secret_value().strip() == DEFAULT_SECRET
+            or self.pseudonym_key.get_secret_value().strip() == DEFAULT_PSEUDONYM_KEY
+        )
 
     @property
     def max_upload_bytes(self) -> int:

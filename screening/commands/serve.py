@@ -23,6 +23,14 @@ def command(host: str, port: int, workers: int, no_migrate: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    if settings.uses_default_secrets and not _loopback(host):
+        raise click.UsageError(
+            f"--host {host} lets other machines reach the service, whose secret and pseudonym "
+            "key are the published development defaults: anyone could recompute the "
+            "pseudonyms from student ids. Set SCREENING_ENVIRONMENT=production with "
+            "SCREENING_SECRET_KEY and SCREENING_PSEUDONYM_KEY (random values of at least 32 "
+            "characters each), or listen on 127.0.0.1."
+        )
     if not no_migrate:
         engine = make_engine(settings.database_url)
         migrate(engine)
@@ -36,3 +44,15 @@ def command(host: str, port: int, workers: int, no_migrate: bool) -> None:
         access_log=False,  # the app logs route templates, never query strings
         proxy_headers=False,
     )
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (an address or name) is reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # another host name: it may resolve to any interface
+        return False

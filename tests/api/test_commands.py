@@ -104,3 +104,41 @@ def test_serve_refuses_default_secret_in_production(tmp_path):
     assert done.returncode != 0 and "SCREENING_PSEUDONYM_KEY" in done.stderr
     assert "a-secret-that-must-not-be-printed-0123456789" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "school-server"])
+def test_serve_refuses_other_machines_with_the_development_secrets(tmp_path, monkeypatch, host):
+    from screening.cli import cli
+    from screening.config import get_settings
+
+    for name in ("ENVIRONMENT", "SECRET_KEY", "PSEUDONYM_KEY"):
+        monkeypatch.delenv(f"SCREENING_{name}", raising=False)
+    monkeypatch.setenv("SCREENING_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    get_settings.cache_clear()
+    try:
+        done = CliRunner().invoke(cli, ["serve", "--host", host, "--no-migrate"])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 2
+    assert (
+        "development defaults" in done.output and "SCREENING_ENVIRONMENT=production" in done.output
+    )
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+    ],
+)
+def test_loopback_hosts(host, local):
+    from screening.commands.serve import _loopback
+
+    assert _loopback(host) is local

@@ -79,3 +79,14 @@ def test_pseudonym_is_keyed_hmac_sha256_of_school_and_student():
     assert pseudonym("SCH01", "S0001", "other-key") != pseudonym("SCH01", "S0001", "test-key")
     # the length prefix keeps the message unambiguous
     assert pseudonym("A/B", "C", "k") != pseudonym("A", "B/C", "k")
+
+
+def test_one_value_for_both_keys_is_refused_outside_development():
+    key = "k" * MIN_SECRET_LENGTH
+    with pytest.raises(ValidationError, match="are the same"):
+        Settings(environment="production", secret_key=key, pseudonym_key=key)
+    assert Settings(environment="production", secret_key=key, pseudonym_key=key + "p")
+    assert Settings(environment="development").uses_default_secrets
+    assert not Settings(
+        environment="production", secret_key=key, pseudonym_key=key + "p"
+    ).uses_default_secrets
