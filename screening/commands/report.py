@@ -35,7 +35,10 @@ from screening.reports import write_report
     type=click.IntRange(min=1),
     default=10,
     show_default=True,
-    help="Hide counts below this many students (and groups smaller than it).",
+    envvar="SCREENING_MIN_CELL",
+    show_envvar=True,
+    help="Hide counts below this many students (and groups smaller than it). Default: "
+    "SCREENING_MIN_CELL, as in the service, else 10.",
 )
 def command(results_dir: Path, out: Path, lang: str, min_cell: int) -> None:
     """Write an HTML report (tiers, bands, response quality) of a `screening score` folder.

@@ -212,6 +212,20 @@ def test_command_writes_the_file(tmp_path, results_dir):
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]  # no temporary left
 
 
+def test_command_takes_min_cell_from_the_environment(tmp_path, results_dir, monkeypatch):
+    # SCREENING_MIN_CELL, the service's setting, is the command's default too
+    monkeypatch.setenv("SCREENING_MIN_CELL", "13")
+    out = tmp_path / "env.html"
+    assert main(["report", str(results_dir), "--out", str(out), "--lang", "en"]) == 0
+    html = out.read_text("utf-8")
+    assert t("report.group_hidden", "en", min_cell=13) in html
+    given = tmp_path / "given.html"  # the option still wins
+    assert (
+        main(["report", str(results_dir), "-o", str(given), "--lang", "en", "--min-cell", "5"]) == 0
+    )
+    assert t("report.group_hidden", "en", min_cell=5) in given.read_text("utf-8")
+
+
 def test_missing_run_record_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err
