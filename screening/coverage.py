@@ -10,7 +10,9 @@ run warns about them (in ``run.json``, on the command line and on the upload pag
   ASQ counts a refusal as "yes"), every student is scored from missing answers alone: the
   whole school turns orange.
 - A row that answered no item at all is a totals row (合计) or a note below the data that
-  is not a student, or a student who was not screened. It is scored as incomplete, unless
+  is not a student, or a student who was not screened. (A row whose only answers are
+  invalid, a totals row of sums kept with ``--on-invalid flag``, is ``invalid`` and among
+  the failures instead.) It is scored as incomplete, unless
   an instrument counts a missing answer as an answer (the ASQ counts a refusal as "yes"):
   then the row is scored from missing answers alone (a blank ASQ screens positive, status
   ``scored`` where it is given alone, a red or orange tier in a battery), and the warning
@@ -92,7 +94,10 @@ class CoverageCheck:
             if column in results.columns:
                 self._count_gaps(results.get_column(column))
         answered = [f"{i}.answered" for i in self._compiled.instrument_ids]
-        blank = results.select(pl.sum_horizontal(answered) == 0).to_series()
+        nothing = pl.sum_horizontal(answered) == 0
+        if "status" in results.columns:  # invalid answers count as missing, but were given
+            nothing = nothing & (pl.col("status") != "invalid")
+        blank = results.select(nothing).to_series()
         self._blank += int(blank.sum())
         if self._imputing and blank.any():
             self._count_blank_outcomes(results.filter(blank))

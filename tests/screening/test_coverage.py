@@ -140,6 +140,33 @@ def test_rows_that_answered_nothing(scorer):
     assert not [w for w in warnings if w.startswith("rows that answered")]
 
 
+def test_a_totals_row_of_sums_kept_as_invalid_is_not_a_blank_row():
+    """A 合计 row holding column sums answered every item, invalidly: kept with
+    ``--on-invalid flag`` it is ``invalid`` and listed among the failures, not a row that
+    "answered no item at all" and is "scored as incomplete"."""
+    scorer = Scorer.for_battery("default")
+    frame = school(["S1", "S2", "合计"], asq=False).drop(ASQ)
+    frame = frame.with_columns(
+        pl.when(pl.col("student_id") == "合计").then(2).otherwise(pl.col(c)).alias(c)
+        for c in PHQ + GAD
+    ).with_columns(
+        pl.when(pl.col("student_id") == "合计").then(7).otherwise(pl.col("phq9_1")).alias("phq9_1")
+    )
+    results = score_frame(frame, scorer, on_invalid="flag").results
+    assert results["status"].to_list() == ["scored", "scored", "invalid"]
+    check = CoverageCheck(scorer.compiled)
+    check.add(results)
+    assert not [w for w in check.warnings() if w.startswith("rows that answered")]
+    # a row with nothing in it but an invalid answer answered an item too
+    frame = frame.with_columns(
+        pl.when(pl.col("student_id") == "合计").then(None).otherwise(pl.col(c)).alias(c)
+        for c in PHQ[1:] + GAD
+    )
+    check = CoverageCheck(scorer.compiled)
+    check.add(score_frame(frame, scorer, on_invalid="flag").results)
+    assert not [w for w in check.warnings() if w.startswith("rows that answered")]
+
+
 def test_blank_rows_say_what_the_asq_made_of_them(scorer):
     """The ASQ counts a refusal as "yes": a blank row screens positive (orange in the
     battery), so the warning names that outcome and does not say "scored as incomplete"."""
