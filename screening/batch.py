@@ -263,7 +263,9 @@ def _with_responses(
         clock = time.perf_counter()
         responses = response_matrix(frame, scorer, row_offset=offset, numbered_from=numbered_from)
         if numbered_from is None:
-            lowest_codes.setdefault(index, LowestCodeCheck(scorer.compiled)).add(responses[0])
+            check = lowest_codes.setdefault(index, LowestCodeCheck(scorer.compiled))
+            check.add(responses[0])
+            check.add_cases(responses[1])
         # only this thread adds to it; the main thread's wait for it is part of "read"
         timings["validate"] += time.perf_counter() - clock
         yield index, frame, offset, responses
@@ -600,6 +602,16 @@ def score_files(
                 raise unreadable[0]
             if unreadable:
                 raise InputFileError(None, "\n".join(map(str, unreadable)))
+            misnumbered = [
+                (index, message)
+                for index, check in sorted(lowest_codes.items())
+                for message in check.misnumbered()
+            ]
+            if misnumbered:  # with --on-invalid flag: not to be flagged row by row
+                raise ResponseValidationError(
+                    "\n".join(f"{paths[i]}: {message}" for i, message in misnumbered),
+                    pl.concat(failures),
+                )
             clock = time.perf_counter()
             files = [
                 {"path": str(path), "sha256": digest.result(), "rows": n}

@@ -81,6 +81,8 @@ class LowestCodeCheck:
         lowest = np.minimum.reduceat(compiled.item_min, compiled.inst_ptr[:-1])
         self._seen = lowest != 0  # codes from 1 up: nothing to check
         self._students = np.zeros(len(compiled.instrument_ids), dtype=np.int64)
+        self._invalid = np.zeros(len(compiled.instrument_ids), dtype=np.int64)
+        self._one_above = np.zeros(len(compiled.instrument_ids), dtype=np.int64)
 
     def add(self, matrix: np.ndarray) -> None:
         """Take in the response matrix (int8, missing -1) of one batch."""
@@ -95,6 +97,47 @@ class LowestCodeCheck:
             if not self._seen[m]:
                 answered = (block >= 0) & (block <= c.item_max[columns])
                 self._students[m] += int(answered.any(axis=1).sum())
+
+    def add_cases(self, cases: pl.DataFrame) -> None:
+        """Take in the failure cases (the file's own values) of the batch last added: per
+        instrument, its invalid answers, and those one above an item's highest code, as
+        the last option of a file numbered from 1 is."""
+        if cases.height == 0:
+            return
+        c = self._compiled
+        position = {name: j for j, name in enumerate(c.columns)}
+        items = cases.get_column("column").replace_strict(
+            position, default=-1, return_dtype=pl.Int64
+        )
+        values = cases.get_column("value").cast(pl.String).str.strip_chars()
+        numbers = values.cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()
+        j = items.to_numpy()
+        known = j >= 0
+        j, numbers = j[known], numbers[known]
+        instrument = np.searchsorted(c.inst_ptr, j, side="right") - 1
+        np.add.at(self._invalid, instrument, 1)
+        np.add.at(self._one_above, instrument, numbers == c.item_max[j].astype(np.int64) + 1)
+
+    def misnumbered(self) -> list[str]:
+        """One message per instrument whose answers are option numbers counted from 1, as
+        far as a file can tell: none of at least :data:`MIN_STUDENTS` students chose an
+        item's lowest code, and nine in ten of its invalid answers are one above an item's
+        highest code. Scored as they stand (``--on-invalid flag``), every answer would
+        count one point too high and the last option not at all: such a file is refused.
+        """
+        c = self._compiled
+        suspect = ~self._seen & (self._students >= MIN_STUDENTS) & (self._one_above > 0)
+        suspect &= self._one_above * 10 >= self._invalid * 9
+        return [
+            f"{c.instrument_ids[m]}: the answers look like option numbers counted from 1, not "
+            f"answer codes: none of the {self._students[m]:,} students who answered it chose "
+            f"the lowest answer (0) on any item, and {self._one_above[m]:,} answers are one "
+            "above an item's highest code (the number of its last option). Scored as they "
+            "stand, every answer would count one point too high. If the file numbers the "
+            "options from 1 (as 问卷星's 按选项序号 export does), say so with '[options] "
+            "numbered_from = 1' in the column mapping (--map), or export the answer codes."
+            for m in np.flatnonzero(suspect)
+        ]
 
     def warnings(self) -> list[str]:
         """One message per instrument that at least :data:`MIN_STUDENTS` students answered

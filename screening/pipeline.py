@@ -491,6 +491,10 @@ def score_frame(
         if numbered_from is None:
             check = LowestCodeCheck(scorer.compiled)
             check.add(responses[0])
+            check.add_cases(responses[1])
+            misnumbered = check.misnumbered()
+            if misnumbered and on_invalid == "flag":  # not to be flagged row by row
+                raise ResponseValidationError("\n".join(misnumbered), responses[1])
             warnings = check.warnings()
     matrix, cases = responses
     if cases.height and on_invalid == "raise":

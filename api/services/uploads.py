@@ -138,7 +138,7 @@ def content_hash(frame: pl.DataFrame, battery: str, numbered_from: int | None = 
 def _unprocessable(error: ScreeningError) -> Unprocessable:
     """A 422 for a file the toolkit refused, with advice an upload can follow (the
     command line's ``--map`` has no counterpart here)."""
-    return Unprocessable(str(error).replace(NAMING_ADVICE, UPLOAD_NAMING_ADVICE))
+    return Unprocessable(_upload_advice(str(error).replace(NAMING_ADVICE, UPLOAD_NAMING_ADVICE)))
 
 
 def unreadable_answers_message(

@@ -38,6 +38,14 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
+            r"^(?P<instrument>\w+): the answers look like option numbers counted from 1, not "
+            r"answer codes: none of the (?P<n>[\d,]+) students who answered it chose the lowest "
+            r"answer \(0\) on any item, and (?P<above>[\d,]+) answers are one above"
+        ),
+        "web.err.misnumbered",
+    ),
+    (
+        re.compile(
             r"^(?P<instrument>\w+): none of the (?P<n>[\d,]+) students who answered it chose "
             r"the lowest answer \((?P<codes>[^)]*)\).*numbers the options from (?P<first>\d+)"
         ),

@@ -125,3 +125,42 @@ def test_warnings_give_advice_an_upload_can_follow(client, token, headers, schoo
     assert any("numbered_from=1" in w for w in warnings), warnings
     assert any("upload the file again with a battery" in w for w in warnings), warnings
     assert not any("--map" in w or "score the file" in w for w in warnings), warnings
+
+
+def test_an_option_number_export_without_numbered_from_is_refused(
+    client, token, headers, school, frame, sessions
+):
+    """问卷星's 按选项序号 export (PHQ-9 answered 1-4) uploaded without numbered_from=1 would
+    be flagged row by row: every item 9 answered '1' red, hundreds of false urgent cases."""
+    import numpy as np
+
+    counsellor = headers(token("counsellor", school))
+    rng = np.random.default_rng(3)
+    rows = [(f"N{i}", int(t)) for i, t in enumerate(rng.integers(0, 4, 30))]
+    items = [c for c in frame(rows[:1], school_id=school).columns if c[:5] in ("phq9_", "gad7_")]
+    data = frame(rows, school_id=school).with_columns(
+        pl.Series(c, rng.integers(1, 5, len(rows))) for c in items
+    )
+    answer = post(client, counsellor, data.write_csv().encode())
+    assert answer.status_code == 422, answer.text[:300]
+    message = answer.json()["detail"][0]["msg"]
+    assert "look like option numbers" in message and "numbered_from=1" in message
+    assert "--map" not in message
+    assert counts(sessions, school) == dict.fromkeys(
+        ("uploads", "students", "results", "cases", "opened"), 0
+    )
+    again = post(client, counsellor, data.write_csv().encode(), numbered_from="1")
+    assert again.status_code == 201, again.text[:300]
+
+
+def test_option_number_message_is_translated():
+    from screening.api.web.messages import translate
+    from screening.numbering import LowestCodeCheck
+    from screening.pipeline import Scorer
+
+    check = LowestCodeCheck(Scorer.for_battery("default").compiled)
+    check._seen[:] = False
+    check._students[:] = 30
+    check._invalid[:] = check._one_above[:] = 12
+    zh = translate(check.misnumbered()[0], "zh-CN")
+    assert zh.startswith("phq9：答案看起来是从 1 开始的选项序号") and "12 个答案" in zh

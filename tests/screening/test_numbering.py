@@ -193,3 +193,40 @@ def test_the_check_covers_whole_files_read_in_batches(tmp_path):
     # PHQ-9's one 0 is in the last batch; nobody answered GAD-7 with 0 in any batch
     assert len(summary.warnings) == 1
     assert summary.warnings[0].startswith(f"{path}: gad7: none of the 2,000 students")
+
+
+def test_a_file_numbered_from_1_is_refused_when_flagging(scorer, tmp_path):
+    """Kept row by row (--on-invalid flag), every answer would count one point too high,
+    the last option (4) not at all, and most students would be red: the file is refused."""
+    frame = numbered(codes_frame(30, top=4))
+    with pytest.raises(ResponseValidationError, match="look like option numbers") as raised:
+        score_frame(frame, scorer, on_invalid="flag")
+    assert "phq9: " in str(raised.value) and "gad7: " in str(raised.value)
+    assert raised.value.failure_cases.height > 0
+    read_right = score_frame(frame, scorer, on_invalid="flag", numbered_from=1)
+    assert read_right.failure_cases.height == 0
+    path = tmp_path / "numbered.csv"
+    frame.write_csv(path)
+    with pytest.raises(ResponseValidationError, match=r"numbered\.csv: phq9: the answers look"):
+        score_files([path], tmp_path / "out", battery="default", on_invalid="flag")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("zeros", "other_invalid", "refused"),
+    [(False, 0, True), (True, 0, False), (False, 40, False), (False, 5, True)],
+)
+def test_what_makes_a_file_look_numbered_from_1(scorer, zeros, other_invalid, refused):
+    """Both signs are needed: nobody chose 0, and nine in ten invalid answers are one above
+    the top code (typed 9s, say, are something else)."""
+    frame = numbered(codes_frame(40, top=4))
+    if zeros:
+        frame = frame.with_columns(pl.Series("phq9_1", [0] * 40), pl.Series("gad7_1", [0] * 40))
+    if other_invalid:
+        nines = [9] * other_invalid + [1] * (40 - other_invalid)
+        frame = frame.with_columns(pl.Series("phq9_2", nines), pl.Series("gad7_2", nines))
+    check = LowestCodeCheck(scorer.compiled)
+    matrix, cases = response_matrix(frame, scorer)
+    check.add(matrix)
+    check.add_cases(cases)
+    assert bool(check.misnumbered()) is refused
