@@ -539,6 +539,7 @@ def store_upload(
     student_pks = _upsert_students(session, school, accepted, now)
     _upsert_results(session, upload, accepted, student_pks, now)
     opened, updated = _open_cases(session, upload, accepted, student_pks, prepared.due_hours, now)
+    updated += _note_unflagged_screenings(session, upload, accepted, student_pks, now)
     by_status = Counter(accepted["status"].cast(pl.String).to_list())
     by_tier = Counter(_tier_key(t) for t in accepted["tier"].to_list())
     counts = {
@@ -893,6 +894,46 @@ def _open_cases(
     if events:
         bulk_insert(session, CaseEvent.__table__, events)
     return len(created), len(open_cases)
+
+
+def _note_unflagged_screenings(
+    session: Session,
+    upload: Upload,
+    accepted: pl.DataFrame,
+    pks: dict[str, int],
+    now: dt.datetime,
+) -> int:
+    """Record on each open case the screening of its student when it flags them no more
+    (tier below 2 or not determined): a corrected file that lowers a tier, a student
+    screened again in a later window. The case keeps its tier: whoever works it reads
+    the new result in its timeline and decides. Returns the number of cases noted."""
+    below = accepted.filter(pl.col("tier").is_null() | (pl.col("tier") < 2))
+    tiers = dict(zip((pks[s] for s in below["student_id"]), below["tier"], strict=True))
+    if not tiers:
+        return 0
+    events = [
+        {
+            "case_id": case_id,
+            "at": now,
+            "actor_id": None,
+            "kind": "rescreened",
+            "detail": {
+                "window": upload.window,
+                "tier": tiers[pk],
+                "raised": False,
+                "upload_id": upload.id,
+            },
+        }
+        for case_id, pk in session.execute(
+            select(Case.id, Case.student_pk).where(
+                Case.school_id == upload.school_id, Case.status == CaseStatus.open.value
+            )
+        )
+        if pk in tiers
+    ]
+    if events:
+        bulk_insert(session, CaseEvent.__table__, events)
+    return len(events)
 
 
 __all__ = [

@@ -182,6 +182,42 @@ def test_rescreen_raises_tier_of_open_case_and_keeps_one_case(
     assert sorted(n for _, n in per_student) == [1, 1] and results == 4
 
 
+def test_a_screening_that_flags_an_open_case_no_more_is_noted_on_it(
+    client, token, headers, school, frame
+):
+    """A corrected file that lowers a student's tier, or a later window in which the
+    student is green, leaves the case open at its tier but puts the new screening in its
+    timeline: whoever works the case must not act on the old result unawares."""
+    counsellor = headers(token("counsellor", school))
+    bearer = token_of(counsellor)
+    upload(client, bearer, frame([("L1", 3), ("L2", 2), ("L3", 0)]))
+    corrected = upload(client, bearer, frame([("L1", 0), ("L2", 2), ("L3", 0)]))
+    assert corrected.json()["cases_opened"] == 0 and corrected.json()["cases_updated"] == 2
+    queue = {
+        i["student_id"]: i for i in client.get("/api/v1/queue", headers=counsellor).json()["items"]
+    }
+    assert sorted(queue) == ["L1", "L2"] and queue["L1"]["tier"] == 3  # the case keeps its tier
+    events = client.get(f"/api/v1/cases/{queue['L1']['case_id']}", headers=counsellor).json()[
+        "events"
+    ]
+    assert [e["kind"] for e in events] == ["opened", "rescreened"]
+    assert events[1]["detail"] | {"upload_id": None} == {
+        "window": WINDOW,
+        "tier": 0,
+        "raised": False,
+        "upload_id": None,
+    }
+    # a close with the event read before the new screening is refused
+    base = f"/api/v1/cases/{queue['L1']['case_id']}"
+    assert client.post(f"{base}/claim", headers=counsellor).status_code == 200
+    stale = {
+        "disposition": "no_concern_after_interview",
+        "note": "n",
+        "seen_event": events[0]["id"],
+    }
+    assert client.post(f"{base}/close", headers=counsellor, json=stale).status_code == 409
+
+
 def test_corrected_file_does_not_reopen_a_case_closed_in_the_same_window(
     client, token, headers, school, frame, clock
 ):
@@ -227,13 +263,14 @@ def test_a_case_of_other_evidence_does_not_cover_a_corrected_screening(
     counsellor = headers(token("counsellor", school))
     bearer = token_of(counsellor)
     # an earlier window's red case, still open when the next window was screened green
+    # (noted on it, as E3's orange screening is on its case)
     upload(client, bearer, frame([("E1", 3), ("E2", 0), ("E3", 2)]))
     clock.advance(days=30)
     assert (
         upload(client, bearer, frame([("E1", 0), ("E2", 0), ("E3", 2)]), window="w2").json()[
             "cases_updated"
         ]
-        == 1
+        == 2
     )
     # a referral of E2 opens a case, worked and closed before the correction
     teacher = headers(token("teacher", school))
