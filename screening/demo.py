@@ -11,7 +11,10 @@ Each item follows a normal-ogive graded response model (the latent-response form
 Samejima's graded model): the latent response is ``y = l*theta + sqrt(1 - l^2)*e`` with a
 loading ``l`` drawn per item in [0.65, 0.85] and ``e`` standard normal; the answer counts
 the item's thresholds that ``y`` exceeds. The first threshold lies in [0.15, 0.75] SD and
-the others step up evenly, so that most answers are "not at all", as in school samples.
+the others step up evenly, so that most answers are "not at all", as in school samples;
+a yes/no item's one threshold lies in [1.3, 1.9] SD (a "yes" from 3 to 10 % of students:
+with the defaults, about 17 % of regular responders answer yes to one of ASQ items 1-4,
+and 19 % screen positive once blanks, which the ASQ counts as "yes", are added).
 With the defaults (1M students, seed 1): PHQ-9 total mean 4.5 (SD 5.1), 16 % at 10 or
 more, 1.7 % at 20 or more, Cronbach's alpha 0.87; GAD-7 alpha 0.85. A critical item
 (PHQ-9 item 9) gets thresholds that make about ``critical_share`` of regular responders
@@ -125,6 +128,9 @@ def _thresholds(
     width = int(steps.max())
     loadings = rng.uniform(0.65, 0.85, n_items)
     first = rng.uniform(0.15, 0.75, n_items)
+    yes_no = steps == 1
+    if yes_no.any():  # a "yes" is rare: 3-10 % per item
+        first[yes_no] = rng.uniform(1.3, 1.9, int(yes_no.sum()))
     step = 2.0 / np.maximum(steps, 1)
     tau = first[:, None] + step[:, None] * np.arange(width)[None, :]
     for index, threshold in spec.critical:

@@ -156,3 +156,16 @@ def test_bad_arguments():
         generate_city(0)
     with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
         write_city(generate_city(10), "city.xlsx")
+
+
+def test_yes_no_items_are_answered_yes_by_few_students():
+    """ASQ items 1-4: a school sample answers 'yes' rarely; the screen is positive for
+    about one student in five (blanks count as 'yes'), not for most."""
+    from screening.pipeline import score_frame
+
+    city = generate_city(20_000, seed=3, instruments=("phq9", "gad7", "asq"))
+    yes = city.select(pl.col(f"asq_{i}").mean() for i in range(1, 5)).row(0)
+    assert all(0.02 < share < 0.12 for share in yes), yes
+    results = score_frame(city, "default-asq", on_invalid="flag").results
+    positive = (results["asq.screen.band"] == "positive").mean()
+    assert 0.12 < positive < 0.26, positive
