@@ -13,6 +13,7 @@ COMMITTED with a connection pool.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ValueError("The service needs a SQLite file, not an in-memory database.")
+        _private_file(Path(parsed.database))
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("check_same_thread", False)
         connect_args.setdefault("timeout", 60)
@@ -64,6 +66,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 30)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600) when it does not exist.
+
+    It holds children's screening results; a file made with the usual umask (0644) could be
+    read by every account of the machine. SQLite gives its -wal and -shm files the mode of
+    the database file. An existing file keeps its mode: whoever made it chose it.
+    """
+    if path.exists() or not path.parent.is_dir():  # SQLite names a missing folder itself
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:  # made meanwhile by another process
+        pass
 
 
 def _configure_sqlite(engine: Engine) -> None:

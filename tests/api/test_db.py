@@ -126,3 +126,26 @@ def test_writer_turn_is_released_however_a_transaction_ends(tmp_path, caplog, mo
     with engine.begin() as other:
         other.execute(text("SELECT count(*) FROM users"))
     assert "no writer turn" not in caplog.text
+
+
+def test_a_new_sqlite_file_is_readable_by_its_owner_only(tmp_path):
+    """Children's screening results: not readable by other accounts of the machine, in
+    the database file and in the -wal and -shm files SQLite makes beside it."""
+    import stat
+
+    path = tmp_path / "service.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        made = [p for p in tmp_path.iterdir() if p.name.startswith("service.db")]
+        assert {p.name for p in made} >= {"service.db", "service.db-wal"}
+        for p in made:
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
+    engine.dispose()
+    # an existing file keeps the mode its owner gave it
+    shared = tmp_path / "shared.db"
+    shared.touch(mode=0o640)
+    shared.chmod(0o640)
+    make_engine(f"sqlite:///{shared}").dispose()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640
