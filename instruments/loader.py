@@ -193,7 +193,7 @@ def parse_model(model: type[Model], source: str, content: bytes) -> Model:
         message += "".join(f"; also {p or 'the file'}: {m}" for p, m in others[: _SHOWN - 1])
         if len(problems) > _SHOWN:
             message += f" (and {len(problems) - _SHOWN} more problems)"
-        raise InstrumentDefinitionError(source, path, message) from None
+        raise InstrumentDefinitionError(source, path, message, list(problems.items())) from None
     parsed._source = source
     parsed._sha256 = hashlib.sha256(content).hexdigest()
     return parsed

@@ -36,13 +36,22 @@ class InstrumentDefinitionError(ScreeningError, ValueError):
     field
         The field path inside the file, e.g. ``scales[0].bands.cuts``.
     problem
-        What is wrong and how to fix it.
+        What is wrong and how to fix it (with the first others where there are several).
+    problems
+        Every problem found, as (field path, what is wrong) pairs; by default the one above.
     """
 
-    def __init__(self, path: str | Path, field: str, problem: str) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        field: str,
+        problem: str,
+        problems: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.path = str(path)
         self.field = field
         self.problem = problem
+        self.problems = tuple(problems) or ((field, problem),)
         where = f"{self.path}: {field}" if field else self.path
         super().__init__(f"{where}: {problem}")
 

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from screening.errors import ScreeningError
+from screening.errors import InstrumentDefinitionError, ScreeningError
 from screening.instruments.loader import (
     LoadedBattery,
     bundled_batteries,
@@ -245,6 +245,14 @@ def validate_command(paths: tuple[Path, ...]) -> None:
                     f"ok {path}: instrument {inst.id!r}, {len(inst.items)} items, "
                     f"{len(inst.scales)} scales, {len(inst.golden)} golden vectors"
                 )
+        except InstrumentDefinitionError as error:
+            failures += 1
+            if len(error.problems) == 1:
+                click.echo(f"error: {error}", err=True)
+                continue
+            click.echo(f"error: {error.path}: {len(error.problems)} problems", err=True)
+            for field, problem in error.problems:
+                click.echo(f"  {field or 'the file'}: {problem}", err=True)
         except ScreeningError as error:  # a norm table of the battery too
             failures += 1
             click.echo(f"error: {error}", err=True)

@@ -79,8 +79,30 @@ def test_several_problems_are_counted(tmp_path: Path) -> None:
         load_instrument(path)
     text = text.replace('citation = "', 'colour2 = 2\ncolour3 = 3\ncitation = "', 1)
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(InstrumentDefinitionError, match=r"\(and 1 more problems\)$"):
+    with pytest.raises(InstrumentDefinitionError, match=r"\(and 1 more problems\)$") as error:
         load_instrument(path)
+    assert [field for field, _ in error.value.problems] == [
+        "version",
+        "colour",
+        "colour2",
+        "colour3",
+    ]
+
+
+def test_validate_lists_every_problem(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from screening.cli import cli
+
+    text = bundled_text("gad7.toml").replace('version = "1.0"', "colour = 1", 1)
+    text = text.replace('citation = "', 'colour2 = 2\ncolour3 = 3\ncitation = "', 1)
+    path = tmp_path / "four.toml"
+    path.write_text(text, encoding="utf-8")
+    done = CliRunner().invoke(cli, ["instruments", "validate", str(path)])
+    assert done.exit_code == 1
+    assert f"error: {path}: 4 problems" in done.output
+    for field in ("version", "colour", "colour2", "colour3"):
+        assert f"\n  {field}: " in done.output
 
 
 def test_field_path_reaches_into_lists(tmp_path: Path) -> None:
