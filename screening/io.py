@@ -299,7 +299,13 @@ def _resolve_header(
     required = [*([id_column] if id_column else []), *item_columns]
     missing = [column for column in required if column not in names]
     if missing:
-        kind = "item columns" if set(missing) - {id_column} else "the id column"
+        kind = (
+            "the id column"
+            if missing == [id_column]
+            else "columns"
+            if id_column in missing
+            else "item columns"
+        )
         problem = f"missing {kind} {_listed(missing, 12)}."
         # the file's own headers, as the clerk sees them (not the names they map to)
         present = [h for h, n in zip(headers, names, strict=True) if not n.startswith(_UNNAMED)]

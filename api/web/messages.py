@@ -156,7 +156,9 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Unknown file type (?P<suffix>'[^']*')"), "web.err.unknown_file_type"),
     (re.compile(r"^(The )?screening window", re.IGNORECASE), "web.err.bad_window"),
     (
-        re.compile(r"missing item columns (?P<columns>.*?)\. The file has (?P<present>.*?)\. Name"),
+        re.compile(
+            r"missing (?:item )?columns (?P<columns>.*?)\. The file has (?P<present>.*?)\. Name"
+        ),
         "web.err.missing_columns",
     ),
     (

@@ -403,6 +403,13 @@ def test_missing_item_columns_suggest_a_mapping(tmp_path):
     assert "--map" in message
 
 
+def test_a_missing_id_and_items_are_missing_columns(tmp_path):
+    """Not 'missing item columns' for student_id: a title row above the header, say."""
+    message = _error(_csv(tmp_path, "2026年心理筛查\nstudent_id,phq9_1\nS1,1\n"))
+    assert "missing columns 'student_id', 'phq9_1'" in message
+    assert "delete any title rows" in message
+
+
 @pytest.mark.parametrize(
     ("separator", "named"), [(";", "separated by semicolons"), ("\t", "separated by tabs")]
 )

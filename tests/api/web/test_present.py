@@ -30,7 +30,7 @@ def test_service_messages_are_translated():
         "Item 'phq9_3' of instrument 'phq9' must be an integer in [0, 3]": "phq9_3 列（量表 phq9）的答案必须是 0 到 3",
         "An urgent case closes only after a hospital referral or with a note recording the disposition: add a note.": "紧急个案",
         "Claim the case first (POST /api/v1/cases/4/claim).": "请先认领",
-        "a.csv: missing item columns 'phq9_2', 'gad7_1' and 3 more. The file has 'student_id', 'phq9_1'. Name the columns {instrument}_{item}": "缺少题目列 'phq9_2', 'gad7_1' 等另外 3 个。文件中的列为 'student_id', 'phq9_1'",
+        "a.csv: missing item columns 'phq9_2', 'gad7_1' and 3 more. The file has 'student_id', 'phq9_1'. Name the columns {instrument}_{item}": "缺少列 'phq9_2', 'gad7_1' 等另外 3 个。文件中的列为 'student_id', 'phq9_1'",
         'a.csv: the file is UTF-16 text. In Excel use "Save as"': "UTF-16 编码",
         "a.csv: the file is empty. Export the responses again.": "文件是空的",
         "asq: none of the 1,200 students answered any of its items, and it counts a missing answer as an answer, so every student": "asq：1,200 名学生都没有回答其中任何一题，而该量表把缺失的回答计为作答",
