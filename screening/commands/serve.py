@@ -12,7 +12,18 @@ import click
 @click.option(
     "--no-migrate", is_flag=True, help="Do not apply database migrations before starting."
 )
-def command(host: str, port: int, workers: int, no_migrate: bool) -> None:
+@click.option(
+    "--proxy",
+    "proxies",
+    metavar="IP",
+    multiple=True,
+    help=(
+        "Address of a reverse proxy that ends TLS in front of the service (repeatable): its "
+        "X-Forwarded-Proto and X-Forwarded-For are believed, so that sign-in cookies are "
+        "marked Secure behind it. Without it those headers are ignored."
+    ),
+)
+def command(host: str, port: int, workers: int, no_migrate: bool, proxies: tuple[str, ...]) -> None:
     """Run the service (SCREENING_DATABASE_URL picks the database; SQLite file by default)."""
     import logging
 
@@ -42,7 +53,8 @@ def command(host: str, port: int, workers: int, no_migrate: bool) -> None:
         port=port,
         workers=workers,
         access_log=False,  # the app logs route templates, never query strings
-        proxy_headers=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) or None,
     )
 
 

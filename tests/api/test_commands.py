@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -59,32 +60,52 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_serve_migrates_and_answers(tmp_path):
+@contextlib.contextmanager
+def _serving(tmp_path, *options: str):
+    """A `screening serve` process on a free port (its base URL), with its output."""
     port = _free_port()
     env = os.environ | {"SCREENING_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "screening.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "screening.cli", "serve", "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    output: list[str] = []
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.stdout.read()
                 assert time.monotonic() < deadline, "the service did not start"
                 time.sleep(0.2)
-        assert answer.json() == {"status": "ok", "database": "ok"}
-        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/queue").status_code == 401
+        yield f"http://127.0.0.1:{port}", output
     finally:
         process.terminate()
-        output = process.communicate(timeout=20)[0]
-    assert "GET /healthz 200" in output
+        output.append(process.communicate(timeout=20)[0])
+
+
+def test_serve_migrates_and_answers(tmp_path):
+    with _serving(tmp_path) as (base, output):
+        answer = httpx.get(f"{base}/healthz", timeout=5)
+        assert answer.json() == {"status": "ok", "database": "ok"}
+        assert httpx.get(f"{base}/api/v1/queue").status_code == 401
+    assert "GET /healthz 200" in output[0]
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+def test_cookies_are_secure_behind_a_named_tls_proxy(tmp_path, proxied):
+    """Behind nginx ending TLS, the service sees http: only with --proxy naming it are its
+    X-Forwarded-Proto believed and the sign-in cookie marked Secure."""
+    options = ("--proxy", "127.0.0.1") if proxied else ()
+    with _serving(tmp_path, *options) as (base, _):
+        page = httpx.get(f"{base}/sign-in", headers={"X-Forwarded-Proto": "https"}, timeout=5)
+    cookie = page.headers["set-cookie"].lower()
+    assert ("; secure" in cookie) is proxied
 
 
 def test_serve_refuses_default_secret_in_production(tmp_path):
