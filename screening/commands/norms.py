@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
 from screening.errors import InputFileError, OutputFolderError
 from screening.instruments import load_instrument
-from screening.scoring.norms import InvalidProtocolsWarning, group_keys, norms
+from screening.scoring.norms import group_keys, norms
 
 
 @click.command("norms")
@@ -75,11 +74,7 @@ def command(
     absent = [c for c in by if c not in frame.columns]
     if absent:
         raise InputFileError(None, f"group columns {absent} are not in the inputs")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", InvalidProtocolsWarning)
-        table = norms(frame, inst, by, version=norm_version, min_n=min_n, on_invalid=on_invalid)
-    for warning in caught:
-        click.echo(f"warning: {warning.message}", err=True)
+    table = norms(frame, inst, by, version=norm_version, min_n=min_n, on_invalid=on_invalid)
     if table.groups.height == 0:
         raise click.ClickException(
             f"no group ({', '.join(by)}) has {min_n} or more scores of {inst.id} in "

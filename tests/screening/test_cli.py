@@ -43,3 +43,20 @@ def test_quick_exit_keeps_the_error_status_and_message(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: empty.csv: the file is empty"), done.stderr
     assert done.stdout == ""
     assert not (tmp_path / "o").exists()
+
+
+def test_the_toolkits_warnings_are_lines_of_their_own(capsys):
+    """A command's warnings read like its other messages, not Python's file:line form."""
+    import warnings
+
+    from screening.cli import _warnings_as_lines
+    from screening.scoring.norms import NormsWarning
+
+    with warnings.catch_warnings(), _warnings_as_lines():
+        warnings.simplefilter("always")
+        warnings.warn("12 scored rows found no phq9 norms", NormsWarning, stacklevel=1)
+        warnings.warn("something of another library", UserWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert "warning: 12 scored rows found no phq9 norms\n" in err
+    assert "NormsWarning" not in err
+    assert "warning: something of another library" not in err  # shown as Python shows it
