@@ -183,4 +183,4 @@ def failure_frame(rows: Sequence[dict[str, Any]] | None = None) -> pl.DataFrame:
 
 def count_of(n: int, noun: str) -> str:
     """``"1 row"``, ``"12 rows"``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -22,7 +22,7 @@ from screening import __version__
 from screening.atomic import atomic_write, output_directory, write_parquet_atomic
 from screening.commands.inputs import read_item_frame
 from screening.commands.options import mapping_option
-from screening.errors import InputFileError
+from screening.errors import InputFileError, count_of
 from screening.mapping import load_mapping
 from screening.scoring.quality import QualityTables, QualityThresholds, instruments_of
 from screening.scoring.quality import quality_tables as build_quality_tables
@@ -168,7 +168,7 @@ def command(
     if not quiet:
         review = int(tables.quality["needs_review"].sum())
         click.echo(
-            f"{frame.height:,} rows, {tables.quality.height:,} groups, "
+            f"{count_of(frame.height, 'row')}, {count_of(tables.quality.height, 'group')}, "
             f"{review:,} to review. Report: {out_dir / 'report.html'}"
         )
 

@@ -95,7 +95,7 @@ def test_score_files_warn_once_per_file_about_rows_without_norms(tmp_path: Path,
     lost = scored_boys["phq9.total"].is_not_null().sum()
     found = [w for w in run.warnings if "found no phq9 norms" in w]
     assert len(found) == 1, run.warnings
-    assert found[0].startswith(f"{tmp_path / 'cn.csv'}: {lost} scored rows found no phq9 norms")
+    assert found[0].startswith(f"{tmp_path / 'cn.csv'}: {lost:,} scored rows found no phq9 norms")
     assert "sex='男'" in found[0]
     assert found[0] in json.loads((tmp_path / "b" / "run.json").read_text("utf-8"))["warnings"]
 
