@@ -5,7 +5,8 @@ A claim is one conditional ``UPDATE ... WHERE claimed_by IS NULL`` checked by it
 count: of any number of concurrent claimers exactly one wins, the others get
 :class:`Conflict`. Urgent cases left unclaimed past their due time are escalated
 automatically by :func:`escalate_overdue` (run on every queue read and by the service's
-background sweep).
+background sweep), which first gives back to the queue the cases claimed by accounts
+that have since been revoked (:func:`release_revoked_claims`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from screening.api.services.errors import Conflict, NotFound, Unprocessable
 log = logging.getLogger("screening.api.cases")
 
 AUTO_ESCALATION = "urgent case unclaimed past its due time"
+REVOKED_CLAIMER = "the account that claimed the case was revoked"
 
 
 def tier_label(tier: int | None) -> str:
@@ -55,8 +57,67 @@ def tier_label(tier: int | None) -> str:
     return "retest" if tier is None else TIER_LABELS[tier]
 
 
+def release_revoked_claims(
+    session: Session, now: dt.datetime, school_id: str | None = None
+) -> list[int]:
+    """Give back to the queue the open cases claimed by a revoked account.
+
+    Only the claimer may note, refer, release or close a case, and the sweep escalates
+    unclaimed cases only: a case whose counsellor has left (``screening users revoke``)
+    would otherwise stay claimed by an account nobody can use. Each release is a
+    ``released`` event of the service (no actor) and an audit row.
+
+    Parameters
+    ----------
+    session
+        The unit of work (the caller commits).
+    now
+        The current time.
+    school_id
+        Limit the release to one school (None: every school).
+
+    Returns
+    -------
+    list of int
+        Ids of the cases released now.
+    """
+    revoked = select(User.id).where(User.revoked_at.is_not(None)).scalar_subquery()
+    stmt = (
+        update(Case)
+        .where(Case.status == CaseStatus.open.value, Case.claimed_by.in_(revoked))
+        .values(claimed_by=None, claimed_at=None)
+        .returning(Case.id, Case.school_id)
+        .execution_options(synchronize_session=False)
+    )
+    if school_id is not None:
+        stmt = stmt.where(Case.school_id == school_id)
+    released = session.execute(stmt).all()
+    if not released:
+        return []
+    session.execute(
+        CaseEvent.__table__.insert(),
+        [
+            {
+                "case_id": case_id,
+                "at": now,
+                "actor_id": None,
+                "kind": "released",
+                "detail": {"reason": REVOKED_CLAIMER, "automatic": True},
+            }
+            for case_id, _ in released
+        ],
+    )
+    for case_id, school in released:
+        audit.record(session, SYSTEM, "case.release.auto", "case", case_id, school, now)
+    log.warning("%d cases of revoked accounts released", len(released))
+    return [case_id for case_id, _ in released]
+
+
 def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None = None) -> list[int]:
     """Escalate urgent cases left unclaimed past their due time (each once).
+
+    Cases claimed by a revoked account are released first
+    (:func:`release_revoked_claims`): they count as unclaimed.
 
     Parameters
     ----------
@@ -72,6 +133,7 @@ def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None =
     list of int
         Ids of the cases escalated now.
     """
+    release_revoked_claims(session, now, school_id)
     stmt = (
         update(Case)
         .where(

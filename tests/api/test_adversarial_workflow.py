@@ -1,0 +1,144 @@
+"""Adversarial checks of the tier-two workflow: queue, cases, events, escalation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+
+from screening.api.db import session_scope
+from screening.api.models import AuditEvent, Case, User
+from screening.api.security import authenticate
+
+WINDOW = "2026-autumn"
+
+
+def post_upload(client, headers, data: bytes, *, window=WINDOW):
+    return client.post(
+        "/api/v1/uploads",
+        headers=headers,
+        files={"file": ("r.csv", data, "text/csv")},
+        data={"window": window},
+    )
+
+
+def red_case(client, counsellor, frame, student: str) -> int:
+    """Upload one red student; the id of their case."""
+    answer = post_upload(client, counsellor, frame([(student, 3)]).write_csv().encode())
+    assert answer.status_code == 201, answer.text
+    items = client.get("/api/v1/queue", headers=counsellor).json()["items"]
+    return next(i["case_id"] for i in items if i["student_id"] == student)
+
+
+def revoke(sessions, bearer: str, now: dt.datetime) -> None:
+    """What ``screening users revoke NAME`` does to the account of ``bearer``."""
+    with session_scope(sessions) as session:
+        actor = authenticate(session, bearer)
+        session.execute(update(User).where(User.id == actor.user_id).values(revoked_at=now))
+
+
+# ---------------------------------------------------------------- a counsellor who leaves
+def test_a_case_claimed_by_a_revoked_account_goes_back_to_the_queue(
+    client, token, headers, school, frame, clock, sessions
+):
+    """A counsellor claims a red student's case and leaves the school (their account is
+    revoked). Only the claimer may release, note, refer or close a case, and the sweep
+    escalates unclaimed cases only: the red student stayed in the queue as "claimed by" an
+    account nobody can use, out of every counsellor's reach, never escalated. A claim held
+    by a revoked account must go back to the queue, as an event."""
+    leaving = token("counsellor", school)
+    staying = headers(token("counsellor", school))
+    case_id = red_case(client, headers(leaving), frame, "LEAVE1")
+    assert client.post(f"/api/v1/cases/{case_id}/claim", headers=headers(leaving)).is_success
+    revoke(sessions, leaving, clock())
+
+    clock.advance(hours=25)  # past the red case's due time
+    item = client.get("/api/v1/queue", headers=staying).json()["items"][0]
+    assert item["case_id"] == case_id
+    assert item["claimed_by"] is None
+    assert item["escalated"] is True  # unclaimed past its due time
+    claimed = client.post(f"/api/v1/cases/{case_id}/claim", headers=staying)
+    assert claimed.status_code == 200, claimed.text
+    kinds = [(e["kind"], e["actor"]) for e in claimed.json()["events"]]
+    assert [k for k, _ in kinds] == ["opened", "claimed", "released", "escalated", "claimed"]
+    released = claimed.json()["events"][2]
+    assert released["actor"] is None and released["detail"]["automatic"] is True
+    with sessions() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.object_type == "case", AuditEvent.object_id == str(case_id)
+            )
+        ).all()
+    assert "case.release.auto" in actions
+
+
+# ---------------------------------------------------------------- checks that held
+def test_every_read_and_change_of_a_case_is_audited_and_an_event(
+    client, token, headers, school, frame, clock, sessions
+):
+    counsellor = headers(token("counsellor", school))
+    case_id = red_case(client, counsellor, frame, "AUD1")
+    base = f"/api/v1/cases/{case_id}"
+    steps = [
+        ("claim", None),
+        ("release", None),
+        ("claim", None),
+        ("notes", {"text": "talked"}),
+        ("follow-up", {"on": "2026-09-05"}),
+        ("escalate", {"reason": "plan"}),
+        ("refer", {"target": "医院", "on": "2026-09-02"}),
+        ("close", {"disposition": "hospital_referral"}),
+    ]
+    for action, body in steps:
+        answer = client.post(f"{base}/{action}", headers=counsellor, json=body)
+        assert answer.status_code == 200, (action, answer.text)
+    assert client.get(base, headers=counsellor).is_success
+    kinds = [e["kind"] for e in client.get(base, headers=counsellor).json()["events"]]
+    assert kinds == [
+        "opened", "claimed", "released", "claimed", "note", "follow_up", "escalated",
+        "referred", "closed",
+    ]  # fmt: skip
+    with sessions() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.object_type == "case", AuditEvent.object_id == str(case_id)
+            )
+        ).all()
+    for action in (
+        "case.claimed", "case.released", "case.note", "case.follow_up", "case.escalated",
+        "case.referred", "case.closed", "case.read",
+    ):  # fmt: skip
+        assert action in actions, action
+
+
+def test_a_teacher_cannot_refer_another_schools_student(
+    client, token, headers, school, new_school, sessions
+):
+    teacher = headers(token("teacher", school))
+    other = new_school()
+    answer = client.post(
+        "/api/v1/referrals",
+        headers=teacher,
+        json={"student_id": "X1", "school_id": other, "category": "self_harm", "note": "n"},
+    )
+    assert answer.status_code == 404
+    with sessions() as session:
+        assert session.scalar(select(Case.id).where(Case.school_id == other)) is None
+
+
+def test_a_referral_without_a_screening_is_a_whole_case(client, token, headers, school):
+    counsellor = headers(token("counsellor", school))
+    answer = client.post(
+        "/api/v1/referrals",
+        headers=counsellor,
+        json={"student_id": "ＮＯ１ ", "category": "suicidal_tendency", "note": "said so"},
+    )
+    assert answer.status_code == 201, answer.text
+    case = client.get(f"/api/v1/cases/{answer.json()['case_id']}", headers=counsellor).json()
+    assert case["student_id"] == "NO1" and case["results"] == [] and case["urgent"]
+    again = client.post(
+        "/api/v1/referrals",
+        headers=counsellor,
+        json={"student_id": "\u200bNO1", "category": "aggression", "note": "again"},
+    )
+    assert again.json() == {"received": True, "case_id": case["case_id"], "opened": False}
