@@ -228,7 +228,10 @@ class Case(Base):
 
 
 class CaseEvent(Base):
-    """One change of a case: opened, claimed, note, follow_up, escalated, referred, closed..."""
+    """One change of a case: opened, claimed, note, follow_up, escalated, referred, closed...
+
+    Append-only: a trigger refuses UPDATE and DELETE (migration 0003).
+    """
 
     __tablename__ = "case_events"
 

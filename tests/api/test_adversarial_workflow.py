@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from screening.api.db import session_scope
-from screening.api.models import AuditEvent, Case, User
+from screening.api.models import AuditEvent, Case, CaseEvent, User
 from screening.api.security import authenticate
 
 WINDOW = "2026-autumn"
@@ -70,6 +72,32 @@ def test_a_case_claimed_by_a_revoked_account_goes_back_to_the_queue(
             )
         ).all()
     assert "case.release.auto" in actions
+
+
+# ---------------------------------------------------------------- history is append-only
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE case_events SET kind = 'note' WHERE id = :id",
+        "DELETE FROM case_events WHERE id = :id",
+    ],
+)
+def test_case_history_cannot_be_rewritten(db, client, token, headers, school, frame, statement):
+    """The timeline of a case is the student's file (一生一档): like the audit trail, the
+    database refuses to change or delete an event."""
+    counsellor = headers(token("counsellor", school))
+    case_id = red_case(client, counsellor, frame, "HIST1")
+    with db.engine.connect() as connection:
+        event_id = connection.scalar(
+            select(CaseEvent.id).where(CaseEvent.case_id == case_id).limit(1)
+        )
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+        connection.execute(text(statement), {"id": event_id})
+
+
+def test_case_history_cannot_be_truncated_on_postgresql(pg_db):
+    with pytest.raises(DBAPIError, match="append-only"), pg_db.engine.begin() as connection:
+        connection.execute(text("TRUNCATE case_events CASCADE"))
 
 
 # ---------------------------------------------------------------- checks that held

@@ -56,7 +56,12 @@ def test_downgrade_and_upgrade_again(tmp_path):
         triggers = connection.scalars(
             text("SELECT name FROM sqlite_master WHERE type='trigger'")
         ).all()
-    assert set(triggers) == {"audit_events_no_update", "audit_events_no_delete"}
+    assert set(triggers) == {
+        "audit_events_no_update",
+        "audit_events_no_delete",
+        "case_events_no_update",
+        "case_events_no_delete",
+    }
 
 
 def test_sqlite_runs_in_wal_with_full_sync(sqlite_db):
