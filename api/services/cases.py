@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from screening.api import audit
+from screening.api.clock import school_date
 from screening.api.models import (
     TIER_LABELS,
     Case,
@@ -434,24 +435,25 @@ def add_note(
 YEAR = dt.timedelta(days=366)
 
 
-def _check_date(on: dt.date, now: dt.datetime, what: str, *, earliest: dt.datetime) -> None:
-    """422 for a date before ``earliest`` or more than a year after ``now`` (a typo such as
-    1999 or 2062 would hide a case from every follow-up list)."""
-    if not earliest.date() <= on <= (now + YEAR).date():
+def _check_date(on: dt.date, now: dt.datetime, what: str, *, earliest: dt.date) -> None:
+    """422 for a date before ``earliest`` or more than a year after today on the schools'
+    calendar (a typo such as 1999 or 2062 would hide a case from every follow-up list)."""
+    latest = school_date(now) + YEAR
+    if not earliest <= on <= latest:
         raise Unprocessable(
             f"{what} {on.isoformat()} is out of range: give a date from "
-            f"{earliest.date().isoformat()} to {(now + YEAR).date().isoformat()}."
+            f"{earliest.isoformat()} to {latest.isoformat()}."
         )
 
 
 def set_follow_up(
     session: Session, actor: Actor, case_id: int, body: FollowUpIn, now: dt.datetime
 ) -> CaseOut:
-    """Set the next follow-up date (跟踪回访): from today (a day's slack for time zones) to
-    a year ahead."""
+    """Set the next follow-up date (跟踪回访): from today to a year ahead, on the schools'
+    calendar (China Standard Time)."""
     case = _load(session, actor, case_id, for_update=True)
     _require_claim(case, actor)
-    _check_date(body.on, now, "The next follow-up date", earliest=now - dt.timedelta(days=1))
+    _check_date(body.on, now, "The next follow-up date", earliest=school_date(now))
     case.follow_up_on = body.on
     _event(session, case, actor, "follow_up", {"on": body.on.isoformat(), "note": body.note}, now)
     return _case_out(session, case.id, now)
@@ -471,10 +473,10 @@ def escalate(
 
 def refer(session: Session, actor: Actor, case_id: int, body: ReferIn, now: dt.datetime) -> CaseOut:
     """Record a hospital referral (green channel) with its target and date (within a year
-    of today, either way)."""
+    of today on the schools' calendar, either way)."""
     case = _load(session, actor, case_id, for_update=True)
     _require_claim(case, actor)
-    _check_date(body.on, now, "The referral date", earliest=now - YEAR)
+    _check_date(body.on, now, "The referral date", earliest=school_date(now) - YEAR)
     case.referred_at = now
     detail = {"target": body.target, "on": body.on.isoformat(), "note": body.note}
     _event(session, case, actor, "referred", detail, now)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from screening.api.clock import SCHOOL_TZ
 from screening.api.schemas import CaseEventOut, ResultOut
 from screening.i18n import translator
 
-try:
-    DISPLAY_TZ: dt.tzinfo = ZoneInfo("Asia/Shanghai")
-except ZoneInfoNotFoundError:  # pragma: no cover - systems without a time-zone database
-    DISPLAY_TZ = dt.UTC
+DISPLAY_TZ: dt.tzinfo = SCHOOL_TZ
 
 SCORE_FLAGS = (".answered", ".critical", ".longstring", ".irv", ".band")
 

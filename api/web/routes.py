@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from screening.api import audit
+from screening.api.clock import school_date
 from screening.api.deps import NowDep, SessionDep, SettingsDep
 from screening.api.models import Disposition, ReferralCategory, Role
 from screening.api.schemas import (
@@ -406,7 +407,7 @@ def _case_page(
         error=error,
         done=done if done in CASE_ACTIONS else None,
         dispositions=[d.value for d in Disposition],
-        today=now.date().isoformat(),
+        today=school_date(now).isoformat(),
     )
 
 

@@ -100,6 +100,57 @@ def test_case_history_cannot_be_truncated_on_postgresql(pg_db):
         connection.execute(text("TRUNCATE case_events CASCADE"))
 
 
+# ---------------------------------------------------------------- China's calendar
+@pytest.mark.parametrize(
+    ("utc", "on", "accepted"),
+    [
+        # 07:30 in Beijing on 2 September: 1 September is yesterday, 31 August two days ago
+        (dt.datetime(2026, 9, 1, 23, 30, tzinfo=dt.UTC), "2026-08-31", False),
+        (dt.datetime(2026, 9, 1, 23, 30, tzinfo=dt.UTC), "2026-09-01", False),
+        (dt.datetime(2026, 9, 1, 23, 30, tzinfo=dt.UTC), "2026-09-02", True),
+        # 00:30 in Beijing on 2 September
+        (dt.datetime(2026, 9, 1, 16, 30, tzinfo=dt.UTC), "2026-09-01", False),
+        (dt.datetime(2026, 9, 1, 16, 30, tzinfo=dt.UTC), "2026-09-02", True),
+        # 23:30 in Beijing on 1 September (15:30 UTC)
+        (dt.datetime(2026, 9, 1, 15, 30, tzinfo=dt.UTC), "2026-09-01", True),
+        (dt.datetime(2026, 9, 1, 15, 30, tzinfo=dt.UTC), "2026-08-31", False),
+    ],
+)
+def test_a_follow_up_is_from_todays_date_in_china(
+    client, token, headers, school, frame, clock, utc, on, accepted
+):
+    """A follow-up date (跟踪回访) lies ahead: today or later on the school's calendar. The
+    service compared it with the UTC date less a day, so at 07:30 in Beijing a follow-up two
+    days back was taken: the case showed a next visit that was already missed."""
+    counsellor = headers(token("counsellor", school))
+    clock.now = utc
+    case_id = red_case(client, counsellor, frame, "TZ1")
+    assert client.post(f"/api/v1/cases/{case_id}/claim", headers=counsellor).is_success
+    answer = client.post(f"/api/v1/cases/{case_id}/follow-up", headers=counsellor, json={"on": on})
+    assert answer.is_success is accepted, answer.text
+
+
+def test_a_referral_a_year_back_counts_on_chinas_calendar(
+    client, token, headers, school, frame, clock
+):
+    counsellor = headers(token("counsellor", school))
+    clock.now = dt.datetime(2026, 9, 1, 23, 30, tzinfo=dt.UTC)  # 2 September in Beijing
+    case_id = red_case(client, counsellor, frame, "TZ2")
+    assert client.post(f"/api/v1/cases/{case_id}/claim", headers=counsellor).is_success
+    far = client.post(
+        f"/api/v1/cases/{case_id}/refer",
+        headers=counsellor,
+        json={"target": "市精神卫生中心", "on": "2027-09-04"},  # 367 days on
+    )
+    assert far.status_code == 422
+    near = client.post(
+        f"/api/v1/cases/{case_id}/refer",
+        headers=counsellor,
+        json={"target": "市精神卫生中心", "on": "2026-09-02"},
+    )
+    assert near.status_code == 200, near.text
+
+
 # ---------------------------------------------------------------- checks that held
 def test_every_read_and_change_of_a_case_is_audited_and_an_event(
     client, token, headers, school, frame, clock, sessions

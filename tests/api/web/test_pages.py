@@ -245,6 +245,22 @@ def test_case_work_and_rules_in_the_page(counsellor_client, helpers, frame):
     assert _case_ids(client.get("/queue").text) == []
 
 
+def test_case_forms_date_today_on_chinas_calendar(
+    browser_client, account, helpers, frame, clock, school
+):
+    """At 07:30 in Beijing (23:30 UTC the day before) the referral date defaulted to
+    yesterday and the follow-up date could be set to yesterday: the page took the UTC date."""
+    clock.now = clock.now.replace(hour=23, minute=30)  # 2026-09-02 07:30 in Beijing
+    _, token = account("counsellor", school)
+    client = browser_client()
+    csrf = helpers.sign_in(client, token)
+    helpers.upload(client, csrf, frame([("TZW1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    page = client.post(f"/cases/{case_id}/claim", data={"csrf": csrf}).text
+    assert 'name="on" type="date" required min="2026-09-02"' in page
+    assert 'name="on" type="date" required value="2026-09-02"' in page
+
+
 def test_english_switch(counsellor_client):
     client, _, _ = counsellor_client
     zh = client.get("/queue").text
