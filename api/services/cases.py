@@ -412,11 +412,17 @@ def release(session: Session, actor: Actor, case_id: int, now: dt.datetime) -> C
     _require_open(case)
     done = session.execute(
         update(Case)
-        .where(Case.id == case.id, Case.claimed_by == actor.user_id)
+        .where(
+            Case.id == case.id,
+            Case.claimed_by == actor.user_id,
+            Case.status == CaseStatus.open.value,  # a close may have committed since
+        )
         .values(claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if done != 1:
+        if session.scalar(select(Case.status).where(Case.id == case.id)) != CaseStatus.open:
+            raise Conflict("The case is closed.")
         raise Conflict("Only the counsellor who claimed the case can release it.")
     _event(session, case, actor, "released", {}, now)
     return _case_out(session, case.id, now)

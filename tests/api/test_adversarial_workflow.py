@@ -10,7 +10,9 @@ from sqlalchemy.exc import DBAPIError
 
 from screening.api.db import session_scope
 from screening.api.models import AuditEvent, Case, CaseEvent, User
+from screening.api.schemas import CloseIn
 from screening.api.security import authenticate
+from screening.api.services import cases as case_service
 
 WINDOW = "2026-autumn"
 
@@ -149,6 +151,42 @@ def test_a_referral_a_year_back_counts_on_chinas_calendar(
         json={"target": "市精神卫生中心", "on": "2026-09-02"},
     )
     assert near.status_code == 200, near.text
+
+
+# ---------------------------------------------------------------- two tabs, one counsellor
+def test_a_release_racing_a_close_adds_nothing_to_the_closed_case(
+    db, client, token, headers, school, frame, clock, sessions, monkeypatch
+):
+    """PostgreSQL: the counsellor closes the case in one tab while releasing it in another.
+    The release read the case open, the close commits, then the release's update (which did
+    not check the status) cleared the claim of the closed case and put a "released" event
+    after "closed" in its history."""
+    if db.backend == "sqlite":
+        pytest.skip("SQLite serialises whole write transactions: no interleaving possible")
+    bearer = token("counsellor", school)
+    counsellor = headers(bearer)
+    case_id = red_case(client, counsellor, frame, "TABS1")
+    assert client.post(f"/api/v1/cases/{case_id}/claim", headers=counsellor).is_success
+
+    real_update = case_service.update
+    raced: list[bool] = []
+
+    def close_first(entity, *args, **kwargs):
+        if entity is Case and not raced:
+            raced.append(True)
+            with sessions() as session:
+                actor = authenticate(session, bearer)
+                body = CloseIn(disposition="counselled_resolved", note="seen, safe")
+                case_service.close(session, actor, case_id, body, clock())
+                session.commit()
+        return real_update(entity, *args, **kwargs)
+
+    monkeypatch.setattr(case_service, "update", close_first)
+    answer = client.post(f"/api/v1/cases/{case_id}/release", headers=counsellor)
+    assert raced, "the interleaving was not exercised"
+    assert answer.status_code == 409, answer.text
+    case = client.get(f"/api/v1/cases/{case_id}", headers=counsellor).json()
+    assert case["status"] == "closed" and case["events"][-1]["kind"] == "closed"
 
 
 # ---------------------------------------------------------------- checks that held
