@@ -259,3 +259,75 @@ def test_a_referral_without_a_screening_is_a_whole_case(client, token, headers, 
         json={"student_id": "\u200bNO1", "category": "aggression", "note": "again"},
     )
     assert again.json() == {"received": True, "case_id": case["case_id"], "opened": False}
+
+
+def test_two_counsellors_acting_on_one_case_at_once_leave_no_event_after_the_close(
+    db, client, token, headers, school, frame, clock, sessions
+):
+    """Threads: the claimer closes while a colleague escalates and the claimer notes; on
+    every case the close is the last event and nothing fails otherwise than with 409."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from screening.api.schemas import EscalateIn, NoteIn
+    from screening.api.services.errors import Conflict
+
+    claimer_token, other_token = token("counsellor", school), token("counsellor", school)
+    students = [(f"PAR{i}", 3) for i in range(12)]
+    answer = post_upload(client, headers(claimer_token), frame(students).write_csv().encode())
+    assert answer.status_code == 201
+    ids = [
+        i["case_id"]
+        for i in client.get("/api/v1/queue", headers=headers(other_token)).json()["items"]
+    ]
+    for case_id in ids:
+        assert client.post(
+            f"/api/v1/cases/{case_id}/claim", headers=headers(claimer_token)
+        ).is_success
+    with sessions() as session:
+        claimer, other = authenticate(session, claimer_token), authenticate(session, other_token)
+    errors: list[BaseException] = []
+
+    def act(fn, barrier):
+        barrier.wait()
+        try:
+            with session_scope(sessions) as session:
+                fn(session)
+        except Conflict:
+            pass
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for case_id in ids:
+            barrier = threading.Barrier(3)
+            body = CloseIn(disposition="counselled_resolved", note="seen")
+            futures = [
+                pool.submit(
+                    act,
+                    lambda s, c=case_id, b=body: case_service.close(s, claimer, c, b, clock()),
+                    barrier,
+                ),
+                pool.submit(
+                    act,
+                    lambda s, c=case_id: case_service.escalate(
+                        s, other, c, EscalateIn(reason="r"), clock()
+                    ),
+                    barrier,
+                ),
+                pool.submit(
+                    act,
+                    lambda s, c=case_id: case_service.add_note(
+                        s, claimer, c, NoteIn(text="n"), clock()
+                    ),
+                    barrier,
+                ),
+            ]
+            for future in futures:
+                future.result()
+    assert not errors, errors
+    for case_id in ids:
+        events = client.get(f"/api/v1/cases/{case_id}", headers=headers(other_token)).json()[
+            "events"
+        ]
+        assert events[-1]["kind"] == "closed", [e["kind"] for e in events]
