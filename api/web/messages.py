@@ -174,6 +174,65 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"cannot read the Excel file: it is not a valid \.xlsx"), "web.err.bad_xlsx"),
     (re.compile(r": the file is UTF-16 text"), "web.err.utf16"),
     (re.compile(r": the file is empty"), "web.err.empty_file"),
+    (
+        re.compile(r"NUL byte at line (?P<line>\d+) \(byte \d+\): this is not a plain text CSV"),
+        "web.err.not_text",
+    ),
+    (
+        re.compile(r"neither UTF-8 nor GB18030/GBK text: byte \d+ \(line (?P<line>\d+)\)"),
+        "web.err.unknown_encoding",
+    ),
+    (
+        re.compile(r"line (?P<line>\d+) \(byte \d+\) is not UTF-8 although the file starts"),
+        "web.err.mixed_encoding",
+    ),
+    (
+        re.compile(r"starts with a UTF-8 mark but line (?P<line>\d+) \(byte \d+\) is not"),
+        "web.err.mixed_encoding",
+    ),
+    (re.compile(r"the file has a header but no data rows"), "web.err.header_only"),
+    (
+        re.compile(r"the sheet (?P<sheet>'.*') has a header but no data rows"),
+        "web.err.sheet_header_only",
+    ),
+    (re.compile(r"the sheet (?P<sheet>'.*') is empty\.$"), "web.err.sheet_empty"),
+    (
+        re.compile(
+            r"rows with a different number of fields than the header \((?P<n>\d+)\): "
+            r"(?P<lines>.*?)\. Each line must"
+        ),
+        "web.err.ragged_rows",
+    ),
+    (re.compile(r"line 1 \(the header\) opens a quote"), "web.err.header_quote"),
+    (
+        re.compile(r"line 1 \(the header\) has a stray carriage return after (?P<cell>'.*?')\. "),
+        "web.err.header_line_break",
+    ),
+    (
+        re.compile(
+            r"line (?P<line>\d+) has a double quote \(\"\) inside the value (?P<value>'.*?')\. A "
+            r"value that holds a quote must be quoted, with the quote doubled \((?P<quoted>.*?)\):"
+        ),
+        "web.err.value_quote",
+    ),
+    (
+        re.compile(
+            r"the columns (?P<where>.*) are all read as (?P<column>'[^']*') \(headers are matched"
+        ),
+        "web.err.same_column",
+    ),
+    (
+        re.compile(r"(?P<column>column \d+ \([A-Z]+\)) has values but no header"),
+        "web.err.no_header",
+    ),
+    (
+        re.compile(r"empty row\(s\) (?P<rows>.*?) \(rows counted from 1 after the header\)"),
+        "web.err.empty_rows",
+    ),
+    (
+        re.compile(r"^Unknown battery (?P<battery>'[^']*'): use one of (?P<known>.*)\.$"),
+        "web.err.unknown_battery",
+    ),
 ]
 
 
@@ -201,6 +260,24 @@ PARTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"column (?P<n>\d+) \((?P<letters>[A-Z]+)\)"), "web.err.column_label"),
     (re.compile(r"(?P<name>'[^']*') in "), "web.err.found_in"),
     (re.compile(r" and (?P<n>[\d,]+) more$"), "web.err.and_more"),
+    (re.compile(r"; (?=line \d+ )"), "web.err.list_separator"),
+    (re.compile(r"line (?P<line>\d+) has (?P<n>\d+) fields"), "web.err.line_fields"),
+    (re.compile(r"line (?P<line>\d+) is blank"), "web.err.line_blank"),
+    (re.compile(r"'\(no extension\)'"), "web.err.no_extension"),
+    (
+        re.compile(r"\. The headers must be on the first row: delete any title rows above them$"),
+        "web.err.hint_title_row",
+    ),
+    (
+        re.compile(
+            r"\. Its header is separated by semicolons: save the file as comma-separated CSV$"
+        ),
+        "web.err.hint_semicolons",
+    ),
+    (
+        re.compile(r"\. Its header is separated by tabs: save the file as comma-separated CSV$"),
+        "web.err.hint_tabs",
+    ),
 ]
 
 

@@ -377,3 +377,58 @@ def test_upload_scores_and_stores_off_the_event_loop(
     page = helpers.upload(client, csrf, frame([("E1", 3), ("E2", 0)], school_id=school))
     assert page.status_code == 201
     assert on_loop == []
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_upload_errors_of_malformed_files_are_in_chinese(counsellor_client, frame):
+    """Files a school really sends: a Word document or old workbook renamed .csv, a header
+    with no rows, a value with a comma, a quote in the header or in a value, a title row
+    above the header, headers that differ in letter case, a column without a header, an
+    empty row, an empty sheet. The reader's English (its messages name lines, bytes and
+    polars) reached the zh-CN upload page untranslated."""
+    client, csrf, school = counsellor_client
+    good = frame([("C1", 0), ("C2", 1)], school_id=school).write_csv()
+    header, first, second = good.splitlines()
+    quoted = first.replace("C1", 'C"1', 1)
+    files = {
+        "binary.csv": b"\xd0\xcf\x11\xe0\x00\x00" + b"0" * 64,
+        "header_only.csv": f"{header}\n".encode(),
+        "ragged.csv": f"{header}\n{first}\n{second},1,2\n".encode(),
+        "header_quote.csv": f'"{header}\n{first}\n'.encode(),
+        "header_cr.csv": b"student_id\r,phq9_1\nA,1\n",
+        "value_quote.csv": f"{header}\n{quoted}\n".encode(),
+        "title_row.csv": f"2026年心理筛查\n{header}\n{first}\n".encode(),
+        "semicolons.csv": f"{header.replace(',', ';')}\n{first.replace(',', ';')}\n".encode(),
+        "cased.csv": f"{header},PHQ9_1\n{first},1\n".encode(),
+        "no_header.csv": f"{header},\n{first},x\n".encode(),
+        "empty_row.csv": f"{header}\n{first}\n{',' * header.count(',')}\n{second}\n".encode(),
+        "undecodable.csv": f"{header}\n".encode() + b"C1,\x81\xff\xfe\n",
+        "header_only.xlsx": _xlsx([header.split(",")]),
+        "empty.xlsx": _xlsx([]),
+        "responses": good.encode(),
+    }
+    english = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{2,}){2,}")
+    for name, content in files.items():
+        page = client.post(
+            "/upload",
+            data={"csrf": csrf, "window": "2026-autumn", "battery": "default"},
+            files={"file": (name, content, "text/csv")},
+        )
+        assert page.status_code == 422, name
+        error = re.search(r'id="upload-error">(.*?)</div>', page.text, re.S)
+        assert error, (name, page.text[:500])
+        message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
+        assert not english.search(message), f"{name}: {message}"
+        assert "polars" not in message and "row_offset" not in message, f"{name}: {message}"
