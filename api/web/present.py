@@ -12,7 +12,7 @@ from screening.i18n import translator
 
 DISPLAY_TZ: dt.tzinfo = SCHOOL_TZ
 
-SCORE_FLAGS = (".answered", ".critical", ".longstring", ".irv", ".band")
+SCORE_FLAGS = (".answered", ".critical", ".longstring", ".straight_line", ".irv", ".band")
 
 
 def mask_name(name: str | None) -> str:

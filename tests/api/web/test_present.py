@@ -98,3 +98,32 @@ def test_event_rows_translate_kinds_and_values():
     assert ("转介原因", "自伤行为或言语") in rows[0]["details"]
     assert ("转介人角色", "教师") in rows[0]["details"]
     assert rows[1]["details"] == [("结案方式", "已转介医院")]
+
+
+def test_score_rows_leave_out_the_response_quality_flags():
+    """Uploads store each instrument's straight_line flag beside its scores; the case page
+    showed it as a score row ('phq9.straight_line False', with the critical-item warning)."""
+    result = ResultOut(
+        window="2026-autumn",
+        battery="default",
+        status="scored",
+        tier=3,
+        tier_label="red",
+        grade="7",
+        sex="F",
+        class_id=None,
+        scores={
+            "phq9.total": 1.0,
+            "phq9.total.band": "minimal",
+            "phq9.answered": 9,
+            "phq9.critical": True,
+            "phq9.longstring": 8,
+            "phq9.straight_line": False,
+            "phq9.irv": 0.3,
+        },
+        reasons=["phq9.item9 >= 1"],
+        screened_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
+    )
+    rows = score_rows(result, "zh-CN")
+    assert [r["value"] for r in rows] == ["1"]
+    assert all("straight_line" not in r["name"] for r in rows)
