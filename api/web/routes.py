@@ -211,8 +211,17 @@ def web_user(request: Request, session: SessionDep, now: NowDep) -> auth.SignedI
     user = auth.current(session, request.cookies.get(SESSION_COOKIE), now)
     session.commit()
     if user is None:
-        raise SignInRequired(_here(request))
+        raise SignInRequired(_here(request) if request.method == "GET" else _form_page(request))
     return user
+
+
+def _form_page(request: Request) -> str:
+    """The page that holds the form of a POST: where to go on after signing in again (the
+    form's own address answers POST only)."""
+    parts = request.url.path.split("/")
+    if len(parts) == 4 and parts[1] == "cases":  # /cases/{id}/{action}
+        return "/".join(parts[:3])
+    return request.url.path
 
 
 WebUser = Annotated[auth.SignedIn, Depends(web_user)]

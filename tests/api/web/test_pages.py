@@ -432,3 +432,33 @@ def test_upload_errors_of_malformed_files_are_in_chinese(counsellor_client, fram
         message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
         assert not english.search(message), f"{name}: {message}"
         assert "polars" not in message and "row_offset" not in message, f"{name}: {message}"
+
+
+def test_a_form_sent_after_the_session_expired_leads_back_to_its_page(
+    browser_client, account, helpers, frame, school, clock
+):
+    """A counsellor writes a note for an hour and the session ends meanwhile: signing in
+    again took them to the form's address (POST only), a JSON 'Method Not Allowed'."""
+    _, token = account("counsellor", school)
+    client = browser_client()
+    csrf = helpers.sign_in(client, token)
+    helpers.upload(client, csrf, frame([("E1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    clock.advance(hours=11)
+    forms = {
+        f"/cases/{case_id}/note": f"/cases/{case_id}",
+        f"/cases/{case_id}/claim": f"/cases/{case_id}",
+        "/upload": "/upload",
+        "/refer": "/refer",
+    }
+    for action, page in forms.items():
+        sent = client.post(action, data={"csrf": csrf, "text": "x"}, follow_redirects=False)
+        assert sent.status_code == 303, action
+        assert sent.headers["location"] == f"/sign-in?next={page}", action
+    form = client.get(f"/sign-in?next=/cases/{case_id}")
+    _, again = account("counsellor", school)
+    landed = client.post(
+        "/sign-in",
+        data={"csrf": helpers.csrf(form.text), "token": again, "next": f"/cases/{case_id}"},
+    )
+    assert landed.status_code == 200 and str(landed.url).endswith(f"/cases/{case_id}")
