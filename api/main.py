@@ -16,13 +16,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,11 +63,21 @@ class BodyLimit:
 
     A declared ``Content-Length`` over the limit is refused before any byte is read; a
     body without one is counted chunk by chunk and refused as soon as it passes the limit.
+    Outside the API, ``page(scope)`` gives the answer (a page in the user's language).
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, page: Callable[[Scope], Response] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.page = page
+
+    async def _refuse(self, scope: Scope, send: Send, detail: str) -> None:
+        if self.page is not None and not scope["path"].startswith(API_PREFIX):
+            await self.page(scope)(scope, _no_receive, send)
+        else:
+            await _send_json(send, 413, detail)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,7 +91,7 @@ class BodyLimit:
                 await _send_json(send, 400, "Invalid Content-Length header.")
                 return
             if too_large:
-                await _send_json(send, 413, f"Request body larger than {self.limit} bytes.")
+                await self._refuse(scope, send, f"Request body larger than {self.limit} bytes.")
                 return
         received = 0
         started = False
@@ -105,7 +115,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge as error:
             if not started:
-                await _send_json(send, 413, error.detail)
+                await self._refuse(scope, send, error.detail)
 
 
 class SafeErrors:
@@ -307,7 +317,7 @@ def create_app(
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     web.install(app)  # the pages people use (screening.api.web)
-    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes, page=web.too_large_page)
     app.add_middleware(NoStore, prefix=API_PREFIX)
     app.add_middleware(SafeErrors)
     return app

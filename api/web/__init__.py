@@ -8,6 +8,8 @@ the teacher's referral form and the district dashboard (Jinja2 templates, no CDN
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.types import Scope
 
 
 def install(app: FastAPI) -> None:
@@ -17,4 +19,11 @@ def install(app: FastAPI) -> None:
     _install(app)
 
 
-__all__ = ["install"]
+def too_large_page(scope: Scope) -> Response:
+    """The page for a form whose body is over the upload limit (413)."""
+    from screening.api.web.routes import too_large_page as _page
+
+    return _page(scope)
+
+
+__all__ = ["install", "too_large_page"]

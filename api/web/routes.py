@@ -578,6 +578,17 @@ async def upload(
     )
 
 
+def too_large_page(scope: Any) -> Response:
+    """The answer to a form whose body passes the upload limit, which the app refuses
+    before reading it (so without the session: the page has no navigation)."""
+    request = Request(scope)
+    _ = translator(locale_of(request))
+    mb = f"{request.app.state.settings.max_upload_mb:g}"
+    return _message_page(
+        request, None, _("web.upload_page.unusable"), _("web.err.file_too_large", mb=mb), 413
+    )
+
+
 # ---------------------------------------------------------------- referral
 @router.get("/refer")
 def refer_form(request: Request, user: WebUser) -> Response:

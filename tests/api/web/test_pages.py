@@ -462,3 +462,23 @@ def test_a_form_sent_after_the_session_expired_leads_back_to_its_page(
         data={"csrf": helpers.csrf(form.text), "token": again, "next": f"/cases/{case_id}"},
     )
     assert landed.status_code == 200 and str(landed.url).endswith(f"/cases/{case_id}")
+
+
+def test_a_file_over_the_limit_is_refused_on_the_upload_page(counsellor_client, web_app):
+    """The body limit answered the upload form with JSON in English ('Request body larger
+    than 2097152 bytes.'), before the page could say that the file is too large."""
+    client, csrf, _ = counsellor_client
+    limit_mb = web_app.state.settings.max_upload_mb
+    big = b"student_id\n" + b"S1\n" * int(limit_mb * 1024 * 1024 / 3 + 10)
+    for locale in ("zh-CN", "en"):
+        client.cookies.set("screening_lang", locale)
+        page = client.post(
+            "/upload",
+            data={"csrf": csrf, "window": "2026-autumn", "battery": "default"},
+            files={"file": ("big.csv", big, "text/csv")},
+        )
+        assert page.status_code == 413
+        assert page.headers["content-type"].startswith("text/html")
+        assert t("web.err.file_too_large", locale, mb=f"{limit_mb:g}") in html.unescape(page.text)
+        assert "Request body" not in page.text
+    client.cookies.set("screening_lang", "zh-CN")
