@@ -190,6 +190,9 @@ def _invalid_fields(error: ValidationError, locale: str) -> str:
     for problem in error.errors():
         field = str(problem["loc"][0]) if problem["loc"] else ""
         label = _(FIELD_LABELS[field]) if field in FIELD_LABELS else field
+        limit = (problem.get("ctx") or {}).get("max_length")
+        if problem["type"] in ("string_too_long", "too_long") and limit is not None:
+            label = _("web.field_too_long", field=label, max=limit)
         if label not in names:
             names.append(label)
     return _("web.invalid_form", fields="、".join(names) if locale == "zh-CN" else ", ".join(names))

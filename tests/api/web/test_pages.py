@@ -482,3 +482,25 @@ def test_a_file_over_the_limit_is_refused_on_the_upload_page(counsellor_client, 
         assert t("web.err.file_too_large", locale, mb=f"{limit_mb:g}") in html.unescape(page.text)
         assert "Request body" not in page.text
     client.cookies.set("screening_lang", "zh-CN")
+
+
+def test_a_note_too_long_says_so_and_its_limit(counsellor_client, helpers, frame):
+    """'Please check: Note' for a note over 5,000 characters (a browser counts a line
+    break as one character and sends two) did not say what was wrong with it."""
+    client, csrf, school = counsellor_client
+    helpers.upload(client, csrf, frame([("L1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    client.post(f"/cases/{case_id}/claim", data={"csrf": csrf})
+    for locale in ("zh-CN", "en"):
+        client.cookies.set("screening_lang", locale)
+        page = client.post(f"/cases/{case_id}/note", data={"csrf": csrf, "text": "记\r\n" * 2000})
+        assert page.status_code == 422
+        expected = t("web.field_too_long", locale, field=t("web.case.note_label", locale), max=5000)
+        assert expected in html.unescape(page.text)
+    client.cookies.set("screening_lang", "zh-CN")
+    teacher = client.post(
+        "/refer",
+        data={"csrf": csrf, "student_id": "L" * 65, "category": "other", "note": "x"},
+    )
+    expected = t("web.field_too_long", field=t("web.refer_page.student_id"), max=64)
+    assert teacher.status_code == 422 and expected in teacher.text
