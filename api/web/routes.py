@@ -8,20 +8,27 @@ forms), ``/upload``, ``/refer``, ``/dashboard``; static files under ``/static``.
 
 from __future__ import annotations
 
+import inspect
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from screening.api import audit
 from screening.api.clock import school_date
@@ -714,9 +721,26 @@ def install(app: FastAPI) -> None:
             target += "?next=" + quote(next_path, safe="/")
         return _redirect(target)
 
+    api_invalid = app.exception_handlers.get(
+        RequestValidationError, request_validation_exception_handler
+    )
+
+    async def _no_such_page(request: Request, error: Exception) -> Response:
+        """A mistyped or cut-off address: the not-found page, not FastAPI's JSON."""
+        if request.url.path.startswith("/api/"):
+            if isinstance(error, RequestValidationError):
+                answer = api_invalid(request, error)
+                return await answer if inspect.isawaitable(answer) else answer
+            return await http_exception_handler(request, cast(StarletteHTTPException, error))
+        if isinstance(error, StarletteHTTPException) and error.status_code not in (404, 405):
+            return await http_exception_handler(request, error)
+        return _not_found(request, None)
+
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _to_sign_in)
+    app.add_exception_handler(StarletteHTTPException, _no_such_page)
+    app.add_exception_handler(RequestValidationError, _no_such_page)
 
 
 __all__ = ["SESSION_COOKIE", "home_of", "install", "render", "router", "web_user"]

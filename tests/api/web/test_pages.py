@@ -504,3 +504,20 @@ def test_a_note_too_long_says_so_and_its_limit(counsellor_client, helpers, frame
     )
     expected = t("web.field_too_long", field=t("web.refer_page.student_id"), max=64)
     assert teacher.status_code == 422 and expected in teacher.text
+
+
+def test_a_wrong_address_is_a_page_not_json(counsellor_client):
+    """A mistyped or cut-off link (/cases/12a, /queu) answered with FastAPI's JSON in
+    English ({"detail":"Not Found"}, a validation error naming 'path', 'case_id'); the
+    JSON API keeps its JSON answers."""
+    client, _, _ = counsellor_client
+    for locale in ("zh-CN", "en"):
+        client.cookies.set("screening_lang", locale)
+        for path in ("/queu", "/cases/12a", "/cases/12a/claim", "/queue?mine=maybe"):
+            page = client.get(path)
+            assert page.status_code == 404, path
+            assert page.headers["content-type"].startswith("text/html"), path
+            assert html.escape(t("web.not_found", locale), quote=False) in page.text, path
+    client.cookies.set("screening_lang", "zh-CN")
+    assert client.get("/api/v1/nothing").json() == {"detail": "Not Found"}
+    assert client.get("/api/v1/cases/12a").status_code in (401, 422)
