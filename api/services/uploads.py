@@ -192,17 +192,7 @@ def _unreadable_instruments(scored: ScoreResult) -> None:
             first["row"],
             str(first["value"]),
         )
-        failures = [
-            FailureCase(
-                row=row["row"],
-                student_id=_clean(row["student_id"], 64),
-                column=_clean(row["column"], 64) or "",
-                value=_clean(row["value"], 100),
-                reason=_clean(row["reason"]) or "",
-            ).model_dump()
-            for row in mine.head(MAX_FAILURE_CASES).iter_rows(named=True)
-        ]
-        raise Unprocessable(message, failures)
+        raise Unprocessable(message, [case.model_dump() for case in _failure_cases(mine)])
 
 
 #: Advice of the command line's warnings and what an upload does instead (it takes no
@@ -448,8 +438,9 @@ def _tier_key(tier: int | None) -> str:
     return "retest" if tier is None else TIER_LABELS[tier]
 
 
-def _failure_cases(prepared: PreparedUpload) -> list[FailureCase]:
-    cases = prepared.failure_cases.head(MAX_FAILURE_CASES)
+def _failure_cases(cases: pl.DataFrame) -> list[FailureCase]:
+    """The first :data:`MAX_FAILURE_CASES` failure cases, their texts cut to fit."""
+    cases = cases.head(MAX_FAILURE_CASES)
     return [
         FailureCase(
             row=row["row"],
@@ -565,7 +556,7 @@ def store_upload(
         **_summary_fields(upload),
         duplicate=False,
         rejected_rows=rejected,
-        failure_cases=_failure_cases(prepared),
+        failure_cases=_failure_cases(prepared.failure_cases),
         failure_cases_total=prepared.failure_cases.height,
     )
 
