@@ -77,6 +77,19 @@ FIELD_LABELS = {
     "name": "web.refer_page.name",
     "category": "web.refer_page.category",
 }
+#: The fields of each case form and their labels: what was typed in them is shown again
+#: when the form is refused.
+CASE_FIELDS = {
+    "note": {"text": "web.case.note_label"},
+    "follow-up": {"on": "web.case.follow_up_date", "note": "web.case.follow_up_note"},
+    "escalate": {"reason": "web.case.escalate_reason"},
+    "refer": {
+        "target": "web.case.refer_target",
+        "on": "web.case.refer_date",
+        "note": "web.case.refer_note",
+    },
+    "close": {"disposition": "web.case.disposition", "note": "web.case.close_note"},
+}
 TREND_COLOURS = {"red": "#b71c1c", "orange": "#e65100", "yellow": "#8d6e00", "retest": "#616161"}
 
 router = APIRouter(include_in_schema=False)
@@ -378,8 +391,18 @@ def _text(form: Any, key: str, *, strip: bool = True) -> str | None:
     return value or None
 
 
+def _typed(form: Any, fields: tuple[str, ...]) -> dict[str, str]:
+    """What the user typed in ``fields``, as sent (not stripped): shown again when the form
+    is refused, so that nothing written is lost."""
+    return {f: v for f in fields if isinstance(v := form.get(f), str)}
+
+
+def _csrf_ok(user: auth.SignedIn, form: Any) -> bool:
+    return auth.csrf_ok(user, _text(form, "csrf"))
+
+
 def _csrf_failed(request: Request, user: auth.SignedIn, form: Any) -> HTMLResponse | None:
-    if auth.csrf_ok(user, _text(form, "csrf")):
+    if _csrf_ok(user, form):
         return None
     _ = translator(locale_of(request))
     return _message_page(request, user, _("web.error_title"), _("web.form_expired"), 403)
@@ -407,13 +430,27 @@ def _case_page(
     *,
     error: str | None = None,
     status: int = 200,
+    action: str | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Response:
+    """The case page; after a refused form ``action``, with what was ``typed`` in its fields,
+    or, when the case no longer shows that form (closed, claimed by another), as text to copy."""
     try:
         case = cases.get_case(session, user.actor, case_id, now)
     except ServiceError as failure:
         return _service_error(request, user, session, failure) or _forbidden(request, user)
     locale = locale_of(request)
+    _ = translator(locale)
     done = request.query_params.get("done")
+    mine = case.claimed_by == user.actor.name
+    kept = {action: typed} if action and typed else {}
+    shown = case.status != "closed" and (action == "escalate" or mine)
+    labels = CASE_FIELDS.get(action or "", {})
+    unsent = [
+        (field, _(labels[field]), value)
+        for field, value in (typed or {}).items()
+        if value.strip() and field != "disposition" and not shown
+    ]
     return render(
         request,
         "case.html.j2",
@@ -422,8 +459,10 @@ def _case_page(
         case=case,
         events=event_rows(case.events, locale),
         results=[(r, score_rows(r, locale)) for r in case.results],
-        mine=case.claimed_by == user.actor.name,
+        mine=mine,
         error=error,
+        kept=kept,
+        unsent=unsent,
         done=done if done in CASE_ACTIONS else None,
         dispositions=[d.value for d in Disposition],
         today=school_date(now).isoformat(),
@@ -478,23 +517,38 @@ async def case_action(
     if action not in CASE_ACTIONS or not 1 <= case_id <= 2**31 - 1:
         return _not_found(request, user)
     form = await request.form()
-    failed = _csrf_failed(request, user, form)
-    if failed is not None:
-        return failed
     locale = locale_of(request)
+    typed = _typed(form, tuple(CASE_FIELDS.get(action, ())))
+
+    def again(message: str, status: int) -> Response:
+        return _case_page(
+            request,
+            session,
+            now,
+            user,
+            case_id,
+            error=message,
+            status=status,
+            action=action,
+            typed=typed,
+        )
+
+    if not _csrf_ok(user, form):  # a page of an earlier session: do nothing, keep the text
+        stale = (
+            "web.form_stale_kept" if any(v.strip() for v in typed.values()) else "web.form_expired"
+        )
+        return again(translator(locale)(stale), 403)
     try:
         body = _body(action, form)
     except ValidationError as error:
-        message = _invalid_fields(error, locale)
-        return _case_page(request, session, now, user, case_id, error=message, status=422)
+        return again(_invalid_fields(error, locale), 422)
     try:
         CASE_ACTIONS[action](session, user.actor, case_id, body, now)
     except ServiceError as error:
         page = _service_error(request, user, session, error)
         if page is not None:
             return page
-        message = translate(error.detail, locale)
-        return _case_page(request, session, now, user, case_id, error=message, status=409)
+        return again(translate(error.detail, locale), 409)
     return _redirect(f"/cases/{case_id}?done={action}")
 
 
@@ -621,11 +675,23 @@ async def refer(request: Request, session: SessionDep, now: NowDep, user: WebUse
     if user.actor.role not in (Role.teacher, Role.counsellor):
         return _forbidden(request, user)
     form = await request.form()
-    failed = _csrf_failed(request, user, form)
-    if failed is not None:
-        return failed
     locale = locale_of(request)
-    values = {k: _text(form, k) or "" for k in ("student_id", "name", "category", "note")}
+    fields = ("student_id", "name", "category", "note")
+    values = {k: _text(form, k) or "" for k in fields}
+
+    def again(message: str, status: int = 422) -> HTMLResponse:
+        return render(
+            request,
+            "refer.html.j2",
+            user=user,
+            status=status,
+            categories=[c.value for c in ReferralCategory],
+            error=message,
+            form=_typed(form, fields),
+        )
+
+    if not _csrf_ok(user, form):  # a page of an earlier session: do nothing, keep the text
+        return again(translator(locale)("web.form_stale_kept"), 403)
     try:
         body = ReferralIn(
             student_id=values["student_id"],
@@ -635,23 +701,11 @@ async def refer(request: Request, session: SessionDep, now: NowDep, user: WebUse
         )
         receipt = referrals.refer_student(session, user.actor, body, now)
     except ValidationError as error:
-        message = _invalid_fields(error, locale)
+        return again(_invalid_fields(error, locale))
     except ServiceError as error:
         page = _service_error(request, user, session, error)
-        if page is not None:
-            return page
-        message = translate(error.detail, locale)
-    else:
-        return render(request, "refer_done.html.j2", user=user, status=201, receipt=receipt)
-    return render(
-        request,
-        "refer.html.j2",
-        user=user,
-        status=422,
-        categories=[c.value for c in ReferralCategory],
-        error=message,
-        form=values,
-    )
+        return page or again(translate(error.detail, locale))
+    return render(request, "refer_done.html.j2", user=user, status=201, receipt=receipt)
 
 
 # ---------------------------------------------------------------- dashboard
@@ -716,10 +770,12 @@ def install(app: FastAPI) -> None:
 
     async def _to_sign_in(request: Request, error: Exception) -> Response:
         next_path = getattr(error, "next_path", None)
-        target = "/sign-in"
+        query = []
         if next_path and next_path != "/":
-            target += "?next=" + quote(next_path, safe="/")
-        return _redirect(target)
+            query.append("next=" + quote(next_path, safe="/"))
+        if request.method == "POST":  # say on the sign-in page that the form was not sent
+            query.append("notice=unsent")
+        return _redirect("/sign-in" + ("?" + "&".join(query) if query else ""))
 
     api_invalid = app.exception_handlers.get(
         RequestValidationError, request_validation_exception_handler

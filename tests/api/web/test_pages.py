@@ -454,7 +454,7 @@ def test_a_form_sent_after_the_session_expired_leads_back_to_its_page(
     for action, page in forms.items():
         sent = client.post(action, data={"csrf": csrf, "text": "x"}, follow_redirects=False)
         assert sent.status_code == 303, action
-        assert sent.headers["location"] == f"/sign-in?next={page}", action
+        assert sent.headers["location"] == f"/sign-in?next={page}&notice=unsent", action
     form = client.get(f"/sign-in?next=/cases/{case_id}")
     _, again = account("counsellor", school)
     landed = client.post(
@@ -521,3 +521,104 @@ def test_a_wrong_address_is_a_page_not_json(counsellor_client):
     client.cookies.set("screening_lang", "zh-CN")
     assert client.get("/api/v1/nothing").json() == {"detail": "Not Found"}
     assert client.get("/api/v1/cases/12a").status_code in (401, 422)
+
+
+def _field(page: str, element_id: str) -> str:
+    """What a form field of ``page`` holds: a textarea's text, an input's value or the
+    selected option of a select ('' when none)."""
+    textarea = re.search(rf'<textarea id="{element_id}"[^>]*>(.*?)</textarea>', page, re.S)
+    if textarea:
+        text = textarea.group(1)
+        return html.unescape(text[1:] if text.startswith("\n") else text)  # as a browser reads it
+    select = re.search(rf'<select id="{element_id}".*?</select>', page, re.S)
+    if select:
+        chosen = re.search(r'<option value="([^"]*)" selected>', select.group(0))
+        return chosen.group(1) if chosen else ""
+    tag = re.search(rf'<input id="{element_id}"[^>]*>', page)
+    assert tag, f"no field {element_id}"
+    value = re.search(r'value="([^"]*)"', tag.group(0))
+    return html.unescape(value.group(1)) if value else ""
+
+
+def test_a_refused_case_form_keeps_what_was_typed(counsellor_client, helpers, frame, clock):
+    """A counsellor writes a long note; it is refused (too long, a date out of range, a
+    stale page, a case closed meanwhile) and the page came back with every field empty:
+    what they wrote was lost."""
+    client, csrf, school = counsellor_client
+    helpers.upload(client, csrf, frame([("K1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    client.post(f"/cases/{case_id}/claim", data={"csrf": csrf})
+    long_note = "\n第一次面谈：学生说<最近>睡不好 & 不想上学。\n" * 400  # over 5,000
+    page = client.post(f"/cases/{case_id}/note", data={"csrf": csrf, "text": long_note})
+    assert page.status_code == 422 and _field(page.text, "note-text") == long_note
+    sent = {"csrf": csrf, "on": "2031-01-01", "note": "下周三再约"}
+    page = client.post(f"/cases/{case_id}/follow-up", data=sent)
+    assert page.status_code == 409 and "2031-01-01" in page.text
+    assert _field(page.text, "follow-on") == "2031-01-01"
+    assert _field(page.text, "follow-note") == "下周三再约"
+    assert _field(page.text, "note-text") == ""  # only the refused form is filled
+    page = client.post(
+        f"/cases/{case_id}/refer", data={"csrf": csrf, "on": "2026-09-03", "note": "家长同意"}
+    )
+    assert page.status_code == 422
+    assert _field(page.text, "refer-on") == "2026-09-03"
+    assert _field(page.text, "refer-note") == "家长同意"
+    page = client.post(f"/cases/{case_id}/escalate", data={"csrf": csrf, "reason": "危" * 5001})
+    assert page.status_code == 422 and _field(page.text, "escalate-reason") == "危" * 5001
+    close = {"csrf": csrf, "disposition": "other", "note": "学生情况稳定。" * 800}
+    page = client.post(f"/cases/{case_id}/close", data=close)
+    assert page.status_code == 422
+    assert _field(page.text, "close-disposition") == "other"
+    assert _field(page.text, "close-note") == "学生情况稳定。" * 800
+    # a stale page (its CSRF token of an earlier session): nothing done, the text kept
+    page = client.post(f"/cases/{case_id}/note", data={"csrf": "stale", "text": "面谈记录"})
+    assert page.status_code == 403 and t("web.form_stale_kept") in page.text
+    assert _field(page.text, "note-text") == "面谈记录"
+    assert helpers.csrf(page.text) == csrf and "面谈记录" not in page.text.split('id="timeline"')[1]
+    # the case was closed meanwhile (in another tab): its forms are gone, the text is not
+    client.post(
+        f"/cases/{case_id}/refer", data={"csrf": csrf, "target": "市精卫中心", "on": "2026-09-02"}
+    )
+    client.post(f"/cases/{case_id}/close", data={"csrf": csrf, "disposition": "hospital_referral"})
+    page = client.post(f"/cases/{case_id}/note", data={"csrf": csrf, "text": "晚写的记录"})
+    assert page.status_code == 409 and t("web.err.case_closed") in page.text
+    assert t("web.case.unsent") in page.text and _field(page.text, "unsent-text") == "晚写的记录"
+
+
+def test_a_refused_referral_keeps_what_was_typed(browser_client, account, helpers, school):
+    _, teacher = account("teacher", school)
+    client = browser_client()
+    csrf = helpers.sign_in(client, teacher)
+    note = "  课上哭了两次，\n说“活着没意思”。\n"
+    typed = {
+        "student_id": "R" * 65,
+        "name": "王小明",
+        "category": "suicidal_tendency",
+        "note": note,
+    }
+    for token, status in ((csrf, 422), ("stale", 403)):
+        page = client.post("/refer", data={"csrf": token} | typed)
+        assert page.status_code == status
+        assert _field(page.text, "student_id") == "R" * 65
+        assert _field(page.text, "name") == "王小明"
+        assert _field(page.text, "note") == note
+        assert 'value="suicidal_tendency" required checked' in page.text
+        assert helpers.csrf(page.text) == csrf
+    assert t("web.form_stale_kept") in page.text
+
+
+def test_a_form_sent_after_the_session_ended_says_so_on_the_sign_in_page(
+    browser_client, account, helpers, frame, school, clock
+):
+    """The sign-in page did not say why it was shown: a counsellor whose note was not sent
+    did not know it."""
+    _, token = account("counsellor", school)
+    client = browser_client()
+    csrf = helpers.sign_in(client, token)
+    helpers.upload(client, csrf, frame([("E2", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    clock.advance(hours=11)
+    sent = client.post(f"/cases/{case_id}/note", data={"csrf": csrf, "text": "面谈记录甲"})
+    assert sent.status_code == 200 and t("web.form_not_sent") in sent.text
+    assert "面谈记录甲" not in sent.text and "面谈记录甲" not in str(sent.url)
+    assert t("web.form_not_sent") not in client.get(f"/sign-in?next=/cases/{case_id}").text
