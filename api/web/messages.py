@@ -233,6 +233,43 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"^Unknown battery (?P<battery>'[^']*'): use one of (?P<known>.*)\.$"),
         "web.err.unknown_battery",
     ),
+    (
+        re.compile(
+            r"the sheets (?P<sheets>.*?) all hold rows, but under different headers: sheet "
+            r"(?P<other>.*?) has (?P<found>.*?) in (?P<column>column \d+ \([A-Z]+\)) where there "
+            r"is (?P<expected>.*?) in the header of sheet (?P<first>.*?)\. Every visible sheet"
+        ),
+        "web.err.sheets_differ",
+    ),
+    (
+        re.compile(
+            r"the hidden sheet\(s\) (?P<hidden>.*?) hold rows under the same header as the "
+            r"visible sheet\(s\) (?P<visible>.*?): students nobody sees"
+        ),
+        "web.err.hidden_sheets",
+    ),
+    (
+        re.compile(
+            r"no visible sheet holds responses: only the hidden sheet\(s\) (?P<hidden>.*?) "
+            r"have rows\. Unhide"
+        ),
+        "web.err.only_hidden_sheets",
+    ),
+    (re.compile(r": no sheet holds data rows: "), "web.err.no_sheet_rows"),
+    (
+        re.compile(r"refused: part .+? expands (?P<ratio>\d+)-fold \(limit (?P<limit>\d+)\)"),
+        "web.err.xlsx_bomb",
+    ),
+    (
+        re.compile(r"refused: the workbook expands to more than (?P<mib>\d+) MiB"),
+        "web.err.xlsx_too_large",
+    ),
+    (re.compile(r"refused: the workbook holds (?P<n>\d+) parts"), "web.err.xlsx_too_many_parts"),
+    (re.compile(r"refused: part .+? declares a DTD or XML entities"), "web.err.xlsx_dtd"),
+    (re.compile(r"cannot read the Parquet file: "), "web.err.parquet_unreadable"),
+    (re.compile(r": the Parquet file has no rows\.$"), "web.err.parquet_empty"),
+    # the last of the CSV messages: a quote the reader found has its own message above
+    (re.compile(r"cannot parse the CSV: "), "web.err.csv_unparsable"),
 ]
 
 
@@ -264,6 +301,7 @@ PARTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"line (?P<line>\d+) has (?P<n>\d+) fields"), "web.err.line_fields"),
     (re.compile(r"line (?P<line>\d+) is blank"), "web.err.line_blank"),
     (re.compile(r"'\(no extension\)'"), "web.err.no_extension"),
+    (re.compile(r"^None$"), "web.err.nothing"),
     (
         re.compile(r"\. The headers must be on the first row: delete any title rows above them$"),
         "web.err.hint_title_row",

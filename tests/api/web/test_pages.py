@@ -622,3 +622,103 @@ def test_a_form_sent_after_the_session_ended_says_so_on_the_sign_in_page(
     assert sent.status_code == 200 and t("web.form_not_sent") in sent.text
     assert "面谈记录甲" not in sent.text and "面谈记录甲" not in str(sent.url)
     assert t("web.form_not_sent") not in client.get(f"/sign-in?next=/cases/{case_id}").text
+
+
+def _workbook(sheets: list[tuple[str, list[list[object]], bool]]) -> bytes:
+    """An .xlsx of (name, rows, hidden) sheets."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows, hidden in sheets:
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        if hidden:
+            sheet.sheet_state = "hidden"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _rezipped(workbook: bytes, change: dict[str, bytes], *, stored: bool = False) -> bytes:
+    """``workbook`` with parts added or replaced (name: content)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(io.BytesIO(workbook)) as old, zipfile.ZipFile(buffer, "w", method) as new:
+        for name in old.namelist():
+            if name not in change:
+                new.writestr(name, old.read(name))
+        for name, content in change.items():
+            new.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _declared_sizes(archive: bytes, size: int) -> bytes:
+    """``archive`` with every part declared ``size`` bytes long in its central directory."""
+    import struct
+
+    raw = bytearray(archive)
+    at = raw.find(b"PK\x01\x02")
+    while at != -1:
+        struct.pack_into("<I", raw, at + 24, size)
+        at = raw.find(b"PK\x01\x02", at + 4)
+    return bytes(raw)
+
+
+def test_upload_errors_of_workbooks_and_unparsable_csv_are_in_chinese(counsellor_client, frame):
+    """A workbook of one sheet per class with different headers, a hidden sheet of rows, a
+    workbook refused as a zip bomb, too large, of too many parts or with a DTD, and a CSV
+    that polars cannot parse: the reader's English reached the zh-CN upload page."""
+    import io
+    import zipfile
+
+    client, csrf, school = counsellor_client
+    header = frame([("C1", 0)], school_id=school).columns
+    row = list(frame([("C1", 0)], school_id=school).row(0))
+    renamed = ["学校" if c == "school_id" else c for c in header]
+    good = _workbook([("一班", [header, row], False)])
+    with zipfile.ZipFile(io.BytesIO(good)) as book:
+        workbook = book.read("xl/workbook.xml")
+    many = io.BytesIO()
+    with zipfile.ZipFile(many, "w") as archive:
+        for index in range(10_001):
+            archive.writestr(f"x/{index}", b"")
+    huge = io.BytesIO()
+    with zipfile.ZipFile(huge, "w") as archive:
+        for index in range(2_100):
+            archive.writestr(f"x/{index}", b"a")
+    csv = ",".join(header) + "\n" + ",".join(map(str, row)) + '\nC2,"1\n'
+    files = {
+        "headers.xlsx": _workbook(
+            [("一班", [header, row], False), ("二班", [renamed, row], False)]
+        ),
+        "hidden.xlsx": _workbook([("一班", [header, row], False), ("旧", [header, row], True)]),
+        "only_hidden.xlsx": _workbook([("一班", [header], False), ("旧", [header, row], True)]),
+        "no_rows.xlsx": _workbook([("一班", [header], False), ("二班", [], True)]),
+        "bomb.xlsx": _rezipped(good, {"xl/media/big.bin": b"\0" * (5 << 20)}),
+        "huge.xlsx": _declared_sizes(huge.getvalue(), 1 << 20),
+        "parts.xlsx": many.getvalue(),
+        "dtd.xlsx": _rezipped(
+            good, {"xl/workbook.xml": b'<!DOCTYPE w [<!ENTITY a "b">]>' + workbook}
+        ),
+        "unparsable.csv": csv.encode(),
+    }
+    english = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{2,}){2,}")
+    for name, content in files.items():
+        page = client.post(
+            "/upload",
+            data={"csrf": csrf, "window": "2026-autumn", "battery": "default"},
+            files={"file": (name, content, "application/octet-stream")},
+        )
+        assert page.status_code == 422, name
+        error = re.search(r'id="upload-error">(.*?)</div>', page.text, re.S)
+        assert error, (name, page.text[:500])
+        message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
+        assert not english.search(message), f"{name}: {message}"
+        assert "refused" not in message and "Parquet" not in message, f"{name}: {message}"
