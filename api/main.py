@@ -229,7 +229,8 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def sweep_once(app: FastAPI) -> int:
-    """Escalate every overdue urgent case now (all schools); the number escalated."""
+    """Escalate every overdue urgent case that nobody works on now (all schools): the
+    number escalated (:func:`screening.api.services.cases.escalate_overdue`)."""
     with session_scope(app.state.sessionmaker) as session:
         return len(escalate_overdue(session, app.state.clock()))
 

@@ -3,7 +3,8 @@ hospital referral and closing. Every change is a case event and an audit row.
 
 A claim is one conditional ``UPDATE ... WHERE claimed_by IS NULL`` checked by its row
 count: of any number of concurrent claimers exactly one wins, the others get
-:class:`Conflict`. Urgent cases left unclaimed past their due time are escalated
+:class:`Conflict`. Urgent cases that nobody works on past their due time (unclaimed, or
+claimed with no note, follow-up or referral by the claimer since the claim) are escalated
 automatically by :func:`escalate_overdue` (run on every queue read and by the service's
 background sweep), which first gives back to the queue the cases claimed by accounts
 that have since been revoked (:func:`release_revoked_claims`).
@@ -15,7 +16,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from screening.api import audit
@@ -50,7 +51,13 @@ from screening.api.services.errors import Conflict, NotFound, Unprocessable
 log = logging.getLogger("screening.api.cases")
 
 AUTO_ESCALATION = "urgent case unclaimed past its due time"
+IDLE_ESCALATION = "urgent case claimed but not acted on past its due time"
+WORK = ("note", "follow_up", "referred")
+"""Events by which the claimer acts on a case (an escalation or a close ends the sweep's
+interest in it by itself)."""
 REVOKED_CLAIMER = "the account that claimed the case was revoked"
+SWEEP_BATCH = 1000
+"""Cases escalated per ``UPDATE`` (a bound parameter each)."""
 
 
 def tier_label(tier: int | None) -> str:
@@ -114,11 +121,40 @@ def release_revoked_claims(
     return [case_id for case_id, _ in released]
 
 
-def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None = None) -> list[int]:
-    """Escalate urgent cases left unclaimed past their due time (each once).
+def _nobody_works_on() -> ColumnElement[bool]:
+    """Unclaimed, or claimed with no :data:`WORK` event by the claimer since the claim."""
+    worked = (
+        select(CaseEvent.id)
+        .where(
+            CaseEvent.case_id == Case.id,
+            CaseEvent.kind.in_(WORK),
+            CaseEvent.actor_id == Case.claimed_by,
+            CaseEvent.at >= Case.claimed_at,
+        )
+        .exists()
+    )
+    return or_(Case.claimed_by.is_(None), ~worked)
 
-    Cases claimed by a revoked account are released first
+
+def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None = None) -> list[int]:
+    """Escalate urgent cases that nobody works on past their due time (each once).
+
+    A case is escalated when it is open, urgent, past its due time, not escalated before
+    (by a person or by the service), and either unclaimed or claimed without a note, a
+    follow-up or a referral by its claimer since the claim: a claim alone is not work on
+    the case, and neither is a colleague's note made before the claim was given back. Work
+    recorded late but before the sweep comes counts. Each escalation is an ``escalated``
+    event of the service (no actor) whose reason says which of the two it was, and an
+    audit row. Cases claimed by a revoked account are released first
     (:func:`release_revoked_claims`): they count as unclaimed.
+
+    The cases are first locked (``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL), then
+    escalated by an ``UPDATE`` that checks the rule again under a fresh snapshot (READ
+    COMMITTED). Every action on a case locks its row before writing its event, so a note or
+    close that committed before the lock is seen and stops the escalation, one that comes
+    after it waits and follows it, and a case held by one in progress is passed over until
+    the next sweep; of two sweeps at once, one escalates each case. SQLite runs one write
+    transaction at a time.
 
     Parameters
     ----------
@@ -135,22 +171,31 @@ def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None =
         Ids of the cases escalated now.
     """
     release_revoked_claims(session, now, school_id)
-    stmt = (
-        update(Case)
-        .where(
-            Case.status == CaseStatus.open.value,
-            Case.urgent.is_(True),
-            Case.claimed_by.is_(None),
-            Case.escalated_at.is_(None),
-            Case.due_at < now,
-        )
-        .values(escalated_at=now)
-        .returning(Case.id, Case.school_id)
-        .execution_options(synchronize_session=False)
-    )
+    due = [
+        Case.status == CaseStatus.open.value,
+        Case.urgent.is_(True),
+        Case.escalated_at.is_(None),
+        Case.due_at < now,
+        _nobody_works_on(),
+    ]
     if school_id is not None:
-        stmt = stmt.where(Case.school_id == school_id)
-    escalated = session.execute(stmt).all()
+        due.append(Case.school_id == school_id)
+    locked = session.scalars(
+        select(Case.id)
+        .where(*due)
+        .order_by(Case.id)
+        .with_for_update(skip_locked=True, key_share=True, of=Case)
+    ).all()
+    escalated = []
+    for start in range(0, len(locked), SWEEP_BATCH):
+        batch = locked[start : start + SWEEP_BATCH]
+        escalated += session.execute(
+            update(Case)
+            .where(Case.id.in_(batch), *due)
+            .values(escalated_at=now)
+            .returning(Case.id, Case.school_id, Case.claimed_by)
+            .execution_options(synchronize_session=False)
+        ).all()
     if not escalated:
         return []
     session.execute(
@@ -161,15 +206,23 @@ def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None =
                 "at": now,
                 "actor_id": None,
                 "kind": "escalated",
-                "detail": {"reason": AUTO_ESCALATION, "automatic": True},
+                "detail": {
+                    "reason": AUTO_ESCALATION if claimer is None else IDLE_ESCALATION,
+                    "automatic": True,
+                },
             }
-            for case_id, _ in escalated
+            for case_id, _, claimer in escalated
         ],
     )
-    for case_id, school in escalated:
+    for case_id, school, _ in escalated:
         audit.record(session, SYSTEM, "case.escalate.auto", "case", case_id, school, now)
-    log.warning("%d overdue urgent cases escalated", len(escalated))
-    return [case_id for case_id, _ in escalated]
+    idle = sum(claimer is not None for _, _, claimer in escalated)
+    log.warning(
+        "%d overdue urgent cases escalated (%d of them claimed but not acted on)",
+        len(escalated),
+        idle,
+    )
+    return [case_id for case_id, _, _ in escalated]
 
 
 def _claimer() -> Any:

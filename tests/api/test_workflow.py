@@ -116,13 +116,15 @@ def test_overdue_urgent_case_escalates_once(client, token, headers, school, fram
     items = client.get("/api/v1/queue", headers=counsellor).json()["items"]
     claimed = items[1]["case_id"]
     client.post(f"/api/v1/cases/{claimed}/claim", headers=counsellor)
+    note = {"text": "talked with her"}
+    assert client.post(f"/api/v1/cases/{claimed}/notes", headers=counsellor, json=note).is_success
     clock.advance(hours=23, minutes=59)
     queue = client.get("/api/v1/queue", headers=counsellor).json()
     assert not any(item["escalated"] for item in queue["items"]) and queue["overdue"] == 0
     clock.advance(minutes=2)
     queue = client.get("/api/v1/queue", headers=counsellor).json()
     escalated = {item["case_id"] for item in queue["items"] if item["escalated"]}
-    assert escalated == {items[0]["case_id"]}  # the claimed urgent case is not escalated
+    assert escalated == {items[0]["case_id"]}  # the claimed, worked urgent case is not
     assert queue["overdue"] == 2  # both urgent cases are past due
     clock.advance(hours=5)
     client.get("/api/v1/queue", headers=counsellor)
@@ -150,6 +152,79 @@ def test_background_sweep_escalates_without_a_reader(
     assert sweep_once(app) >= 1
     case = client.get("/api/v1/queue", headers=counsellor).json()["items"][0]
     assert case["escalated"] is True
+
+
+def test_a_claimed_urgent_case_nobody_works_on_escalates_once(
+    client, token, headers, school, frame, clock, sessions
+):
+    """A counsellor who claims a red student's case and records nothing leaves the student
+    as stuck as an unclaimed case: past its due time it is escalated, once, by the service.
+    A note, a follow-up or a referral by the claimer since the claim is work on the case
+    (even late, before the sweep comes); a claim alone, or a colleague's earlier note on a
+    claim given back, is not."""
+    one = headers(token("counsellor", school))
+    two = headers(token("counsellor", school))
+    students = [("W1", 3), ("W2", 3), ("W3", 3), ("W4", 3), ("W5", 3), ("W6", 3), ("W7", 2)]
+    upload(client, token_of(one), frame(students))
+    ids = {
+        i["student_id"]: i["case_id"]
+        for i in client.get("/api/v1/queue", headers=one).json()["items"]
+    }
+
+    def post(who, student, action, body=None):
+        answer = client.post(f"/api/v1/cases/{ids[student]}/{action}", headers=who, json=body)
+        assert answer.status_code == 200, (student, action, answer.text)
+
+    for student in ("W1", "W2", "W3", "W4", "W5", "W7"):
+        post(one, student, "claim")
+    post(one, "W2", "notes", {"text": "talked"})
+    post(one, "W3", "follow-up", {"on": "2026-09-03"})
+    post(one, "W4", "refer", {"target": "市精神卫生中心", "on": "2026-09-01"})
+    post(two, "W6", "claim")  # worked by one counsellor, then handed to another
+    post(two, "W6", "notes", {"text": "first talk"})
+    post(two, "W6", "release")
+    post(one, "W6", "claim")
+    clock.advance(hours=25)
+    post(one, "W5", "notes", {"text": "late, but before anyone looked"})
+
+    queue = client.get("/api/v1/queue", headers=two).json()["items"]
+    escalated = {i["student_id"] for i in queue if i["escalated"]}
+    assert escalated == {"W1", "W6"}  # W7 is orange: not urgent
+    clock.advance(hours=5)
+    client.get("/api/v1/queue", headers=two)
+    for student in ("W1", "W6"):
+        events = client.get(f"/api/v1/cases/{ids[student]}", headers=one).json()["events"]
+        auto = [e for e in events if e["kind"] == "escalated"]
+        assert len(auto) == 1, [e["kind"] for e in events]
+        assert auto[0]["actor"] is None
+        assert auto[0]["detail"] == {
+            "reason": "urgent case claimed but not acted on past its due time",
+            "automatic": True,
+        }
+    with sessions() as session:
+        rows = session.execute(
+            select(AuditEvent.object_id, AuditEvent.actor_id, AuditEvent.actor_role).where(
+                AuditEvent.action == "case.escalate.auto", AuditEvent.school_id == school
+            )
+        ).all()
+    assert sorted(rows) == sorted((str(ids[s]), None, "system") for s in ("W1", "W6"))
+
+
+def test_background_sweep_escalates_a_claimed_case_nobody_works_on(
+    app, client, token, headers, school, frame, clock
+):
+    from screening.api.main import sweep_once
+
+    counsellor = headers(token("counsellor", school))
+    upload(client, token_of(counsellor), frame([("C2", 3)]))
+    case_id = client.get("/api/v1/queue", headers=counsellor).json()["items"][0]["case_id"]
+    assert client.post(f"/api/v1/cases/{case_id}/claim", headers=counsellor).is_success
+    clock.advance(hours=25)
+    assert sweep_once(app) >= 1
+    sweep_once(app)
+    case = client.get(f"/api/v1/cases/{case_id}", headers=counsellor).json()
+    assert case["escalated"] is True and case["claimed_by"] is not None
+    assert [e["kind"] for e in case["events"]] == ["opened", "claimed", "escalated"]
 
 
 def test_rescreen_raises_tier_of_open_case_and_keeps_one_case(
