@@ -552,6 +552,16 @@ def _changed_since(session: Session, case: Case, actor: Actor, seen_event: int) 
     return session.scalar(newer.limit(1)) is not None
 
 
+def _escalated_by_a_person(session: Session, case: Case) -> bool:
+    """Whether a counsellor has escalated the case (with a reason), not only the service."""
+    manual = select(CaseEvent.id).where(
+        CaseEvent.case_id == case.id,
+        CaseEvent.kind == "escalated",
+        CaseEvent.actor_id.is_not(None),
+    )
+    return session.scalar(manual.limit(1)) is not None
+
+
 def close(session: Session, actor: Actor, case_id: int, body: CloseIn, now: dt.datetime) -> CaseOut:
     """Close a case with a disposition.
 
@@ -560,7 +570,9 @@ def close(session: Session, actor: Actor, case_id: int, body: CloseIn, now: dt.d
     before the case can close. An urgent case closes only after a hospital referral or with
     a note recording why;
     the disposition ``hospital_referral`` needs the referral recorded first, and
-    ``handed_to_level3_group`` the escalation, with its reason (POLICY, level 3).
+    ``handed_to_level3_group`` an escalation by a person, with its reason (POLICY, level 3):
+    the service's own escalation of an overdue case says why nobody worked on it, not why
+    the student needs the leadership group.
     """
     case = _load(session, actor, case_id, for_update=True)
     _require_claim(case, actor)
@@ -573,10 +585,13 @@ def close(session: Session, actor: Actor, case_id: int, body: CloseIn, now: dt.d
             "The case has changed since you read it (a new referral or screening): "
             "read it again, then close."
         )
-    if body.disposition is Disposition.handed_to_level3_group and case.escalated_at is None:
+    if body.disposition is Disposition.handed_to_level3_group and not _escalated_by_a_person(
+        session, case
+    ):
         raise Conflict(
             f"Escalate the case with the reason first (POST /api/v1/cases/{case.id}/escalate), "
-            "then close."
+            "then close: the service's automatic escalation of an overdue case does not say "
+            "why the student needs the level-3 group."
         )
     if case.urgent and case.referred_at is None and not body.note:
         raise Conflict(

@@ -333,6 +333,33 @@ def test_two_counsellors_acting_on_one_case_at_once_leave_no_event_after_the_clo
         assert events[-1]["kind"] == "closed", [e["kind"] for e in events]
 
 
+# ---------------------------------------------------------------- level-3 hand-over
+def test_handing_a_case_to_level3_needs_a_persons_escalation_not_the_services(
+    client, token, headers, school, frame, clock
+):
+    """The service escalates an overdue urgent case by itself, with its reason "unclaimed
+    past its due time": a fact about the queue, not about the student. A close as
+    ``handed_to_level3_group`` took that for the escalation, so a counsellor handed the
+    student to the leadership group without anyone saying why (POLICY, level 3: escalation
+    from the queue, with the reason recorded)."""
+    counsellor = headers(token("counsellor", school))
+    case_id = red_case(client, counsellor, frame, "HAND1")
+    base = f"/api/v1/cases/{case_id}"
+    clock.advance(hours=25)
+    assert client.get("/api/v1/queue", headers=counsellor).json()["items"][0]["escalated"]
+    assert client.post(f"{base}/claim", headers=counsellor).is_success
+    handed = {"disposition": "handed_to_level3_group", "note": "the group takes it on"}
+    refused = client.post(f"{base}/close", headers=counsellor, json=handed)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"].startswith("Escalate the case with the reason first")
+    reason = {"reason": "plan of self-harm; parents unreachable"}
+    assert client.post(f"{base}/escalate", headers=counsellor, json=reason).is_success
+    closed = client.post(f"{base}/close", headers=counsellor, json=handed)
+    assert closed.status_code == 200, closed.text
+    escalations = [e for e in closed.json()["events"] if e["kind"] == "escalated"]
+    assert [e["detail"]["automatic"] for e in escalations] == [True, False]
+
+
 # ---------------------------------------------------------------- the sweep and the claimer
 def _claimed_red_cases(client, token, headers, school, frame, n: int, prefix: str):
     """``n`` red cases claimed by one counsellor: (their ids, the claimer's token)."""
