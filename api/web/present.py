@@ -8,6 +8,7 @@ from typing import Any
 
 from screening.api.clock import SCHOOL_TZ
 from screening.api.schemas import CaseEventOut, ResultOut
+from screening.api.services.cases import tier_label
 from screening.i18n import translator
 
 DISPLAY_TZ: dt.tzinfo = SCHOOL_TZ
@@ -80,13 +81,17 @@ def score_rows(result: ResultOut, locale: str) -> list[dict[str, Any]]:
 
 
 def event_rows(events: list[CaseEventOut], locale: str) -> list[dict[str, Any]]:
-    """Timeline entries: time, what happened, who, and the event's details, translated."""
+    """Timeline entries: time, what happened, who, and the event's details, translated.
+
+    Empty details are left out, except a tier of None: a screening that gave no tier (a
+    ``rescreened`` event whose answers were incomplete or invalid) shows as "re-test".
+    """
     _ = translator(locale)
     rows = []
     for event in events:
         details = []
         for key, value in event.detail.items():
-            if value is None or value == "" or key == "upload_id":
+            if (value is None and key != "tier") or value == "" or key == "upload_id":
                 continue
             details.append((_label(_, f"web.detail.{key}", key), _value(_, key, value)))
         rows.append(
@@ -111,8 +116,8 @@ def _label(_, key: str, fallback: str) -> str:
 def _value(_, key: str, value: Any) -> str:
     if isinstance(value, bool):
         return _("web.yes") if value else _("web.no")
-    if key == "tier" and isinstance(value, int):
-        return _label(_, f"tier.{('green', 'yellow', 'orange', 'red')[value]}", str(value))
+    if key == "tier" and (value is None or isinstance(value, int)):
+        return _label(_, f"tier.{tier_label(value)}", str(value))
     prefixes = {
         "category": "web.category",
         "disposition": "web.disposition",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from screening.api.schemas import CaseEventOut, ResultOut
 from screening.api.web.messages import translate
 from screening.api.web.present import event_rows, local_time, mask_name, score_rows
+from screening.i18n import translator
 
 
 def test_mask_name():
@@ -98,6 +101,26 @@ def test_event_rows_translate_kinds_and_values():
     assert ("转介原因", "自伤行为或言语") in rows[0]["details"]
     assert ("转介人角色", "教师") in rows[0]["details"]
     assert rows[1]["details"] == [("结案方式", "已转介医院")]
+
+
+@pytest.mark.parametrize(("locale", "label"), [("zh-CN", "待重测"), ("en", "Re-test")])
+def test_a_rescreen_without_a_tier_shows_as_retest(locale, label):
+    """A screening whose answers are incomplete or invalid has no tier: the student must be
+    re-tested, never taken for green. The timeline left the tier out of the event (a value
+    of None was skipped), so the counsellor read "rescreened" with no result at all."""
+    _ = translator(locale)
+    event = CaseEventOut(
+        id=3,
+        at=dt.datetime(2026, 9, 3, tzinfo=dt.UTC),
+        kind="rescreened",
+        actor=None,
+        detail={"window": "2027-spring", "tier": None, "raised": False, "upload_id": 7},
+    )
+    (row,) = event_rows([event], locale)
+    assert (_("web.detail.tier"), label) in row["details"]
+    assert label == _("tier.retest")  # the label the rest of the service uses
+    assert all(value not in ("None", "") for _key, value in row["details"])
+    assert (_("web.detail.window"), "2027-spring") in row["details"]
 
 
 def test_score_rows_leave_out_the_response_quality_flags():
