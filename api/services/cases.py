@@ -102,6 +102,19 @@ def release_revoked_claims(
     released = session.execute(stmt).all()
     if not released:
         return []
+    _service_acted(session, "released", [(c, s, REVOKED_CLAIMER) for c, s in released], now)
+    log.warning("%d cases of revoked accounts released", len(released))
+    return [case_id for case_id, _ in released]
+
+
+AUTO_ACTIONS = {"released": "case.release.auto", "escalated": "case.escalate.auto"}
+
+
+def _service_acted(
+    session: Session, kind: str, cases: list[tuple[int, str, str]], now: dt.datetime
+) -> None:
+    """Record what the service itself did to ``cases`` ((case id, school, reason) each):
+    an event without an actor, marked automatic, and an audit row per case."""
     session.execute(
         CaseEvent.__table__.insert(),
         [
@@ -109,16 +122,14 @@ def release_revoked_claims(
                 "case_id": case_id,
                 "at": now,
                 "actor_id": None,
-                "kind": "released",
-                "detail": {"reason": REVOKED_CLAIMER, "automatic": True},
+                "kind": kind,
+                "detail": {"reason": reason, "automatic": True},
             }
-            for case_id, _ in released
+            for case_id, _, reason in cases
         ],
     )
-    for case_id, school in released:
-        audit.record(session, SYSTEM, "case.release.auto", "case", case_id, school, now)
-    log.warning("%d cases of revoked accounts released", len(released))
-    return [case_id for case_id, _ in released]
+    for case_id, school, _ in cases:
+        audit.record(session, SYSTEM, AUTO_ACTIONS[kind], "case", case_id, school, now)
 
 
 def _nobody_works_on() -> ColumnElement[bool]:
@@ -198,24 +209,11 @@ def escalate_overdue(session: Session, now: dt.datetime, school_id: str | None =
         ).all()
     if not escalated:
         return []
-    session.execute(
-        CaseEvent.__table__.insert(),
-        [
-            {
-                "case_id": case_id,
-                "at": now,
-                "actor_id": None,
-                "kind": "escalated",
-                "detail": {
-                    "reason": AUTO_ESCALATION if claimer is None else IDLE_ESCALATION,
-                    "automatic": True,
-                },
-            }
-            for case_id, _, claimer in escalated
-        ],
-    )
-    for case_id, school, _ in escalated:
-        audit.record(session, SYSTEM, "case.escalate.auto", "case", case_id, school, now)
+    reasons = [
+        (case_id, school, AUTO_ESCALATION if claimer is None else IDLE_ESCALATION)
+        for case_id, school, claimer in escalated
+    ]
+    _service_acted(session, "escalated", reasons, now)
     idle = sum(claimer is not None for _, _, claimer in escalated)
     log.warning(
         "%d overdue urgent cases escalated (%d of them claimed but not acted on)",
