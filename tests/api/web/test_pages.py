@@ -419,18 +419,7 @@ def test_upload_errors_of_malformed_files_are_in_chinese(counsellor_client, fram
         "empty.xlsx": _xlsx([]),
         "responses": good.encode(),
     }
-    english = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{2,}){2,}")
-    for name, content in files.items():
-        page = client.post(
-            "/upload",
-            data={"csrf": csrf, "window": "2026-autumn", "battery": "default"},
-            files={"file": (name, content, "text/csv")},
-        )
-        assert page.status_code == 422, name
-        error = re.search(r'id="upload-error">(.*?)</div>', page.text, re.S)
-        assert error, (name, page.text[:500])
-        message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
-        assert not english.search(message), f"{name}: {message}"
+    for name, message in _upload_errors(client, csrf, files, "text/csv"):
         assert "polars" not in message and "row_offset" not in message, f"{name}: {message}"
 
 
@@ -709,16 +698,25 @@ def test_upload_errors_of_workbooks_and_unparsable_csv_are_in_chinese(counsellor
         ),
         "unparsable.csv": csv.encode(),
     }
-    english = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{2,}){2,}")
+    for name, message in _upload_errors(client, csrf, files, "application/octet-stream"):
+        assert "refused" not in message and "Parquet" not in message, f"{name}: {message}"
+
+
+ENGLISH = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{2,}){2,}")
+
+
+def _upload_errors(client, csrf: str, files: dict[str, bytes], media: str):
+    """Upload each file on the zh-CN page: (name, the error shown) of each, every one a 422
+    whose message holds no English sentence."""
     for name, content in files.items():
         page = client.post(
             "/upload",
             data={"csrf": csrf, "window": "2026-autumn", "battery": "default"},
-            files={"file": (name, content, "application/octet-stream")},
+            files={"file": (name, content, media)},
         )
         assert page.status_code == 422, name
         error = re.search(r'id="upload-error">(.*?)</div>', page.text, re.S)
         assert error, (name, page.text[:500])
         message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
-        assert not english.search(message), f"{name}: {message}"
-        assert "refused" not in message and "Parquet" not in message, f"{name}: {message}"
+        assert not ENGLISH.search(message), f"{name}: {message}"
+        yield name, message
