@@ -14,7 +14,10 @@ Without that line such a file usually fails, because its last option (4) is out 
 When no student chose the last option of any item it would be scored one point too high
 per item, without an error. :class:`LowestCodeCheck` catches that case: it warns when, in a
 file, no answer to any item of an instrument is 0, its lowest code. (Instruments whose codes
-start at 1 are not checked: numbering their options from 1 gives the codes.)
+start at 1 are not checked: numbering their options from 1 gives the codes.) Where invalid
+answers are kept row by row (``--on-invalid flag``, the upload service), a file that also
+answers one above an item's highest code (its last option's number) is refused instead
+(:meth:`LowestCodeCheck.misnumbered`): kept, every answer would count one point too high.
 """
 
 from __future__ import annotations
