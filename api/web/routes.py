@@ -47,7 +47,13 @@ from screening.api.services import cases, referrals, uploads
 from screening.api.services.errors import Forbidden, NotFound, ServiceError
 from screening.api.web import auth, dashboard
 from screening.api.web.messages import translate
-from screening.api.web.present import event_rows, local_time, mask_name, score_rows
+from screening.api.web.present import (
+    event_rows,
+    local_time,
+    mask_name,
+    reason_text,
+    score_rows,
+)
 from screening.charts import trend_line
 from screening.i18n import LOCALES, normalize_locale, translator
 from screening.reports import QUALITY_ALERT, TIER_COLOURS, TIERS, quality_rows, tier_sections
@@ -458,7 +464,10 @@ def _case_page(
         status=status,
         case=case,
         events=event_rows(case.events, locale),
-        results=[(r, score_rows(r, locale)) for r in case.results],
+        results=[
+            (r, score_rows(r, locale), [(reason_text(x, locale), x) for x in r.reasons])
+            for r in case.results
+        ],
         mine=mine,
         error=error,
         kept=kept,

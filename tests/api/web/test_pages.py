@@ -720,3 +720,18 @@ def _upload_errors(client, csrf: str, files: dict[str, bytes], media: str):
         message = html.unescape(re.sub(r"<[^>]+>", "", error.group(1)))
         assert not ENGLISH.search(message), f"{name}: {message}"
         yield name, message
+
+
+def test_case_page_shows_the_reasons_in_words_with_the_rule_beside(
+    counsellor_client, helpers, frame
+):
+    client, csrf, school = counsellor_client
+    helpers.upload(client, csrf, frame([("R1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    page = client.get(f"/cases/{case_id}").text
+    assert "PHQ-9 第 9 题（自伤或轻生念头）≥ 1" in page
+    assert '<code class="rule">phq9.item9 &gt;= 1</code>' in page
+    client.get("/lang/en?next=/queue")
+    english = client.get(f"/cases/{case_id}").text
+    assert "PHQ-9 item 9 (Thoughts of self-harm or death) ≥ 1" in english
+    assert '<code class="rule">phq9.item9 &gt;= 1</code>' in english

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
 from screening.api.schemas import CaseEventOut, ResultOut
 from screening.api.web.messages import translate
-from screening.api.web.present import event_rows, local_time, mask_name, score_rows
+from screening.api.web.present import (
+    event_rows,
+    local_time,
+    mask_name,
+    reason_text,
+    score_rows,
+)
 from screening.i18n import translator
+from screening.instruments.loader import (
+    bundled_batteries,
+    bundled_instruments,
+    load_battery,
+    load_instrument,
+)
+from screening.rules import parse_condition
 
 
 def test_mask_name():
@@ -150,3 +164,84 @@ def test_score_rows_leave_out_the_response_quality_flags():
     rows = score_rows(result, "zh-CN")
     assert [r["value"] for r in rows] == ["1"]
     assert all("straight_line" not in r["name"] for r in rows)
+
+
+BUNDLED_RULES = sorted(
+    {
+        rule
+        for battery in bundled_batteries()
+        for tier in load_battery(battery).battery.tier
+        for rule in (*tier.any, *tier.all)
+    }
+)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("rule", BUNDLED_RULES)
+def test_every_bundled_rule_reads_as_words(rule, locale):
+    """Each rule of the bundled batteries names its instrument, the item's label or the
+    scale's name from the instrument file, and the comparison as a sign, not as code."""
+    condition = parse_condition(rule)
+    spec = load_instrument(condition.instrument)
+    text = reason_text(rule, locale)
+    assert rule not in text and f"{condition.instrument}." not in text
+    assert re.search(r"[（(][A-Z][A-Z0-9-]*[)）]$", spec.name["zh-CN"]), spec.id
+    assert spec.name["zh-CN"].rpartition("（")[2].rstrip("）") in text  # e.g. PHQ-9
+    assert {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "!=": "≠"}[condition.op] in text
+    assert text.endswith(f" {condition.value:g}")
+    scale = next((s for s in spec.scales if s.id == condition.member), None)
+    if scale is not None:
+        assert scale.name[locale] in text
+    else:
+        item = next(i for i in spec.items if f"item{i.id}" == condition.member)
+        assert item.label[locale] in text
+
+
+def test_reasons_in_words_in_both_languages():
+    cases = {
+        ("phq9.item9 >= 1", "zh-CN"): "PHQ-9 第 9 题（自伤或轻生念头）≥ 1",
+        ("phq9.item9 >= 1", "en"): "PHQ-9 item 9 (Thoughts of self-harm or death) ≥ 1",
+        ("phq9.total >= 15", "zh-CN"): "PHQ-9 抑郁总分 ≥ 15",
+        ("gad7.total >= 10", "en"): "GAD-7 Total ≥ 10",
+        ("asq.screen == 1", "zh-CN"): "ASQ 筛查结果 = 1",
+        ("who5.percentage <= 28", "en"): "WHO-5 Percentage score ≤ 28",
+        ("cesd.total != 2.5", "en"): "CES-D Total ≠ 2.5",
+        ("invalid answer phq9_3 = '7'", "zh-CN"): "PHQ-9 第 3 题（睡眠问题）的答案无效：'7'",
+        ("invalid answer phq9_3 = '7'", "en"): "PHQ-9 item 3 (Sleep problems): invalid answer '7'",
+        (
+            "invalid answer gad7_1 = 'it's 4'",
+            "en",
+        ): "GAD-7 item 1 (Feeling nervous): invalid answer 'it's 4'",
+    }
+    for (reason, locale), expected in cases.items():
+        assert reason_text(reason, locale) == expected, (reason, locale)
+
+
+def test_reasons_that_cannot_be_read_are_shown_as_they_are():
+    for reason in (
+        "phq9.total >>= 15",  # not the grammar
+        "phq9.total",
+        "",
+        "someone flagged this",
+        "kads.total >= 6",  # an instrument that is not bundled
+        "__init__.total >= 1",
+        "phq9.item99 >= 1",  # no such item or scale
+        "phq9.anxiety >= 1",
+        "invalid answer phq9_99 = '1'",
+        "invalid answer kads_1 = '1'",
+        "invalid answer phq9_3 = 'a long answer cut sho…",  # clipped when stored
+    ):
+        for locale in ("zh-CN", "en"):
+            assert reason_text(reason, locale) == reason, (reason, locale)
+
+
+def test_every_item_and_scale_of_every_bundled_instrument_has_words():
+    for instrument in bundled_instruments():
+        spec = load_instrument(instrument)
+        members = [(s.id, s.name) for s in spec.scales] + [
+            (f"item{i.id}", i.label) for i in spec.items
+        ]
+        for member, words in members:
+            for locale in ("zh-CN", "en"):
+                text = reason_text(f"{instrument}.{member} >= 1", locale)
+                assert words[locale] in text and "." not in text, (instrument, member, locale)
