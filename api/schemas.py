@@ -164,6 +164,8 @@ class QueueItem(Model):
     claimed_by: str | None
     claimed_at: dt.datetime | None
     follow_up_on: dt.date | None
+    follow_up_due: bool
+    """The case is open and its follow-up date is today or past in China Standard Time."""
     escalated: bool
     reasons: list[str]
 
@@ -171,14 +173,16 @@ class QueueItem(Model):
 class Queue(Model):
     """A school's queue: urgent first, then due time, then tier, then waiting time.
 
-    ``count`` and ``overdue`` count every open case (of the caller, with ``mine``);
-    ``items`` is the page from ``offset`` of at most ``limit`` cases.
+    ``count``, ``overdue`` and ``follow_ups_due`` count every open case (of the caller,
+    with ``mine``; with a due follow-up, with ``follow_up_due``); ``items`` is the page
+    from ``offset`` of at most ``limit`` cases.
     """
 
     school_id: str
     as_of: dt.datetime
     count: int
     overdue: int
+    follow_ups_due: int
     offset: int = 0
     limit: int | None = None
     items: list[QueueItem]

@@ -20,12 +20,23 @@ def queue(
     actor: CurrentUser,
     now: NowDep,
     mine: bool = False,
+    follow_up_due: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Queue:
     """Open cases of the counsellor's school: urgent first, then due time, tier, waiting time.
 
-    ``mine=true`` keeps only the cases the caller has claimed. ``count`` and ``overdue``
-    cover the whole queue; ``items`` holds at most ``limit`` cases from ``offset``.
+    ``mine=true`` keeps only the cases the caller has claimed, ``follow_up_due=true`` only
+    those whose follow-up date is today or past (China Standard Time); each item says
+    ``follow_up_due``. ``count``, ``overdue`` and ``follow_ups_due`` cover the whole queue;
+    ``items`` holds at most ``limit`` cases from ``offset``.
     """
-    return list_queue(session, actor, now, mine=mine, limit=limit, offset=offset)
+    return list_queue(
+        session,
+        actor,
+        now,
+        mine=mine,
+        follow_up_due=follow_up_due,
+        limit=limit,
+        offset=offset,
+    )

@@ -259,6 +259,7 @@ def _queue_select() -> Any:
 def _item_fields(row: Any, now: dt.datetime) -> dict[str, Any]:
     (case_id, tier, urgent, source, status, opened_at, due_at, claimed_at, follow_up_on,
      escalated_at, student_id, name, grade, class_id, sex, reasons, claimer) = row  # fmt: skip
+    is_open = status == CaseStatus.open.value
     return {
         "case_id": case_id,
         "student_id": student_id,
@@ -273,10 +274,11 @@ def _item_fields(row: Any, now: dt.datetime) -> dict[str, Any]:
         "status": status,
         "opened_at": opened_at,
         "due_at": due_at,
-        "overdue": status == CaseStatus.open.value and due_at < now,
+        "overdue": is_open and due_at < now,
         "claimed_by": claimer,
         "claimed_at": claimed_at,
         "follow_up_on": follow_up_on,
+        "follow_up_due": is_open and follow_up_on is not None and follow_up_on <= school_date(now),
         "escalated": escalated_at is not None,
         "reasons": list(reasons or []),
     }
@@ -289,14 +291,18 @@ def list_queue(
     *,
     school_id: str | None = None,
     mine: bool = False,
+    follow_up_due: bool = False,
     limit: int | None = None,
     offset: int = 0,
 ) -> Queue:
     """The open cases of the counsellor's school.
 
     Urgent first, then due time, then tier (highest first), then waiting time; overdue
-    cases are marked. Overdue urgent cases are escalated first. ``limit`` and ``offset``
-    page through the queue (None: all of it); the counts cover the whole queue.
+    cases and due follow-ups (the follow-up date is today or past on the schools'
+    calendar) are marked, not moved. Overdue urgent cases are escalated first. ``mine``
+    keeps the caller's claimed cases, ``follow_up_due`` those with a due follow-up.
+    ``limit`` and ``offset`` page through the queue (None: all of it); the counts cover the
+    whole (filtered) queue.
     """
     require_role(actor, CASEWORKERS, "read the queue")
     school = target_school(actor, school_id)
@@ -304,8 +310,15 @@ def list_queue(
     where = [Case.school_id == school, Case.status == CaseStatus.open.value]
     if mine:
         where.append(Case.claimed_by == actor.user_id)
-    count, overdue = session.execute(
-        select(func.count(), func.count().filter(Case.due_at < now)).where(*where)
+    due_follow_up = Case.follow_up_on <= school_date(now)
+    if follow_up_due:
+        where.append(due_follow_up)
+    count, overdue, follow_ups_due = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Case.due_at < now),
+            func.count().filter(due_follow_up),
+        ).where(*where)
     ).one()
     stmt = (
         _queue_select()
@@ -322,6 +335,7 @@ def list_queue(
         as_of=now,
         count=count,
         overdue=overdue,
+        follow_ups_due=follow_ups_due,
         offset=offset,
         limit=limit,
         items=items,

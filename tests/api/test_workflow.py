@@ -427,3 +427,64 @@ def test_queue_pages_and_counts_the_whole_queue(client, token, headers, school, 
     assert (page["count"], page["overdue"], page["limit"], page["offset"]) == (4, 2, 2, 1)
     assert [i["case_id"] for i in page["items"]] == [i["case_id"] for i in whole["items"][1:3]]
     assert client.get("/api/v1/queue", params={"limit": 0}, headers=counsellor).status_code == 422
+
+
+def test_queue_marks_follow_ups_due_on_chinas_calendar(
+    client, token, headers, school, frame, clock
+):
+    """A follow-up date (跟踪回访) is due from the start of that day in China (00:00 UTC+8,
+    16:00 UTC the day before) and stays due after it; the queue marks and counts due ones,
+    ``follow_up_due=true`` keeps only them, and the order stays urgent first, then due time."""
+    one = headers(token("counsellor", school))
+    two = headers(token("counsellor", school))
+    upload(client, token_of(one), frame([("F1", 2), ("F2", 2), ("F3", 2), ("F4", 3)]))
+    ids = {
+        i["student_id"]: i["case_id"]
+        for i in client.get("/api/v1/queue", headers=one).json()["items"]
+    }
+    follow_ups = [(one, "F1", "2026-09-02"), (one, "F2", "2026-09-03"), (two, "F3", "2026-09-02")]
+    for who, student, on in follow_ups:
+        base = f"/api/v1/cases/{ids[student]}"
+        assert client.post(f"{base}/claim", headers=who).is_success
+        answer = client.post(f"{base}/follow-up", headers=who, json={"on": on})
+        assert answer.json()["follow_up_due"] is False
+
+    def queue(**params):
+        answer = client.get("/api/v1/queue", headers=one, params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def due(body):
+        return {i["student_id"] for i in body["items"] if i["follow_up_due"]}
+
+    order = [i["case_id"] for i in queue()["items"]]
+    clock.now = dt.datetime(2026, 9, 1, 15, 59, 59, tzinfo=dt.UTC)  # 23:59:59 on 1 September
+    before = queue()
+    assert due(before) == set() and before["follow_ups_due"] == 0
+    assert {i["student_id"]: i["follow_up_on"] for i in before["items"]}["F1"] == "2026-09-02"
+    assert queue(follow_up_due=True)["items"] == [] and queue(follow_up_due=True)["count"] == 0
+
+    clock.now = dt.datetime(2026, 9, 1, 16, 0, tzinfo=dt.UTC)  # 00:00 on 2 September in China
+    today = queue()
+    assert due(today) == {"F1", "F3"} and today["follow_ups_due"] == 2
+    assert [i["case_id"] for i in today["items"]] == order  # the order does not change
+    only = queue(follow_up_due=True)
+    assert [i["student_id"] for i in only["items"]] == [
+        i["student_id"] for i in today["items"] if i["follow_up_due"]
+    ]
+    assert (only["count"], only["follow_ups_due"]) == (2, 2)
+    mine = queue(follow_up_due=True, mine=True)
+    assert [i["student_id"] for i in mine["items"]] == ["F1"]
+    case = client.get(f"/api/v1/cases/{ids['F1']}", headers=one).json()
+    assert case["follow_up_due"] is True
+
+    clock.now = dt.datetime(2026, 9, 3, 16, 0, tzinfo=dt.UTC)  # 4 September: both are past
+    past = queue()
+    assert due(past) == {"F1", "F2", "F3"} and past["follow_ups_due"] == 3
+    assert [i["case_id"] for i in past["items"]] == order
+    closing = {"disposition": "no_concern_after_interview", "note": "seen again"}
+    closed = client.post(f"/api/v1/cases/{ids['F1']}/close", headers=one, json=closing).json()
+    assert closed["status"] == "closed" and closed["follow_up_due"] is False
+    assert due(queue(follow_up_due=True)) == {"F2", "F3"}
+    refused = client.get("/api/v1/queue", headers=one, params={"follow_up_due": "x"})
+    assert refused.status_code == 422
