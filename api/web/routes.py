@@ -417,14 +417,22 @@ def _csrf_failed(request: Request, user: auth.SignedIn, form: Any) -> HTMLRespon
 # ---------------------------------------------------------------- queue and cases
 @router.get("/queue")
 def queue_page(
-    request: Request, session: SessionDep, now: NowDep, user: WebUser, mine: bool = False
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    user: WebUser,
+    mine: bool = False,
+    follow_up_due: bool = False,
 ) -> Response:
-    """The counselling room's open cases: urgent first, overdue marked, names masked."""
+    """The counselling room's open cases: urgent first, overdue and due follow-ups marked,
+    names masked; ``mine`` or ``follow_up_due`` keep only the caller's or the due ones."""
     try:
-        queue = cases.list_queue(session, user.actor, now, mine=mine)
+        queue = cases.list_queue(session, user.actor, now, mine=mine, follow_up_due=follow_up_due)
     except ServiceError as error:
         return _service_error(request, user, session, error) or _forbidden(request, user)
-    return render(request, "queue.html.j2", user=user, queue=queue, mine=mine)
+    return render(
+        request, "queue.html.j2", user=user, queue=queue, mine=mine, follow_up_due=follow_up_due
+    )
 
 
 def _case_page(

@@ -735,3 +735,40 @@ def test_case_page_shows_the_reasons_in_words_with_the_rule_beside(
     english = client.get(f"/cases/{case_id}").text
     assert "PHQ-9 item 9 (Thoughts of self-harm or death) ≥ 1" in english
     assert '<code class="rule">phq9.item9 &gt;= 1</code>' in english
+
+
+def test_queue_page_marks_due_follow_ups_and_filters_them(
+    browser_client, account, helpers, frame, clock, school
+):
+    """A follow-up is due from 00:00 of its day in China (16:00 UTC the day before): the
+    queue marks it in the reader's language, and ``?follow_up_due=true`` lists only those."""
+    _, token = account("counsellor", school)
+    client = browser_client()
+    csrf = helpers.sign_in(client, token)
+    helpers.upload(client, csrf, frame([("FU1", 2), ("FU2", 2)], school_id=school))
+    first, second = _case_ids(client.get("/queue").text)
+    assert client.post(f"/cases/{first}/claim", data={"csrf": csrf}).status_code == 200
+    client.post(f"/cases/{first}/follow-up", data={"csrf": csrf, "on": "2026-09-02"})
+    mark = re.compile(r'class="flag follow-up-due-flag">([^<]*)<')
+
+    clock.now = clock.now.replace(hour=15, minute=59)  # 23:59 on 1 September in Beijing
+    queue = client.get("/queue").text
+    assert "2026-09-02" in queue and mark.findall(queue) == []
+    assert 'href="/queue?follow_up_due=true"' in queue
+    assert _case_ids(client.get("/queue?follow_up_due=true").text) == []
+
+    clock.now = clock.now.replace(hour=16, minute=0)  # 00:00 on 2 September in Beijing
+    queue = client.get("/queue").text
+    assert _case_ids(queue) == [first, second]
+    assert mark.findall(queue) == [t("web.queue_page.follow_up_due")] == ["回访到期"]
+    marked = [int(case) for classes, case in CASE_ROW.findall(queue) if "follow-up-due" in classes]
+    assert marked == [first]
+    due = client.get("/queue?follow_up_due=true").text
+    assert _case_ids(due) == [first]
+    assert re.search(r'href="/queue\?follow_up_due=true" aria-current="page"', due)
+    assert t("web.queue_page.count", n=1, overdue=0, due=1) in due
+    client.get("/lang/en?next=/queue")
+    english = client.get("/queue?follow_up_due=true").text
+    assert mark.findall(english) == ["Follow-up due"]
+    assert "1 open, 0 overdue, 1 with follow-up due" in english
+    assert client.get("/queue?follow_up_due=maybe").status_code == 404
