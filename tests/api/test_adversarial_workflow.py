@@ -270,7 +270,6 @@ def test_two_counsellors_acting_on_one_case_at_once_leave_no_event_after_the_clo
     from concurrent.futures import ThreadPoolExecutor
 
     from screening.api.schemas import EscalateIn, NoteIn
-    from screening.api.services.errors import Conflict
 
     claimer_token, other_token = token("counsellor", school), token("counsellor", school)
     students = [(f"PAR{i}", 3) for i in range(12)]
@@ -287,16 +286,7 @@ def test_two_counsellors_acting_on_one_case_at_once_leave_no_event_after_the_clo
     with sessions() as session:
         claimer, other = authenticate(session, claimer_token), authenticate(session, other_token)
     errors: list[BaseException] = []
-
-    def act(fn, barrier):
-        barrier.wait()
-        try:
-            with session_scope(sessions) as session:
-                fn(session)
-        except Conflict:
-            pass
-        except BaseException as error:  # reported below
-            errors.append(error)
+    act = _racer(sessions, errors)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         for case_id in ids:
@@ -439,23 +429,13 @@ def test_sweeps_racing_each_other_and_the_claimer_escalate_once_and_never_after_
     from concurrent.futures import ThreadPoolExecutor
 
     from screening.api.schemas import NoteIn
-    from screening.api.services.errors import Conflict
 
     ids, bearer = _claimed_red_cases(client, token, headers, school, frame, 12, "RACE")
     with sessions() as session:
         claimer = authenticate(session, bearer)
     clock.advance(hours=25)
     errors: list[BaseException] = []
-
-    def act(fn, barrier):
-        barrier.wait()
-        try:
-            with session_scope(sessions) as session:
-                fn(session)
-        except Conflict:
-            pass
-        except BaseException as error:  # reported below
-            errors.append(error)
+    act = _racer(sessions, errors)
 
     def sweep(session):
         case_service.escalate_overdue(session, clock(), school)
@@ -489,3 +469,22 @@ def test_sweeps_racing_each_other_and_the_claimer_escalate_once_and_never_after_
                 ["opened", "claimed", "escalated", work],  # the sweep came first
                 ["opened", "claimed", work],  # the claimer did
             ), kinds
+
+
+def _racer(sessions, errors: list[BaseException]):
+    """A thread body: wait at the barrier, run ``fn`` in a unit of work of its own; a
+    Conflict is an expected loss of the race, anything else goes to ``errors``."""
+
+    from screening.api.services.errors import Conflict
+
+    def act(fn, barrier):
+        barrier.wait()
+        try:
+            with session_scope(sessions) as session:
+                fn(session)
+        except Conflict:
+            pass
+        except BaseException as error:  # reported by the test
+            errors.append(error)
+
+    return act
