@@ -84,6 +84,29 @@ class Disposition(StrEnum):
     other = "other"
 
 
+class GuardianContactMethod(StrEnum):
+    """How a student's guardian was reached (家校沟通)."""
+
+    phone = "phone"
+    in_person = "in_person"
+    message = "message"
+    letter = "letter"
+
+
+class GuardianContactOutcome(StrEnum):
+    """What came of a contact with the guardian.
+
+    ``advised_medical_care`` is the reminder to take the student to a doctor that the
+    policies ask of schools for high-risk students (及时提醒家长送医诊治); ``not_reached``
+    records an attempt, which does not count as the guardian being informed.
+    """
+
+    informed = "informed"
+    advised_medical_care = "advised_medical_care"
+    declined = "declined"
+    not_reached = "not_reached"
+
+
 TIER_LABELS = {0: "green", 1: "yellow", 2: "orange", 3: "red"}
 
 

@@ -9,7 +9,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from screening.api.models import Disposition, ReferralCategory, Role
+from screening.api.models import (
+    Disposition,
+    GuardianContactMethod,
+    GuardianContactOutcome,
+    ReferralCategory,
+    Role,
+)
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -167,6 +173,9 @@ class QueueItem(Model):
     follow_up_due: bool
     """The case is open and its follow-up date is today or past in China Standard Time."""
     escalated: bool
+    guardian_informed: bool
+    """A contact with the student's guardian is recorded that reached them (any outcome but
+    ``not_reached``)."""
     reasons: list[str]
 
 
@@ -261,6 +270,15 @@ class ReferIn(Model):
 
     target: ShortText
     on: dt.date
+    note: Text | None = None
+
+
+class GuardianContactIn(Model):
+    """A contact with the student's guardian (家校沟通): when, how, and what came of it."""
+
+    on: dt.date
+    method: GuardianContactMethod
+    outcome: GuardianContactOutcome
     note: Text | None = None
 
 

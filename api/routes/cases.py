@@ -8,7 +8,15 @@ from fastapi import APIRouter, Path
 
 from screening.api.deps import CurrentUser, NowDep, SessionDep
 from screening.api.routes import errors
-from screening.api.schemas import CaseOut, CloseIn, EscalateIn, FollowUpIn, NoteIn, ReferIn
+from screening.api.schemas import (
+    CaseOut,
+    CloseIn,
+    EscalateIn,
+    FollowUpIn,
+    GuardianContactIn,
+    NoteIn,
+    ReferIn,
+)
 from screening.api.services import cases
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -66,6 +74,14 @@ def refer(
 ) -> CaseOut:
     """Record a hospital referral with its target and date (claimer only)."""
     return cases.refer(session, actor, case_id, body, now)
+
+
+@router.post("/{case_id}/guardian-contact", response_model=CaseOut, responses=CHANGE)
+def guardian_contact(
+    case_id: Id, body: GuardianContactIn, session: SessionDep, actor: CurrentUser, now: NowDep
+) -> CaseOut:
+    """Record a contact with the student's guardian: date, way and outcome (claimer only)."""
+    return cases.contact_guardian(session, actor, case_id, body, now)
 
 
 @router.post("/{case_id}/close", response_model=CaseOut, responses=CHANGE)

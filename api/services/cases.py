@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from screening.api import audit
@@ -27,6 +27,7 @@ from screening.api.models import (
     CaseEvent,
     CaseStatus,
     Disposition,
+    GuardianContactOutcome,
     Result,
     Student,
     User,
@@ -38,6 +39,7 @@ from screening.api.schemas import (
     CloseIn,
     EscalateIn,
     FollowUpIn,
+    GuardianContactIn,
     NoteIn,
     Queue,
     QueueItem,
@@ -227,6 +229,19 @@ def _claimer() -> Any:
     return aliased(User, name="claimer")
 
 
+#: The kind of the case event that records a contact with the student's guardian.
+GUARDIAN_CONTACTED = "guardian_contacted"
+
+
+def _guardian_informed() -> Any:
+    """Whether a contact that reached the guardian is recorded for the case (SQL)."""
+    return exists().where(
+        CaseEvent.case_id == Case.id,
+        CaseEvent.kind == GUARDIAN_CONTACTED,
+        CaseEvent.detail["outcome"].as_string() != GuardianContactOutcome.not_reached.value,
+    )
+
+
 def _queue_select() -> Any:
     """Columns of a queue item (plain columns: no ORM objects to build for a long queue)."""
     claimer = _claimer()
@@ -242,6 +257,7 @@ def _queue_select() -> Any:
             Case.claimed_at,
             Case.follow_up_on,
             Case.escalated_at,
+            _guardian_informed().label("guardian_informed"),
             Student.student_id,
             Student.name,
             Result.grade,
@@ -258,7 +274,8 @@ def _queue_select() -> Any:
 
 def _item_fields(row: Any, now: dt.datetime) -> dict[str, Any]:
     (case_id, tier, urgent, source, status, opened_at, due_at, claimed_at, follow_up_on,
-     escalated_at, student_id, name, grade, class_id, sex, reasons, claimer) = row  # fmt: skip
+     escalated_at, guardian_informed, student_id, name, grade, class_id, sex, reasons,
+     claimer) = row  # fmt: skip
     is_open = status == CaseStatus.open.value
     return {
         "case_id": case_id,
@@ -280,6 +297,7 @@ def _item_fields(row: Any, now: dt.datetime) -> dict[str, Any]:
         "follow_up_on": follow_up_on,
         "follow_up_due": is_open and follow_up_on is not None and follow_up_on <= school_date(now),
         "escalated": escalated_at is not None,
+        "guardian_informed": bool(guardian_informed),
         "reasons": list(reasons or []),
     }
 
@@ -506,10 +524,13 @@ def add_note(
 YEAR = dt.timedelta(days=366)
 
 
-def _check_date(on: dt.date, now: dt.datetime, what: str, *, earliest: dt.date) -> None:
-    """422 for a date before ``earliest`` or more than a year after today on the schools'
-    calendar (a typo such as 1999 or 2062 would hide a case from every follow-up list)."""
-    latest = school_date(now) + YEAR
+def _check_date(
+    on: dt.date, now: dt.datetime, what: str, *, earliest: dt.date, latest: dt.date | None = None
+) -> None:
+    """422 for a date before ``earliest`` or after ``latest`` (default: a year after today
+    on the schools' calendar; a typo such as 1999 or 2062 would hide a case from every
+    follow-up list)."""
+    latest = latest or school_date(now) + YEAR
     if not earliest <= on <= latest:
         raise Unprocessable(
             f"{what} {on.isoformat()} is out of range: give a date from "
@@ -551,6 +572,30 @@ def refer(session: Session, actor: Actor, case_id: int, body: ReferIn, now: dt.d
     case.referred_at = now
     detail = {"target": body.target, "on": body.on.isoformat(), "note": body.note}
     _event(session, case, actor, "referred", detail, now)
+    return _case_out(session, case.id, now)
+
+
+def contact_guardian(
+    session: Session, actor: Actor, case_id: int, body: GuardianContactIn, now: dt.datetime
+) -> CaseOut:
+    """Record a contact with the student's guardian (家校沟通): its date (today or within the
+    year before, on the schools' calendar), the way, and the outcome.
+
+    The policies ask schools to tell guardians promptly of a student's difficulties and to
+    remind them to seek medical care for a high-risk student (及时提醒家长送医诊治); the
+    queue shows for every case whether a contact reached the guardian.
+    """
+    case = _load(session, actor, case_id, for_update=True)
+    _require_claim(case, actor)
+    today = school_date(now)
+    _check_date(body.on, now, "The date of the contact", earliest=today - YEAR, latest=today)
+    detail = {
+        "on": body.on.isoformat(),
+        "method": body.method.value,
+        "outcome": body.outcome.value,
+        "note": body.note,
+    }
+    _event(session, case, actor, GUARDIAN_CONTACTED, detail, now)
     return _case_out(session, case.id, now)
 
 

@@ -184,6 +184,8 @@ def _value(_, key: str, value: Any) -> str:
         "disposition": "web.disposition",
         "source": "web.source",
         "referred_by_role": "web.roles",
+        "method": "web.guardian_method",
+        "outcome": "web.guardian_outcome",
     }
     if key in prefixes:
         return _label(_, f"{prefixes[key]}.{value}", str(value))

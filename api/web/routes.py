@@ -33,11 +33,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from screening.api import audit
 from screening.api.clock import school_date
 from screening.api.deps import NowDep, SessionDep, SettingsDep
-from screening.api.models import Disposition, ReferralCategory, Role
+from screening.api.models import (
+    Disposition,
+    GuardianContactMethod,
+    GuardianContactOutcome,
+    ReferralCategory,
+    Role,
+)
 from screening.api.schemas import (
     CloseIn,
     EscalateIn,
     FollowUpIn,
+    GuardianContactIn,
     NoteIn,
     ReferIn,
     ReferralIn,
@@ -79,6 +86,8 @@ FIELD_LABELS = {
     "target": "web.case.refer_target",
     "disposition": "web.case.disposition",
     "note": "web.case.refer_note",
+    "method": "web.case.guardian_method",
+    "outcome": "web.case.guardian_outcome",
     "student_id": "web.refer_page.student_id",
     "name": "web.refer_page.name",
     "category": "web.refer_page.category",
@@ -93,6 +102,12 @@ CASE_FIELDS = {
         "target": "web.case.refer_target",
         "on": "web.case.refer_date",
         "note": "web.case.refer_note",
+    },
+    "guardian": {
+        "on": "web.case.guardian_date",
+        "method": "web.case.guardian_method",
+        "outcome": "web.case.guardian_outcome",
+        "note": "web.case.guardian_note",
     },
     "close": {"disposition": "web.case.disposition", "note": "web.case.close_note"},
 }
@@ -482,6 +497,8 @@ def _case_page(
         unsent=unsent,
         done=done if done in CASE_ACTIONS else None,
         dispositions=[d.value for d in Disposition],
+        guardian_methods=[m.value for m in GuardianContactMethod],
+        guardian_outcomes=[o.value for o in GuardianContactOutcome],
         today=school_date(now).isoformat(),
     )
 
@@ -506,6 +523,13 @@ def _body(action: str, form: Any) -> Any:
         return EscalateIn(reason=get(form, "reason"))
     if action == "refer":
         return ReferIn(target=get(form, "target"), on=get(form, "on"), note=get(form, "note"))
+    if action == "guardian":
+        return GuardianContactIn(
+            on=get(form, "on"),
+            method=get(form, "method"),
+            outcome=get(form, "outcome"),
+            note=get(form, "note"),
+        )
     if action == "close":
         return CloseIn(
             disposition=get(form, "disposition"),
@@ -522,6 +546,7 @@ CASE_ACTIONS = {
     "follow-up": cases.set_follow_up,
     "escalate": cases.escalate,
     "refer": cases.refer,
+    "guardian": cases.contact_guardian,
     "close": cases.close,
 }
 

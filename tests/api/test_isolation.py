@@ -59,6 +59,12 @@ def requests_against(b: dict) -> list[tuple[str, str, str, dict]]:
             f"/api/v1/cases/{claimed}/follow-up",
             {"json": {"on": "2026-10-01"}},
         ),
+        (
+            cases + "/guardian-contact",
+            "POST",
+            f"/api/v1/cases/{claimed}/guardian-contact",
+            {"json": {"on": "2026-09-01", "method": "phone", "outcome": "informed"}},
+        ),
         (cases + "/escalate", "POST", f"/api/v1/cases/{case}/escalate", {"json": {"reason": "r"}}),
         (
             cases + "/refer",

@@ -488,3 +488,51 @@ def test_queue_marks_follow_ups_due_on_chinas_calendar(
     assert due(queue(follow_up_due=True)) == {"F2", "F3"}
     refused = client.get("/api/v1/queue", headers=one, params={"follow_up_due": "x"})
     assert refused.status_code == 422
+
+
+def test_guardian_contacts_are_recorded_and_shown_in_the_queue(
+    client, token, headers, school, frame, sessions
+):
+    """A contact with the guardian (家校沟通) needs the claim, a date from a year back to
+    today in China, a known way and outcome; an attempt that did not reach the guardian is
+    recorded but does not mark the case as informed."""
+    one = headers(token("counsellor", school))
+    two = headers(token("counsellor", school))
+    upload(client, token_of(one), frame([("G1", 3), ("G2", 3)]))
+    ids = {
+        i["student_id"]: i["case_id"]
+        for i in client.get("/api/v1/queue", headers=one).json()["items"]
+    }
+    base = f"/api/v1/cases/{ids['G1']}"
+    contact = {"on": "2026-09-01", "method": "phone", "outcome": "not_reached"}
+    assert client.post(f"{base}/guardian-contact", headers=one, json=contact).status_code == 409
+    assert client.post(f"{base}/claim", headers=one).is_success
+    assert client.post(f"{base}/guardian-contact", headers=two, json=contact).status_code == 409
+    for bad in (
+        {**contact, "on": "2026-09-02"},  # tomorrow in China
+        {**contact, "on": "2025-08-01"},  # more than a year back
+        {**contact, "method": "pigeon"},
+        {**contact, "outcome": "maybe"},
+        {"on": "2026-09-01", "method": "phone"},
+    ):
+        answer = client.post(f"{base}/guardian-contact", headers=one, json=bad)
+        assert answer.status_code == 422, bad
+    tried = client.post(f"{base}/guardian-contact", headers=one, json=contact)
+    assert tried.status_code == 200 and tried.json()["guardian_informed"] is False
+    advised = {"on": "2026-09-01", "method": "in_person", "outcome": "advised_medical_care",
+               "note": "mother will take her to the clinic"}  # fmt: skip
+    case = client.post(f"{base}/guardian-contact", headers=one, json=advised).json()
+    assert case["guardian_informed"] is True
+    events = [e for e in case["events"] if e["kind"] == "guardian_contacted"]
+    assert [e["detail"]["outcome"] for e in events] == ["not_reached", "advised_medical_care"]
+    assert events[1]["detail"] == {**advised}
+    informed = {
+        i["student_id"]: i["guardian_informed"]
+        for i in client.get("/api/v1/queue", headers=two).json()["items"]
+    }
+    assert informed == {"G1": True, "G2": False}
+    with sessions() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_id == str(ids["G1"]))
+        ).all()
+    assert actions.count("case.guardian_contacted") == 2

@@ -772,3 +772,38 @@ def test_queue_page_marks_due_follow_ups_and_filters_them(
     assert mark.findall(english) == ["Follow-up due"]
     assert "1 open, 0 overdue, 1 with follow-up due" in english
     assert client.get("/queue?follow_up_due=maybe").status_code == 404
+
+
+def test_guardian_contact_is_recorded_on_the_case_page_and_marked_in_the_queue(
+    counsellor_client, helpers, frame
+):
+    """An urgent case shows "guardian not informed" in the queue until a contact that
+    reached the guardian is recorded; an attempt that did not reach them keeps the mark."""
+    client, csrf, school = counsellor_client
+    helpers.upload(client, csrf, frame([("GC1", 3)], school_id=school))
+    (case_id,) = _case_ids(client.get("/queue").text)
+    flag = f'<span class="flag guardian-flag">{t("web.queue_page.guardian_not_informed")}<'
+    assert flag in client.get("/queue").text
+    page = client.post(f"/cases/{case_id}/claim", data={"csrf": csrf}).text
+    assert 'id="guardian-on" name="on" type="date" required max="2026-09-01"' in page
+    sent = {"csrf": csrf, "on": "2026-09-01", "method": "phone", "outcome": "not_reached"}
+    page = client.post(f"/cases/{case_id}/guardian", data=sent).text
+    assert t("web.case.done_guardian") in page
+    assert t("web.guardian_outcome.not_reached") in page.split('id="timeline"')[1]
+    assert flag in client.get("/queue").text
+    refused = client.post(f"/cases/{case_id}/guardian", data={**sent, "on": "2026-09-05"})
+    assert refused.status_code == 409 and _field(refused.text, "guardian-on") == "2026-09-05"
+    sent = {
+        **sent,
+        "method": "in_person",
+        "outcome": "advised_medical_care",
+        "note": "母亲会带去就诊",
+    }
+    timeline = client.post(f"/cases/{case_id}/guardian", data=sent).text.split('id="timeline"')[1]
+    for shown in (
+        t("web.guardian_method.in_person"),
+        t("web.guardian_outcome.advised_medical_care"),
+        "母亲会带去就诊",
+    ):
+        assert shown in timeline
+    assert flag not in client.get("/queue").text
